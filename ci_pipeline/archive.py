@@ -1,0 +1,181 @@
+"""The raw layer: every API response stored immutably, with where it came from.
+
+Layout (the same for the warehouse archive and for the snapshot archive in data/snapshots/, which is
+exactly what record mode writes):
+
+    <root>/<source>/<resource>/<request_key>/<retrieved_at>.json     envelope (metadata, see ArchivedResponse)
+    <root>/<source>/<resource>/<request_key>/<sha256>.body           the response body, byte for byte
+
+`resource` is the table id (or a classification id, or "catalogue" for listings). `request_key` is a
+hash of method, path relative to the base URL, query parameters and request body, so a replay finds the
+answer to the same request whatever host it was first sent to. Nothing is ever overwritten: a new
+retrieval adds an envelope, and a body is stored once per content hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+PROVENANCES = ("recorded", "reconstructed", "illustrative")
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def request_key(method: str, path: str, params: dict[str, Any] | None = None, body: Any = None) -> str:
+    """A stable key for one request: the same request always maps to the same key."""
+    payload = {
+        "method": method.upper(),
+        "path": path.lstrip("/"),
+        "params": {k: params[k] for k in sorted(params)} if params else {},
+        "body": body,
+    }
+    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()[:20]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def format_timestamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class ArchivedResponse:
+    """One HTTP exchange as archived. `body` is not part of the envelope file; it lives beside it."""
+
+    source: str
+    resource: str
+    method: str
+    url: str
+    path: str
+    params: dict[str, Any]
+    request_body: Any
+    status: int
+    headers: dict[str, str]
+    retrieved_at: str
+    sha256: str
+    provenance: str
+    source_updated: str | None = None
+    note: str | None = None
+    body: bytes = field(default=b"", repr=False, compare=False)
+
+    @property
+    def request_key(self) -> str:
+        return request_key(self.method, self.path, self.params, self.request_body)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def envelope(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("body")
+        data["request_key"] = self.request_key
+        return data
+
+    @classmethod
+    def from_envelope(cls, envelope: dict[str, Any], body: bytes) -> "ArchivedResponse":
+        fields = {k: envelope[k] for k in cls.__dataclass_fields__ if k in envelope and k != "body"}
+        return cls(**fields, body=body)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class ArchiveError(Exception):
+    pass
+
+
+class Archive:
+    """An append-only store of ArchivedResponse objects under one root folder."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+
+    def _dir(self, source: str, resource: str, key: str) -> Path:
+        return self.root / source / resource / key
+
+    def write(self, response: ArchivedResponse) -> Path:
+        if response.provenance not in PROVENANCES:
+            raise ArchiveError(
+                f"provenance must be one of {PROVENANCES}, got {response.provenance!r} for {response.url}"
+            )
+        if sha256_bytes(response.body) != response.sha256:
+            raise ArchiveError(f"sha256 of the body does not match the envelope for {response.url}")
+        folder = self._dir(response.source, response.resource, response.request_key)
+        body_path = folder / f"{response.sha256}.body"
+        if not body_path.exists():
+            _atomic_write(body_path, response.body)
+        stamp = response.retrieved_at.replace(":", "").replace("-", "")
+        envelope_path = folder / f"{stamp}.json"
+        if envelope_path.exists():
+            existing = json.loads(envelope_path.read_text(encoding="utf-8"))
+            if existing.get("sha256") == response.sha256:
+                return envelope_path
+            raise ArchiveError(f"refusing to overwrite archived envelope {envelope_path}")
+        text = json.dumps(response.envelope(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+        _atomic_write(envelope_path, text.encode("utf-8"))
+        return envelope_path
+
+    def _load(self, envelope_path: Path) -> ArchivedResponse:
+        envelope = json.loads(envelope_path.read_text(encoding="utf-8"))
+        body_path = envelope_path.parent / f"{envelope['sha256']}.body"
+        try:
+            body = body_path.read_bytes()
+        except FileNotFoundError as exc:
+            raise ArchiveError(f"archive entry {envelope_path} names a body {body_path.name} that is missing") from exc
+        if sha256_bytes(body) != envelope["sha256"]:
+            raise ArchiveError(f"archived body {body_path} does not match its sha256 (corrupted archive)")
+        return ArchivedResponse.from_envelope(envelope, body)
+
+    def latest(self, source: str, resource: str, key: str) -> ArchivedResponse | None:
+        """The most recent response archived for this request, or None."""
+        folder = self._dir(source, resource, key)
+        if not folder.is_dir():
+            return None
+        envelopes = sorted(p for p in folder.glob("*.json") if not p.name.startswith("."))
+        return self._load(envelopes[-1]) if envelopes else None
+
+    def find(self, source: str, resource: str, key: str, sha256: str) -> ArchivedResponse | None:
+        """The newest archived response to this request whose body has this sha256, or None."""
+        folder = self._dir(source, resource, key)
+        if not (folder / f"{sha256}.body").exists():
+            return None
+        for envelope_path in sorted(folder.glob("*.json"), reverse=True):
+            if not envelope_path.name.startswith("."):
+                envelope = json.loads(envelope_path.read_text(encoding="utf-8"))
+                if envelope.get("sha256") == sha256:
+                    return self._load(envelope_path)
+        return None
+
+    def entries(self, source: str | None = None) -> Iterator[ArchivedResponse]:
+        """Every archived response (latest and earlier), in a stable order."""
+        base = self.root / source if source else self.root
+        for envelope_path in sorted(base.rglob("*.json")):
+            if not envelope_path.name.startswith("."):
+                yield self._load(envelope_path)
