@@ -1,0 +1,654 @@
+"""JSON-stat 2.0 reader and the step from a JSON-stat table to tidy observations.
+
+Both SSB (PxWebApi v2, and v1 with response format json-stat2) and FHI Statistikk answer data requests
+in JSON-stat 2.0, each with its own quirks (see SOURCES.md 1.2 and 3):
+
+- SSB: `category.index` is an object, `status` a sparse object {"cell": symbol}, `/metadata` answers
+  have no `value` at all;
+- FHI: `category.index` is an array, `role.time`/`role.geo` may be null, `status` may be "", `updated`
+  has seven fractional-second digits, and `value` may mix flag strings into the numbers.
+
+`read_jsonstat()` turns one response into a `JsonStatTable`: the dimensions and a frame with one
+categorical column of category codes per dimension, then `value` (float64) and `status`. A response of
+800,000 cells is the SSB maximum, so the reader works on whole numpy arrays: the dimension columns are
+built with np.repeat/np.tile over `size`, never cell by cell.
+
+`to_tidy()` maps such a table through its catalogue entry (`TableSpec`) into the tidy observation shape
+of docs/ARCHITECTURE.md. Everything that cannot be mapped (an unknown indicator code, a dimension the
+spec does not mention, a region code of unknown shape) is an error, so nothing is dropped silently, and
+status symbols are kept as they are: a suppressed cell is NaN with its symbol, never 0.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from math import prod
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+
+from ci_pipeline.catalogue import TableSpec
+
+
+class JsonStatError(ValueError):
+    """A response that is not a well-formed JSON-stat 2.0 dataset, or a table its spec cannot map."""
+
+
+@dataclass(frozen=True)
+class Dimension:
+    id: str
+    label: str | None
+    codes: list[str]
+    labels: dict[str, str]
+    units: dict[str, dict] = field(default_factory=dict)
+    extension: dict = field(default_factory=dict)
+
+
+@dataclass
+class JsonStatTable:
+    """One JSON-stat 2.0 dataset.
+
+    frame: one categorical column of category codes per dimension (in `ids` order), then `value`
+    (float64, NaN where the cell is missing) and `status` (categorical of symbols, NaN where there is
+    none). Rows are in JSON-stat row-major order (the last dimension varies fastest).
+    """
+
+    label: str | None
+    source: str | None
+    updated: str | None
+    ids: list[str]
+    sizes: list[int]
+    dimensions: dict[str, Dimension]
+    roles: dict[str, list[str]]
+    extension: dict
+    frame: pd.DataFrame
+
+    @property
+    def table_id(self) -> str | None:
+        tableid = (self.extension.get("px") or {}).get("tableid")
+        return None if tableid is None else str(tableid)
+
+
+TIDY_COLUMNS = [
+    "source", "table_id", "indicator_id", "region_code", "region_level", "period", "period_type",
+    "sex", "age_group", "value", "unit", "numerator", "denominator", "status", "source_updated",
+    "retrieved_at", "snapshot_sha256", "provenance",
+]
+
+STATUS_SYMBOLS = frozenset({".", "..", ":", "...", "-", "*"})
+# FHI's SPVFLAGG: 0 = no flag, 1 = missing data, 2 = cannot be computed, 3 = suppressed for privacy.
+FHI_FLAGS = {"0": None, "1": "..", "2": ".", "3": ":"}
+DEFAULT_SEX_CODES = {"0": "total", "1": "male", "2": "female"}
+
+_NUMBER_TYPES = frozenset({int, float, type(None)})
+
+
+# --------------------------------------------------------------------------------------------- reading
+
+
+def read_jsonstat(doc: bytes | str | dict, *, origin: str | None = None) -> JsonStatTable:
+    """Read one JSON-stat 2.0 dataset (bytes, text or an already parsed dict).
+
+    `origin` (a file name or URL) is put in front of every error message.
+    """
+    where = f"{origin}: " if origin else ""
+    if isinstance(doc, (bytes, bytearray, memoryview, str)):
+        try:
+            doc = orjson.loads(doc)
+        except orjson.JSONDecodeError as exc:
+            raise JsonStatError(f"{where}not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise JsonStatError(f"{where}expected a JSON object, got {type(doc).__name__}")
+    _reject_jsonstat1(doc, where)
+    if doc.get("class") != "dataset":
+        raise JsonStatError(f"{where}JSON-stat class is {doc.get('class')!r}; only 'dataset' is supported")
+
+    ids, sizes = _ids_and_sizes(doc, where)
+    dimensions = {dim_id: _dimension(dim_id, doc["dimension"][dim_id], size, where)
+                  for dim_id, size in zip(ids, sizes)}
+    cell_count = prod(sizes)
+
+    if "value" in doc:
+        values, value_strings = _values(doc["value"], cell_count, where)
+        status_codes, status_symbols = _status(doc.get("status"), cell_count, where)
+        if value_strings is not None:
+            status_codes, status_symbols = _merge_value_strings(
+                status_codes, status_symbols, value_strings, where)
+        dimension_codes = _row_major_codes(sizes)
+    else:
+        # SSB's /metadata answer: the dimensions of the table and no cells.
+        values = np.empty(0, dtype=np.float64)
+        status_codes, status_symbols = np.empty(0, dtype=np.int8), []
+        dimension_codes = [np.empty(0, dtype=np.int8) for _ in ids]
+
+    columns: dict[str, Any] = {
+        dim_id: _categorical(codes, dimensions[dim_id].codes)
+        for dim_id, codes in zip(ids, dimension_codes)
+    }
+    columns["value"] = values
+    columns["status"] = _categorical(status_codes, status_symbols)
+    return JsonStatTable(
+        label=doc.get("label"),
+        source=doc.get("source"),
+        updated=parse_timestamp(doc.get("updated"), origin=origin),
+        ids=ids,
+        sizes=sizes,
+        dimensions=dimensions,
+        roles={role: list(dims or []) for role, dims in (doc.get("role") or {}).items()},
+        extension=doc.get("extension") or {},
+        frame=pd.DataFrame(columns),
+    )
+
+
+def _reject_jsonstat1(doc: dict, where: str) -> None:
+    if "class" not in doc and "version" not in doc:
+        bundled = [key for key, item in doc.items() if isinstance(item, dict) and "dimension" in item]
+        if bundled:
+            raise JsonStatError(
+                f"{where}this is a JSON-stat 1.x bundle (top-level key {bundled[0]!r} holds the dataset, "
+                "with id/size inside 'dimension'), not JSON-stat 2.0; request the json-stat2 format")
+        if isinstance(doc.get("dimension"), dict) and "id" in doc["dimension"]:
+            raise JsonStatError(
+                f"{where}this is a JSON-stat 1.x dataset (id/size inside 'dimension'), not JSON-stat 2.0; "
+                "request the json-stat2 format")
+
+
+def _ids_and_sizes(doc: dict, where: str) -> tuple[list[str], list[int]]:
+    ids, sizes, dimension = doc.get("id"), doc.get("size"), doc.get("dimension")
+    if not isinstance(ids, list) or not all(isinstance(dim_id, str) for dim_id in ids):
+        raise JsonStatError(f"{where}'id' must be a list of dimension ids, got {ids!r}")
+    if not isinstance(sizes, list) or not all(isinstance(size, int) and size >= 0 for size in sizes):
+        raise JsonStatError(f"{where}'size' must be a list of non-negative integers, got {sizes!r}")
+    if len(ids) != len(sizes):
+        raise JsonStatError(f"{where}'id' has {len(ids)} dimensions but 'size' has {len(sizes)}")
+    if len(set(ids)) != len(ids):
+        raise JsonStatError(f"{where}'id' lists a dimension twice: {ids}")
+    if not isinstance(dimension, dict):
+        raise JsonStatError(f"{where}'dimension' is missing or not an object")
+    missing = [dim_id for dim_id in ids if dim_id not in dimension]
+    if missing:
+        raise JsonStatError(f"{where}dimension(s) {missing} are listed in 'id' but missing from 'dimension'")
+    return ids, sizes
+
+
+def _dimension(dim_id: str, spec: Any, size: int, where: str) -> Dimension:
+    if not isinstance(spec, dict) or not isinstance(spec.get("category"), dict):
+        raise JsonStatError(f"{where}dimension {dim_id!r} has no 'category' object")
+    category = spec["category"]
+    labels = category.get("label") or {}
+    index = category.get("index")
+    if index is None:
+        if len(labels) != 1:
+            raise JsonStatError(
+                f"{where}dimension {dim_id!r} has no category.index and {len(labels)} labels; "
+                "an index may only be left out for a single category")
+        codes = list(labels)
+    elif isinstance(index, list):
+        codes = [str(code) for code in index]
+        if len(set(codes)) != len(codes):
+            raise JsonStatError(f"{where}dimension {dim_id!r}: category.index lists a code twice")
+    elif isinstance(index, dict):
+        codes = _codes_from_positions(dim_id, index, where)
+    else:
+        raise JsonStatError(f"{where}dimension {dim_id!r}: category.index must be an object or an array")
+    if len(codes) != size:
+        raise JsonStatError(
+            f"{where}dimension {dim_id!r} has {len(codes)} categories but 'size' says {size}")
+    return Dimension(
+        id=dim_id,
+        label=spec.get("label"),
+        codes=codes,
+        labels={str(code): text for code, text in labels.items()},
+        units=dict(category.get("unit") or {}),
+        extension=dict(spec.get("extension") or {}),
+    )
+
+
+def _codes_from_positions(dim_id: str, index: dict, where: str) -> list[str]:
+    codes: list[str | None] = [None] * len(index)
+    for code, position in index.items():
+        if not isinstance(position, int) or not 0 <= position < len(index) or codes[position] is not None:
+            raise JsonStatError(
+                f"{where}dimension {dim_id!r}: category.index gives {code!r} position {position!r}; "
+                f"positions must be 0..{len(index) - 1}, each used once")
+        codes[position] = str(code)
+    return codes  # type: ignore[return-value]
+
+
+def _values(raw: Any, cell_count: int, where: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """The cell values as float64 (NaN for null) and, when the source mixed strings into them, the
+    strings as an object array (None elsewhere)."""
+    if isinstance(raw, list):
+        if len(raw) != cell_count:
+            raise JsonStatError(
+                f"{where}'value' has {len(raw)} cells but the product of 'size' is {cell_count}")
+        return _numbers(raw, where, positions=None)
+    if isinstance(raw, dict):
+        positions = _cell_positions(raw.keys(), cell_count, "value", where)
+        sparse_values, sparse_strings = _numbers(list(raw.values()), where, positions=positions)
+        values = np.full(cell_count, np.nan)
+        values[positions] = sparse_values
+        strings = None
+        if sparse_strings is not None:
+            strings = np.full(cell_count, None, dtype=object)
+            strings[positions] = sparse_strings
+        return values, strings
+    raise JsonStatError(f"{where}'value' must be an array or an object, got {type(raw).__name__}")
+
+
+def _numbers(raw: list, where: str, positions: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    kinds = set(map(type, raw))
+    if kinds <= _NUMBER_TYPES:
+        return np.array(raw, dtype=np.float64), None
+    bad = kinds - _NUMBER_TYPES - {str}
+    if bad:
+        first = next(position for position, item in enumerate(raw) if type(item) in bad)
+        cell = first if positions is None else int(positions[first])
+        raise JsonStatError(
+            f"{where}'value' cell {cell} is {raw[first]!r}; cells must be numbers, null or status strings")
+    # FHI may put a flag symbol where a number would be: that string is the cell's status.
+    cells = np.array(raw, dtype=object)
+    is_string = np.array(list(map(type, raw)), dtype=object) == str
+    values = np.full(len(raw), np.nan)
+    numeric = ~is_string & (cells != None)  # elementwise on the object array
+    values[numeric] = cells[numeric].astype(np.float64)
+    strings = np.where(is_string, cells, None)
+    strings[strings == ""] = None
+    return values, strings
+
+
+def _cell_positions(keys: Any, cell_count: int, what: str, where: str) -> np.ndarray:
+    try:
+        positions = np.fromiter(map(int, keys), dtype=np.int64)
+    except ValueError as exc:
+        raise JsonStatError(f"{where}'{what}' keys must be cell numbers: {exc}") from exc
+    outside = (positions < 0) | (positions >= cell_count)
+    if outside.any():
+        raise JsonStatError(
+            f"{where}'{what}' refers to cell {int(positions[outside][0])}, outside 0..{cell_count - 1}")
+    return positions
+
+
+def _status(raw: Any, cell_count: int, where: str) -> tuple[np.ndarray, list[str]]:
+    """Status as category codes (-1 = no status) and the list of symbols they point into."""
+    if raw is None or raw == "":
+        return np.full(cell_count, -1, dtype=np.int8), []
+    if isinstance(raw, str):
+        return np.zeros(cell_count, dtype=np.int8), [raw]
+    if isinstance(raw, list):
+        if len(raw) != cell_count:
+            raise JsonStatError(
+                f"{where}'status' has {len(raw)} cells but the product of 'size' is {cell_count}")
+        return _factorize_symbols(np.array(raw, dtype=object), where)
+    if isinstance(raw, dict):
+        positions = _cell_positions(raw.keys(), cell_count, "status", where)
+        sparse_codes, symbols = _factorize_symbols(np.array(list(raw.values()), dtype=object), where)
+        codes = np.full(cell_count, -1, dtype=sparse_codes.dtype)
+        codes[positions] = sparse_codes
+        return codes, symbols
+    raise JsonStatError(f"{where}'status' must be a string, an array or an object, got {type(raw).__name__}")
+
+
+def _factorize_symbols(cells: np.ndarray, where: str) -> tuple[np.ndarray, list[str]]:
+    cells = np.where(cells == "", None, cells)
+    codes, uniques = pd.factorize(cells, use_na_sentinel=True)
+    symbols = list(uniques)
+    not_strings = [symbol for symbol in symbols if not isinstance(symbol, str)]
+    if not_strings:
+        raise JsonStatError(f"{where}'status' holds {not_strings[0]!r}; status symbols must be strings")
+    return codes.astype(_code_dtype(len(symbols))), symbols
+
+
+def _merge_value_strings(status_codes: np.ndarray, status_symbols: list[str], value_strings: np.ndarray,
+                         where: str) -> tuple[np.ndarray, list[str]]:
+    string_codes, string_symbols = _factorize_symbols(value_strings, where)
+    symbols = list(dict.fromkeys(status_symbols + string_symbols))
+    remap = np.array([symbols.index(symbol) for symbol in string_symbols] + [-1], dtype=np.int64)
+    # index -1 of remap is the "no string" sentinel
+    string_codes = remap[string_codes.astype(np.int64)]
+    status_codes = status_codes.astype(_code_dtype(len(symbols)))
+    conflict = (string_codes >= 0) & (status_codes >= 0) & (string_codes != status_codes)
+    if conflict.any():
+        cell = int(np.flatnonzero(conflict)[0])
+        raise JsonStatError(
+            f"{where}cell {cell} has the string {symbols[string_codes[cell]]!r} as value "
+            f"and a different status {symbols[status_codes[cell]]!r}")
+    use_string = string_codes >= 0
+    status_codes[use_string] = string_codes[use_string]
+    return status_codes, symbols
+
+
+def _row_major_codes(sizes: list[int]) -> list[np.ndarray]:
+    """For each dimension, the category position of every cell (the last dimension varies fastest)."""
+    codes = []
+    for axis, size in enumerate(sizes):
+        inner = prod(sizes[axis + 1:])
+        outer = prod(sizes[:axis])
+        positions = np.arange(size, dtype=_code_dtype(size))
+        codes.append(np.tile(np.repeat(positions, inner), outer))
+    return codes
+
+
+def _code_dtype(category_count: int) -> type:
+    if category_count < 2**7:
+        return np.int8
+    if category_count < 2**15:
+        return np.int16
+    return np.int32
+
+
+def _categorical(codes: np.ndarray, categories: list[str]) -> pd.Categorical:
+    dtype = pd.CategoricalDtype(pd.Index(categories, dtype="str"))
+    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
+
+
+_TIMESTAMP = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})(?:[T ](?P<time>\d{2}:\d{2}(?::\d{2})?)(?:[.,](?P<fraction>\d+))?)?"
+    r"(?P<offset>Z|[+-]\d{2}:?\d{2})?$")
+
+
+def parse_timestamp(text: str | None, *, origin: str | None = None) -> str | None:
+    """A source timestamp as ISO-8601 UTC ("2022-12-20T11:44:58.770632Z").
+
+    Lenient where the sources differ: FHI writes seven fractional-second digits (cut to six), SSB writes
+    "Z"; a timestamp without an offset is taken as UTC.
+    """
+    if text is None:
+        return None
+    match = _TIMESTAMP.match(text.strip()) if isinstance(text, str) else None
+    if not match:
+        where = f"{origin}: " if origin else ""
+        raise JsonStatError(f"{where}'updated' is not an ISO-8601 timestamp: {text!r}")
+    clock = match["time"] or "00:00:00"
+    fraction = (match["fraction"] or "")[:6].ljust(6, "0")
+    offset = match["offset"] or "+00:00"
+    offset = "+00:00" if offset == "Z" else offset
+    if ":" not in offset:
+        offset = f"{offset[:3]}:{offset[3:]}"
+    moment = datetime.fromisoformat(f"{match['date']}T{clock}.{fraction}{offset}").astimezone(UTC)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+# ------------------------------------------------------------------------------------ code conventions
+
+_AGE_SINGLE = re.compile(r"^(\d+)$")
+_AGE_RANGE = re.compile(r"^(\d+)[-_](\d+)$")
+_AGE_OPEN = re.compile(r"^(\d+)\+$")
+_AGE_TOTAL = re.compile(r"^999[A-Z]?$")
+_OLDEST_AGE = 120
+
+
+def normalise_age(code: str) -> str:
+    """An age code as an age group: "total", "7", "15-29" or "105+".
+
+    SSB spells all ages 999/999D and pads single years ("007") and ranges ("015-029"); FHI writes
+    ranges with an underscore ("16_25") and all ages as "0_120". A range from 0 to 120 or more is all
+    ages.
+    """
+    if _AGE_TOTAL.match(code):
+        return "total"
+    if match := _AGE_SINGLE.match(code):
+        return str(int(match[1]))
+    if match := _AGE_RANGE.match(code):
+        low, high = int(match[1]), int(match[2])
+        return "total" if low == 0 and high >= _OLDEST_AGE else f"{low}-{high}"
+    if match := _AGE_OPEN.match(code):
+        return f"{int(match[1])}+"
+    raise JsonStatError(f"age code {code!r} has no known shape; map it in the spec's age_codes")
+
+
+_YEAR = re.compile(r"^(\d{4})$")
+_QUARTER = re.compile(r"^\d{4}K[1-4]$")
+_MONTH = re.compile(r"^\d{4}M(0[1-9]|1[0-2])$")
+_YEAR_RANGE = re.compile(r"^(\d{4})[-_](\d{4})$")
+RANGE_PERIOD_TYPES = ("multi_year", "school_year")
+
+
+def normalise_period(code: str, range_type: str = "multi_year") -> tuple[str, str]:
+    """A time code as (period, period_type).
+
+    SSB: "2021" year, "2021K1" quarter, "2021M03" month, "2018-2020" a range. FHI: "2020_2020" is the
+    year 2020, "2018_2020" a range. A range is read as `range_type` (multi_year, or school_year for
+    tables of school years such as "2019-2020").
+    """
+    if _YEAR.match(code):
+        return code, "year"
+    if _QUARTER.match(code):
+        return code, "quarter"
+    if _MONTH.match(code):
+        return code, "month"
+    if match := _YEAR_RANGE.match(code):
+        first, last = match[1], match[2]
+        if first == last:
+            return first, "year"
+        if first > last:
+            raise JsonStatError(f"time code {code!r} ends before it starts")
+        return f"{first}-{last}", range_type
+    raise JsonStatError(f"time code {code!r} has no known shape (year, 2021K1, 2021M03, 2018-2020)")
+
+
+_COUNTRY_CODES = frozenset({"0", "00", "EAK"})
+_REGION_SHAPES = [
+    (re.compile(r"^(?:F-)?(\d{2})$"), "county"),
+    (re.compile(r"^(?:K-)?(\d{4})$"), "municipality"),
+    (re.compile(r"^(\d{6}(?:a|aa)?)$"), "district"),
+    (re.compile(r"^(\d{10})$"), "sub_district"),
+]
+
+
+def region_level(code: str) -> tuple[str, str]:
+    """A region code as (region_code, region_level), by the shape of the code.
+
+    Strips the "F-"/"K-" prefixes of SSB's agg_ codelists and otherwise keeps the code as the source
+    spells it (030101a stays 030101a: harmonisation belongs to geography).
+    """
+    if code in _COUNTRY_CODES:
+        return code, "country"
+    for shape, level in _REGION_SHAPES:
+        if match := shape.match(code):
+            return match[1], level
+    raise JsonStatError(
+        f"region code {code!r} has no known shape (0, 2/4/6/10 digits, F-xx, K-xxxx); "
+        "leave pseudo-regions such as EAKUO or EKGxx out of the selection")
+
+
+# ----------------------------------------------------------------------------------------- to_tidy
+
+
+def to_tidy(table: JsonStatTable, spec: TableSpec, *, provenance: str, snapshot_sha256: str,
+            retrieved_at: str, source_updated: str | None) -> pd.DataFrame:
+    """The table as tidy observations (columns TIDY_COLUMNS), mapped through its catalogue entry.
+
+    One row per cell of a value indicator; cells of numerator_of/denominator_of codes (FHI TELLER /
+    NEVNER) become the numerator/denominator of the value cell that matches on every other dimension.
+    """
+    name = f"table {spec.table_id} ({spec.name}, {spec.path})"
+    roles = _check_dimensions(table, spec, name)
+    frame = table.frame
+    codes = {dim_id: frame[dim_id].cat.codes.to_numpy() for dim_id in table.ids}
+
+    indicator_dim = roles["indicator"]
+    indicator_codes = table.dimensions[indicator_dim].codes
+    unknown = [code for code in indicator_codes if code not in spec.indicators]
+    if unknown:
+        raise JsonStatError(f"{name}: {indicator_dim} codes {unknown} are not in the spec's indicators")
+    entries = [spec.indicators[code] for code in indicator_codes]
+    is_value_category = np.array(["indicator_id" in entry for entry in entries], dtype=bool)
+    rows = np.flatnonzero(is_value_category[codes[indicator_dim]])
+    row_indicator = codes[indicator_dim][rows]
+
+    values = frame["value"].to_numpy()
+    numerator, denominator = _aligned_counts(table, codes, indicator_dim, entries, rows, row_indicator, name)
+
+    columns: dict[str, Any] = {
+        "source": _constant(spec.source, len(rows)),
+        "table_id": _constant(spec.table_id, len(rows)),
+        "indicator_id": _strings([entry.get("indicator_id") for entry in entries], row_indicator),
+    }
+    region = [_mapped(name, region_level, code) for code in table.dimensions[roles["region"]].codes]
+    _check_distinct(name, roles["region"], [code for code, _ in region])
+    region_rows = codes[roles["region"]][rows]
+    columns["region_code"] = _strings([code for code, _ in region], region_rows)
+    columns["region_level"] = _strings([level for _, level in region], region_rows)
+
+    range_type = spec.period_type or "multi_year"
+    periods = [_mapped(name, normalise_period, code, range_type)
+               for code in table.dimensions[roles["period"]].codes]
+    _check_distinct(name, roles["period"], [period for period, _ in periods])
+    period_rows = codes[roles["period"]][rows]
+    columns["period"] = _strings([period for period, _ in periods], period_rows)
+    columns["period_type"] = _strings([kind for _, kind in periods], period_rows)
+
+    columns["sex"] = _mapped_column(table, roles.get("sex"), codes, rows, name, _sex_mapper(spec, name))
+    columns["age_group"] = _mapped_column(table, roles.get("age"), codes, rows, name, _age_mapper(spec, name))
+    columns["value"] = values[rows]
+    columns["unit"] = _strings([entry.get("unit") for entry in entries], row_indicator)
+    columns["numerator"] = numerator
+    columns["denominator"] = denominator
+    columns["status"] = _tidy_status(frame["status"], rows, spec, name)
+    columns["source_updated"] = _constant(source_updated, len(rows))
+    columns["retrieved_at"] = _constant(retrieved_at, len(rows))
+    columns["snapshot_sha256"] = _constant(snapshot_sha256, len(rows))
+    columns["provenance"] = _constant(provenance, len(rows))
+    return pd.DataFrame(columns, columns=TIDY_COLUMNS)
+
+
+def _check_dimensions(table: JsonStatTable, spec: TableSpec, name: str) -> dict[str, str]:
+    """The spec's role -> dimension mapping, after checking that it covers the table exactly."""
+    roles = dict(spec.dimensions)
+    for role, dim_id in roles.items():
+        if dim_id not in table.dimensions:
+            raise JsonStatError(
+                f"{name}: the spec maps {role} to dimension {dim_id!r}, which the table does not have "
+                f"(it has {table.ids})")
+    for dim_id, wanted in spec.fixed.items():
+        if dim_id not in table.dimensions:
+            raise JsonStatError(
+                f"{name}: fixed dimension {dim_id!r} is not in the table (it has {table.ids})")
+        held = table.dimensions[dim_id].codes
+        if held != [wanted]:
+            raise JsonStatError(
+                f"{name}: fixed dimension {dim_id!r} must hold exactly {wanted!r}, but holds {held}")
+    unmapped = [dim_id for dim_id in table.ids if dim_id not in roles.values() and dim_id not in spec.fixed]
+    if unmapped:
+        raise JsonStatError(
+            f"{name}: dimension(s) {unmapped} are neither mapped in 'dimensions' nor listed in 'fixed'")
+    return roles
+
+
+def _aligned_counts(table: JsonStatTable, codes: dict[str, np.ndarray], indicator_dim: str,
+                    entries: list[dict], rows: np.ndarray, row_indicator: np.ndarray,
+                    name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Numerator and denominator of each value row: the cell that differs only in the indicator
+    dimension, located by its flat JSON-stat cell number (no join needed)."""
+    if not any("numerator_of" in entry or "denominator_of" in entry for entry in entries):
+        return np.full(len(rows), np.nan), np.full(len(rows), np.nan)
+    strides = {dim_id: prod(table.sizes[axis + 1:]) for axis, dim_id in enumerate(table.ids)}
+    flat = np.zeros(len(table.frame), dtype=np.int64)
+    for dim_id in table.ids:
+        flat += codes[dim_id].astype(np.int64) * strides[dim_id]
+    row_of_cell = np.full(prod(table.sizes), -1, dtype=np.int64)
+    row_of_cell[flat] = np.arange(len(flat))
+    values = table.frame["value"].to_numpy()
+
+    position_of_indicator = {entry["indicator_id"]: position
+                             for position, entry in enumerate(entries) if "indicator_id" in entry}
+    results = []
+    for role in ("numerator_of", "denominator_of"):
+        partner = np.full(len(entries), -1, dtype=np.int64)
+        for position, entry in enumerate(entries):
+            if role not in entry:
+                continue
+            code = table.dimensions[indicator_dim].codes[position]
+            if entry[role] not in position_of_indicator:
+                raise JsonStatError(
+                    f"{name}: {indicator_dim} code {code!r} is {role} {entry[role]!r}, "
+                    "but the table has no code for that indicator")
+            if partner[position_of_indicator[entry[role]]] >= 0:
+                raise JsonStatError(f"{name}: two {indicator_dim} codes are {role} {entry[role]!r}")
+            partner[position_of_indicator[entry[role]]] = position
+        counts = np.full(len(rows), np.nan)
+        row_partner = partner[row_indicator]
+        has_partner = row_partner >= 0
+        target_cells = flat[rows[has_partner]] + (row_partner[has_partner] - row_indicator[has_partner]) \
+            * strides[indicator_dim]
+        target_rows = row_of_cell[target_cells]
+        counts[has_partner] = np.where(target_rows >= 0, values[target_rows], np.nan)
+        results.append(counts)
+    return results[0], results[1]
+
+
+def _mapped(name: str, function: Any, *args: Any) -> Any:
+    try:
+        return function(*args)
+    except JsonStatError as exc:
+        raise JsonStatError(f"{name}: {exc}") from exc
+
+
+def _sex_mapper(spec: TableSpec, name: str):
+    sex_codes = spec.sex_codes or DEFAULT_SEX_CODES
+
+    def sex(code: str) -> str:
+        if code not in sex_codes:
+            raise JsonStatError(f"{name}: sex code {code!r} is not in sex_codes {sex_codes}")
+        return sex_codes[code]
+    return sex
+
+
+def _age_mapper(spec: TableSpec, name: str):
+    age_codes = spec.age_codes or {}
+
+    def age(code: str) -> str:
+        return age_codes[code] if code in age_codes else _mapped(name, normalise_age, code)
+    return age
+
+
+def _mapped_column(table: JsonStatTable, dim_id: str | None, codes: dict[str, np.ndarray], rows: np.ndarray,
+                   name: str, mapper: Any) -> pd.api.extensions.ExtensionArray:
+    if dim_id is None:
+        return _constant("total", len(rows))
+    mapped = [mapper(code) for code in table.dimensions[dim_id].codes]
+    _check_distinct(name, dim_id, mapped)
+    return _strings(mapped, codes[dim_id][rows])
+
+
+def _check_distinct(name: str, dim_id: str, mapped: list[str]) -> None:
+    """Two categories mapped to the same value would give two rows with the same key."""
+    seen: dict[str, int] = {}
+    for position, value in enumerate(mapped):
+        if value in seen:
+            raise JsonStatError(
+                f"{name}: dimension {dim_id!r} has two categories (positions {seen[value]} and {position}) "
+                f"that both become {value!r}")
+        seen[value] = position
+
+
+def _tidy_status(status: pd.Series, rows: np.ndarray, spec: TableSpec,
+                 name: str) -> pd.api.extensions.ExtensionArray:
+    symbols: list[str | None] = list(status.cat.categories)
+    if spec.source == "fhi":
+        symbols = [FHI_FLAGS.get(symbol, symbol) for symbol in symbols]
+    row_codes = status.cat.codes.to_numpy()[rows]
+    used = {symbols[code] for code in np.unique(row_codes) if code >= 0}
+    unknown = sorted(symbol for symbol in used if symbol is not None and symbol not in STATUS_SYMBOLS)
+    if unknown:
+        raise JsonStatError(
+            f"{name}: status symbol(s) {unknown} are not known ({' '.join(sorted(STATUS_SYMBOLS))})")
+    return _strings(symbols, row_codes)
+
+
+def _strings(categories: list[str | None], codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """A pandas str array of categories[codes] (null where the code is negative), built in Arrow."""
+    missing = codes < 0
+    indices = pa.array(codes, mask=missing) if missing.any() else pa.array(codes)
+    # large_string is what pandas' str dtype holds, so pd.array wraps the result without a copy
+    return pd.array(pa.array(categories, type=pa.large_string()).take(indices), dtype="str")
+
+
+def _constant(value: str | None, length: int) -> pd.api.extensions.ExtensionArray:
+    return pd.array(pa.repeat(pa.scalar(value, type=pa.large_string()), length), dtype="str")
