@@ -1,0 +1,250 @@
+"""District breakdown (DESIGN.md section 5): every indicator row says how its district figure came about.
+
+method on every row:
+- observed: the source published the figure (any level);
+- aggregated: summed from smaller units; implemented for single years of age into an age band
+  (the population bands apportionment weighs by);
+- apportioned: a municipal COUNT spread over the municipality's districts (the unknown district 99
+  included, so the districts add up to the municipal count) by each district's share of the matching
+  age-group population in the same year, or the nearest earlier year (column weights_period);
+  is_estimate True. A suppressed municipal count gives suppressed district rows, never numbers.
+  Rates, shares and amounts are never apportioned;
+- not_available: no honest district figure exists; the municipal (and national) rows are kept as they
+  are and no district rows are made.
+
+Input rows are harmonised observations (geography.harmonise): region_code is today's code, and only
+rows with `harmonised` True take part in apportionment and in the district-sum check.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from ci_pipeline.indicators import APPORTIONABLE_KINDS, Indicator
+
+METHODS = ("observed", "aggregated", "apportioned", "not_available")
+_BAND = re.compile(r"^(\d+)-(\d+)$")
+_OPEN_BAND = re.compile(r"^(\d+)\+$")
+_SINGLE_AGE = re.compile(r"^\d+$")
+POPULATION_KEY = ["source", "table_id", "indicator_id", "region_code", "period", "sex"]
+
+
+class BreakdownError(ValueError):
+    """A breakdown the registry asks for that cannot be made honestly, or input it cannot use."""
+
+
+def _ages(band: str) -> tuple[int, int | None]:
+    closed, open_ended = _BAND.match(band), _OPEN_BAND.match(band)
+    if closed:
+        low, high = int(closed.group(1)), int(closed.group(2))
+        if low > high:
+            raise BreakdownError(f"age band {band!r} runs backwards")
+        return low, high
+    if open_ended:
+        return int(open_ended.group(1)), None
+    raise BreakdownError(f"age band {band!r} is not 'a-b' or 'a+'")
+
+
+def aggregate_age_band(population: pd.DataFrame, band: str) -> pd.DataFrame:
+    """Single-year-of-age rows summed into one age band per region, period and sex (method aggregated).
+
+    Every age of a closed band must be present; an open band ("67+") takes every age from its start.
+    A band with a status symbol in any of its ages gets that status and no value (never a partial sum).
+    A "total" sex is added as male + female where the source has no total.
+    """
+    low, high = _ages(band)
+    single = population[population["age_group"].astype(str).str.match(_SINGLE_AGE)].copy()
+    single["_age"] = single["age_group"].astype(int)
+    in_band = single[(single["_age"] >= low) & ((single["_age"] <= high) if high is not None else True)]
+    if in_band.empty:
+        raise BreakdownError(f"no single-year population rows for the age band {band!r}")
+    if high is not None:
+        counts = in_band.groupby(POPULATION_KEY, dropna=False)["_age"].nunique()
+        short = counts[counts < high - low + 1]
+        if len(short):
+            raise BreakdownError(
+                f"age band {band!r}: single ages missing for {short.index[:3].tolist()} (of {len(short)} groups)"
+            )
+    grouped = in_band.groupby(POPULATION_KEY, dropna=False, sort=True)
+    band_rows = grouped.agg(
+        value=("value", lambda values: values.sum(min_count=1)),
+        status=("status", lambda statuses: next((s for s in statuses if pd.notna(s)), None)),
+    ).reset_index()
+    band_rows.loc[band_rows["status"].notna(), "value"] = float("nan")
+    firsts = grouped.first().reset_index()
+    carried = [c for c in population.columns if c not in band_rows.columns and c not in ("age_group", "value")]
+    band_rows = band_rows.merge(firsts[POPULATION_KEY + carried], on=POPULATION_KEY, how="left")
+    band_rows = _add_total_sex(band_rows)
+    band_rows["age_group"] = band
+    band_rows["method"] = "aggregated"
+    band_rows["is_estimate"] = False
+    return band_rows
+
+
+def _add_total_sex(rows: pd.DataFrame) -> pd.DataFrame:
+    other_key = [c for c in POPULATION_KEY if c != "sex"]
+    has_total = rows[rows["sex"] == "total"][other_key].drop_duplicates()
+    parts = rows[rows["sex"].isin(["male", "female"])].merge(has_total, on=other_key, how="left", indicator=True)
+    parts = parts[parts["_merge"] == "left_only"].drop(columns="_merge")
+    if parts.empty:
+        return rows
+    both = parts.groupby(other_key, dropna=False)["sex"].nunique()
+    complete = both[both == 2].index
+    parts = parts.set_index(other_key).loc[complete].reset_index()
+    totals = parts.groupby(other_key, dropna=False).agg(
+        value=("value", lambda values: values.sum(min_count=2)),
+        status=("status", lambda statuses: next((s for s in statuses if pd.notna(s)), None)),
+    ).reset_index()
+    carried = [c for c in rows.columns if c not in totals.columns and c != "sex"]
+    totals = totals.merge(parts.groupby(other_key, dropna=False).first().reset_index()[other_key + carried],
+                          on=other_key, how="left")
+    totals["sex"] = "total"
+    totals.loc[totals["status"].notna(), "value"] = float("nan")
+    return pd.concat([rows, totals[rows.columns]], ignore_index=True)
+
+
+def _reference_year(period: str) -> int:
+    """The year whose population weighs a period: the year itself, or the last year of a multi-year period."""
+    match = re.match(r"^(\d{4})(?:-(\d{4}))?", period)
+    if match is None:
+        raise BreakdownError(f"cannot tell the year of period {period!r}")
+    return int(match.group(2) or match.group(1))
+
+
+def _district_weights(band: pd.DataFrame) -> pd.DataFrame:
+    """Each district's share of its municipality's band population, per year and sex."""
+    districts = band[(band["region_level"] == "district") & band["harmonised"]].copy()
+    districts["municipality"] = districts["region_code"].str[:4]
+    districts["year"] = districts["period"].map(_reference_year)
+    usable = districts.groupby(["municipality", "year", "sex"])["value"].transform(lambda v: v.notna().all())
+    districts = districts[usable]
+    total = districts.groupby(["municipality", "year", "sex"])["value"].transform("sum")
+    districts["share"] = districts["value"] / total
+    return districts[districts["share"].notna()][
+        ["municipality", "year", "sex", "region_code", "region_name", "share"]]
+
+
+def _refuse_unless_count(indicator: Indicator) -> None:
+    if indicator.kind not in APPORTIONABLE_KINDS:
+        raise BreakdownError(
+            f"indicator {indicator.id} is a {indicator.kind}: a {indicator.kind} is never apportioned over "
+            f"districts (only counts add up); set district_method to not_available or observed"
+        )
+
+
+def apportion(counts: pd.DataFrame, indicator: Indicator, band_population: pd.DataFrame) -> pd.DataFrame:
+    """District rows for the municipal counts of one indicator (method apportioned, is_estimate True)."""
+    _refuse_unless_count(indicator)
+    weights = _district_weights(band_population)
+    municipal = counts[(counts["region_level"] == "municipality") & counts["harmonised"]
+                       & counts["region_code"].isin(weights["municipality"])].copy()
+    if municipal.empty:
+        return municipal.assign(method=pd.Series(dtype=str), is_estimate=pd.Series(dtype=bool),
+                                weights_period=pd.Series(dtype=str))
+    municipal["year"] = municipal["period"].map(_reference_year)
+    available = weights[["municipality", "sex", "year"]].drop_duplicates()
+    municipal["weights_year"] = [
+        _nearest_earlier(available, code, sex, year)
+        for code, sex, year in zip(municipal["region_code"], municipal["sex"], municipal["year"])
+    ]
+    missing = municipal[municipal["weights_year"].isna()]
+    if len(missing):
+        raise BreakdownError(
+            f"{indicator.id}: no {indicator.apportion_by['age_group']} population for "
+            f"{missing[['region_code', 'period', 'sex']].drop_duplicates().head(5).to_dict('records')} "
+            "in that year or earlier; cannot apportion"
+        )
+    municipal["weights_year"] = municipal["weights_year"].astype(int)
+    rows = municipal.merge(
+        weights.rename(columns={"region_code": "district_code", "region_name": "district_name", "year": "weights_year"}),
+        left_on=["region_code", "sex", "weights_year"], right_on=["municipality", "sex", "weights_year"], how="inner",
+    )
+    suppressed = rows["status"].notna()
+    rows["value"] = (rows["value"] * rows["share"]).where(~suppressed)
+    rows["region_code"] = rows["district_code"]
+    rows["region_name"] = rows["district_name"]
+    rows["region_level"] = "district"
+    for column in ("numerator", "denominator"):
+        if column in rows.columns:
+            rows[column] = float("nan")
+    rows["weights_period"] = rows["weights_year"].astype(str)
+    rows["method"] = "apportioned"
+    rows["is_estimate"] = True
+    return rows[list(counts.columns) + ["method", "is_estimate", "weights_period"]]
+
+
+def _nearest_earlier(available: pd.DataFrame, municipality: str, sex: str, year: int) -> int | None:
+    years = available.loc[(available["municipality"] == municipality) & (available["sex"] == sex)
+                          & (available["year"] <= year), "year"]
+    return int(years.max()) if len(years) else None
+
+
+def breakdown(observations: pd.DataFrame, registry: dict[str, Indicator],
+              population: pd.DataFrame) -> pd.DataFrame:
+    """Harmonised observations with method / is_estimate / weights_period, plus the district rows and
+    population age bands that apportionment makes."""
+    unknown = sorted(set(observations["indicator_id"]) - set(registry))
+    if unknown:
+        raise BreakdownError(f"indicators not in the registry: {unknown}")
+    parts = []
+    bands: dict[str, pd.DataFrame] = {}
+    for indicator_id, rows in observations.groupby("indicator_id", sort=True):
+        indicator = registry[indicator_id]
+        method = indicator.district_method
+        rows = rows.assign(method="observed", is_estimate=False, weights_period=None)
+        if method == "not_available":
+            rows.loc[rows["region_level"] != "district", "method"] = "not_available"
+        elif method == "aggregated":
+            raise BreakdownError(
+                f"{indicator_id}: district_method aggregated (from delbydel/grunnkrets) is not implemented; "
+                "only age bands are aggregated, for apportionment"
+            )
+        elif method == "apportioned":
+            _refuse_unless_count(indicator)
+            band = indicator.apportion_by["age_group"]
+            source_population = population[population["indicator_id"] == indicator.apportion_by["indicator_id"]]
+            if band not in bands:
+                bands[band] = aggregate_age_band(source_population, band)
+            parts.append(apportion(rows.drop(columns=["method", "is_estimate", "weights_period"]), indicator,
+                                   bands[band]))
+        parts.append(rows)
+    result = pd.concat(parts, ignore_index=True)
+    published = set(zip(result["indicator_id"], result["age_group"]))
+    for band, band_rows in bands.items():
+        new = band_rows[[(i, band) not in published for i in band_rows["indicator_id"]]]
+        parts_columns = [c for c in result.columns if c in new.columns]
+        result = pd.concat([result, new[parts_columns].assign(weights_period=None)], ignore_index=True)
+    result["is_estimate"] = result["is_estimate"].astype(bool)
+    return result
+
+
+REPORT_COLUMNS = ["source", "table_id", "indicator_id", "region_code", "period", "sex", "age_group", "n_districts",
+                  "district_sum", "total", "difference", "tolerance"]
+
+
+def check_district_sums(frame: pd.DataFrame, registry: dict[str, Indicator],
+                        decimals: dict[str, int] | None = None) -> pd.DataFrame:
+    """Where a count is published for the districts (99 included) and their municipality alike, the
+    districts must add up to the municipality within the source's rounding: 0.5 * 10**-decimals per
+    district (decimals per indicator, default 0). Returns the differences beyond that; empty when all agree.
+    Groups with a missing or suppressed district value are not checked.
+    """
+    decimals = decimals or {}
+    counts = [i for i, indicator in registry.items() if indicator.kind == "count"]
+    observed = frame[frame["indicator_id"].isin(counts) & frame["harmonised"] & (frame["method"] == "observed")]
+    key = ["source", "table_id", "indicator_id", "period", "sex", "age_group"]
+    districts = observed[observed["region_level"] == "district"].copy()
+    districts["municipality"] = districts["region_code"].str[:4]
+    sums = districts.groupby(key + ["municipality"], dropna=False).agg(
+        district_sum=("value", "sum"), n_districts=("region_code", "size"),
+        complete=("value", lambda v: v.notna().all()),
+    ).reset_index()
+    totals = observed[observed["region_level"] == "municipality"][key + ["region_code", "value"]].rename(
+        columns={"region_code": "municipality", "value": "total"})
+    both = sums[sums["complete"]].merge(totals[totals["total"].notna()], on=key + ["municipality"], how="inner")
+    both["tolerance"] = [0.5 * 10 ** -decimals.get(i, 0) * n for i, n in zip(both["indicator_id"], both["n_districts"])]
+    both["difference"] = both["district_sum"] - both["total"]
+    off = both[both["difference"].abs() > both["tolerance"]].rename(columns={"municipality": "region_code"})
+    return off[REPORT_COLUMNS].reset_index(drop=True)

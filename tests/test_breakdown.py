@@ -1,0 +1,127 @@
+"""District breakdown: apportioned counts, refused rates, suppression, not_available, district sums.
+
+All figures here are illustrative (made up for the test), on today's Oslo district codes.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from ci_pipeline.breakdown import BreakdownError, aggregate_age_band, breakdown, check_district_sums
+from ci_pipeline.indicators import Indicator
+
+DISTRICTS = {"030101": ("Gamle Oslo", 3), "030102": ("Grünerløkka", 6), "030199": ("Uoppgitt", 1)}
+
+
+def indicator(indicator_id: str, kind: str, district_method: str, apportion_by=None) -> Indicator:
+    return Indicator(id=indicator_id, name_nb=indicator_id, name_en=indicator_id, definition="illustrative",
+                     unit="persons" if kind == "count" else "percent", polarity="higher_is_worse", kind=kind,
+                     sources=({"source": "ssb", "table_id": "t"},), test="none", pooling_years=1,
+                     district_method=district_method, apportion_by=apportion_by)
+
+
+REGISTRY = {
+    "population": indicator("population", "count", "observed"),
+    "children_low_income_count": indicator("children_low_income_count", "count", "apportioned",
+                                           {"indicator_id": "population", "age_group": "0-17"}),
+    "children_low_income_share": indicator("children_low_income_share", "share", "not_available"),
+}
+
+
+def tidy(region_code: str, level: str, indicator_id: str, period: str, value, *, status=None, age_group="total",
+         sex="total", table_id="t", period_type="year") -> dict:
+    return {"source": "ssb", "table_id": table_id, "indicator_id": indicator_id, "region_code": region_code,
+            "region_level": level, "period": period, "period_type": period_type, "sex": sex,
+            "age_group": age_group, "value": value, "status": status, "original_region_code": region_code,
+            "region_name": DISTRICTS.get(region_code, ("Oslo",))[0], "harmonised": True,
+            "provenance": "illustrative"}
+
+
+def population(years=("2020", "2021")) -> pd.DataFrame:
+    """Per district and single age 0-17: its weight (3, 6, 1) persons in 2020, doubled for Grünerløkka in 2021."""
+    rows = []
+    for year in years:
+        for code, (_, weight) in DISTRICTS.items():
+            scale = 2 if (year == "2021" and code == "030102") else 1
+            rows += [tidy(code, "district", "population", year, float(weight * scale), age_group=str(age),
+                          table_id="10826") for age in range(18)]
+    return pd.DataFrame(rows)
+
+
+def run(rows: list[dict], pop: pd.DataFrame | None = None) -> pd.DataFrame:
+    return breakdown(pd.DataFrame(rows), REGISTRY, population() if pop is None else pop)
+
+
+def test_count_is_apportioned_by_the_age_group_population_and_adds_up():
+    result = run([tidy("0301", "municipality", "children_low_income_count", "2020", 1000.0)])
+    districts = result[(result["indicator_id"] == "children_low_income_count") & (result["region_level"] == "district")]
+    assert set(districts["method"]) == {"apportioned"} and districts["is_estimate"].all()
+    values = districts.set_index("region_code")["value"]
+    assert values.to_dict() == pytest.approx({"030101": 300.0, "030102": 600.0, "030199": 100.0})
+    assert values.sum() == pytest.approx(1000.0)
+    municipal = result[(result["region_code"] == "0301") & (result["indicator_id"] == "children_low_income_count")]
+    assert municipal[["method", "is_estimate", "value"]].values.tolist() == [["observed", False, 1000.0]]
+    assert set(districts["weights_period"]) == {"2020"}
+
+
+def test_apportionment_uses_the_same_year_else_the_nearest_earlier_and_says_so():
+    result = run([tidy("0301", "municipality", "children_low_income_count", "2021", 1000.0),
+                  tidy("0301", "municipality", "children_low_income_count", "2023", 500.0),
+                  tidy("0301", "municipality", "children_low_income_count", "2019-2021", 900.0,
+                       period_type="multi_year")])
+    apportioned = result[result["method"] == "apportioned"].set_index(["period", "region_code"])
+    assert apportioned.loc[("2021", "030102"), "value"] == pytest.approx(1000.0 * 12 / 16)
+    assert apportioned.loc[("2023", "030102"), "weights_period"] == "2021"
+    assert apportioned.loc[("2019-2021", "030101"), "value"] == pytest.approx(900.0 * 3 / 16)
+
+
+def test_suppressed_municipal_count_gives_suppressed_districts_never_numbers():
+    result = run([tidy("0301", "municipality", "children_low_income_count", "2020", None, status=":")])
+    districts = result[result["method"] == "apportioned"]
+    assert len(districts) == 3
+    assert districts["value"].isna().all() and set(districts["status"]) == {":"}
+
+
+def test_a_share_is_never_apportioned():
+    registry = {**REGISTRY, "neet_share": indicator("neet_share", "share", "apportioned",
+                                                    {"indicator_id": "population", "age_group": "15-29"})}
+    rows = pd.DataFrame([tidy("0301", "municipality", "neet_share", "2020", 12.5)])
+    with pytest.raises(BreakdownError, match="neet_share is a share: a share is never apportioned over districts"):
+        breakdown(rows, registry, population())
+
+
+def test_not_available_keeps_the_municipal_row_and_invents_no_districts():
+    result = run([tidy("0301", "municipality", "children_low_income_share", "2020", 17.1),
+                  tidy("0", "country", "children_low_income_share", "2020", 11.0)])
+    shares = result[result["indicator_id"] == "children_low_income_share"]
+    assert len(shares) == 2 and set(shares["method"]) == {"not_available"}
+    assert not (shares["region_level"] == "district").any()
+    assert shares.set_index("region_code").loc["0301", "value"] == 17.1
+
+
+def test_population_bands_used_for_apportionment_are_published_as_aggregated():
+    result = run([tidy("0301", "municipality", "children_low_income_count", "2020", 1000.0)])
+    band = result[(result["indicator_id"] == "population") & (result["age_group"] == "0-17")]
+    assert set(band["method"]) == {"aggregated"} and not band["is_estimate"].any()
+    assert band[(band["region_code"] == "030101") & (band["period"] == "2020")]["value"].tolist() == [54.0]
+
+
+def test_age_band_with_a_missing_age_is_refused():
+    pop = population(("2020",))
+    pop = pop[~((pop["region_code"] == "030101") & (pop["age_group"] == "7"))]
+    with pytest.raises(BreakdownError, match=r"age band '0-17': single ages missing"):
+        aggregate_age_band(pop, "0-17")
+
+
+def test_district_sums_within_rounding_pass_and_differences_are_reported():
+    rows = [tidy(code, "district", "population", year, value, table_id="10826")
+            for year, values in {"2020": (30.0, 60.0, 10.0), "2021": (30.0, 60.0, 10.0)}.items()
+            for code, value in zip(DISTRICTS, values)]
+    rows += [tidy("0301", "municipality", "population", "2020", 101.0, table_id="10826"),
+             tidy("0301", "municipality", "population", "2021", 95.0, table_id="10826")]
+    frame = pd.DataFrame(rows).assign(method="observed", is_estimate=False)
+    report = check_district_sums(frame, REGISTRY)
+    assert report[["region_code", "period", "district_sum", "total", "difference", "n_districts"]].values.tolist() == [
+        ["0301", "2021", 100.0, 95.0, 5.0, 3]]
+    assert check_district_sums(frame, REGISTRY, decimals={"population": -1}).empty  # tolerance 0.5*10*3 = 15

@@ -1,0 +1,77 @@
+"""The indicator registry: the real assets/indicators load; bad files give errors naming file and key."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ci_pipeline.indicators import RegistryError, load_registry, registry_frame
+
+REPO = Path(__file__).resolve().parents[1]
+
+GOOD = """\
+id: {id}
+name_nb: Barn i lavinntekt
+name_en: Children in low income
+definition: Illustrative test indicator.
+unit: percent
+polarity: higher_is_worse
+kind: share
+sources:
+  - {{source: ssb, table_id: "08764", code: AndelBarnLavinnt}}
+test: binomial
+pooling_years: 3
+district_method: not_available
+"""
+
+
+def test_project_registry_loads():
+    registry = load_registry(REPO)
+    assert len(registry) == 12
+    assert registry["children_low_income_count"].apportion_by == {"indicator_id": "population", "age_group": "0-17"}
+    assert registry["children_low_income_share"].district_method == "not_available"
+    assert registry["school_wellbeing_share"].pooling_years == 5
+    assert registry["population"].test == "poisson" and registry["median_household_income"].test == "none"
+    frame = registry_frame(registry)
+    assert frame["indicator_id"].is_unique and len(frame) == 12
+    sources = json.loads(frame.set_index("indicator_id").loc["upper_secondary_dropout_share", "sources"])
+    assert sources == [{"measure_type": "RATE", "source": "fhi", "table_id": "360"}]
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    (folder / "indicators").mkdir(exist_ok=True)
+    path = folder / "indicators" / f"{name}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("x_share", GOOD.format(id="x_share").replace("pooling_years: 3\n", ""), r"x_share.yaml: pooling_years: is required"),
+    ("x_share", GOOD.format(id="other_id"), r"x_share.yaml: id: must equal the file name 'x_share'"),
+    ("x_share", GOOD.format(id="x_share").replace("kind: share", "kind: ratio"), r"kind: must be one of share, count"),
+    ("x_share", GOOD.format(id="x_share").replace("not_available", "apportioned")
+     + 'apportion_by: {indicator_id: population, age_group: "0-17"}\n',
+     r"district_method: apportioned is only for counts; a share is never spread over districts"),
+    ("x_share", GOOD.format(id="x_share").replace('"08764"', "8764"), r"sources\[0\].table_id: must be text"),
+    ("x_share", GOOD.format(id="x_share") + "colour: red\n", r"x_share.yaml: colour: unknown key"),
+    ("x_share", GOOD.format(id="x_share") + "goals: [a\n", r"x_share.yaml: not valid YAML"),
+])
+def test_bad_files_give_clear_errors(tmp_path, name, text, message):
+    write(tmp_path, name, text)
+    with pytest.raises(RegistryError, match=message):
+        load_registry(tmp_path)
+
+
+def test_apportion_by_must_name_a_registered_indicator(tmp_path):
+    count = (GOOD.format(id="x_count").replace("kind: share", "kind: count").replace("not_available", "apportioned")
+             + 'apportion_by: {indicator_id: population, age_group: "0-17"}\n')
+    write(tmp_path, "x_count", count)
+    with pytest.raises(RegistryError, match=r"x_count.yaml: apportion_by.indicator_id: 'population' is not in the registry"):
+        load_registry(tmp_path)
+
+
+def test_empty_folder_is_an_error(tmp_path):
+    with pytest.raises(RegistryError, match="no indicator files"):
+        load_registry(tmp_path)
