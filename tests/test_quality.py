@@ -1,0 +1,285 @@
+"""Expectation suites: loading errors, derivations, GX runs, and blocking/warn checks in Dagster."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from dagster import AssetKey, asset, materialize
+
+from ci_pipeline import quality
+from ci_pipeline.quality import QualityError, load_suite, load_suites, run_suite
+
+REPO = Path(__file__).resolve().parents[1]
+NOW = datetime(2025, 6, 1, tzinfo=UTC)
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def tidy(rows: list[dict]) -> pd.DataFrame:
+    """Illustrative tidy observations: defaults for every column a row does not set."""
+    base = {"source": "ssb", "table_id": "10826", "indicator_id": "population", "region_code": "0301",
+            "region_level": "municipality", "period": "2021", "period_type": "year", "sex": "total",
+            "age_group": "total", "value": 1.0, "unit": "persons", "numerator": None, "denominator": None,
+            "status": None, "source_updated": "2025-01-01T00:00:00Z", "retrieved_at": "2025-01-02T00:00:00Z",
+            "snapshot_sha256": "abc", "provenance": "illustrative"}
+    frame = pd.DataFrame([{**base, **row} for row in rows])
+    return frame.astype({"value": "float64", "numerator": "float64", "denominator": "float64"})
+
+
+# ------------------------------------------------------------------------------------- loading
+
+
+def test_unknown_expectation_names_file_and_entry(tmp_path):
+    write(tmp_path, "t.yaml", "asset: staging/t\nexpectations:\n"
+          "  - {expectation: expect_column_values_to_not_be_null, kwargs: {column: a}, severity: error}\n"
+          "  - {expectation: expect_column_values_to_be_nonnegative, kwargs: {column: a}, severity: error}\n")
+    with pytest.raises(QualityError, match=r"t\.yaml entry 2 \(expect_column_values_to_be_nonnegative\)"
+                                           r".*unknown expectation"):
+        load_suites(tmp_path)
+
+
+@pytest.mark.parametrize("kwargs, problem", [
+    ("{column: a, min: 0}", r"unknown kwarg\(s\) \['min'\]"),
+    ("{min_value: 0}", r"missing required kwarg\(s\) \['column'\]"),
+    ("{column: a, min_value: zero}", r"min_value='zero' must be of type"),
+    ("{column: a}", r"give min_value, max_value or both"),
+    ("{column: a, min_value: {previous_rows: 1}}", r"derived kwarg"),
+    ("{column: a, min_value: 0, mostly: 2}", r"mostly must be between 0 and 1"),
+])
+def test_bad_kwargs_name_file_and_entry(tmp_path, kwargs, problem):
+    write(tmp_path, "t.yaml", "asset: staging/t\nexpectations:\n"
+          f"  - {{expectation: expect_column_values_to_be_between, kwargs: {kwargs}, severity: error}}\n")
+    with pytest.raises(QualityError, match=r"t\.yaml entry 1 \(expect_column_values_to_be_between\).*" + problem):
+        load_suites(tmp_path)
+
+
+def test_bad_severity_and_derive_are_refused(tmp_path):
+    write(tmp_path, "t.yaml", "asset: staging/t\nexpectations:\n"
+          "  - {expectation: expect_column_to_exist, kwargs: {column: a}, severity: fatal}\n")
+    with pytest.raises(QualityError, match=r"entry 1 .*severity must be one of"):
+        load_suites(tmp_path)
+    write(tmp_path, "t.yaml", "asset: staging/t\nexpectations:\n"
+          "  - {expectation: expect_column_values_to_be_in_set, derive: series_without_gaps,"
+          " kwargs: {column: other, value_set: [ok]}, severity: error}\n")
+    with pytest.raises(QualityError, match=r"must check column 'series_without_gaps'"):
+        load_suites(tmp_path)
+    write(tmp_path, "t.yaml", "asset: staging/t\nexpectations:\n"
+          "  - {expectation: expect_column_values_to_be_in_set, derive: no_such_thing,"
+          " kwargs: {column: no_such_thing, value_set: [ok]}, severity: error}\n")
+    with pytest.raises(QualityError, match=r"derive must name one of"):
+        load_suites(tmp_path)
+
+
+def test_missing_extends_file_is_named(tmp_path):
+    write(tmp_path, "t.yaml", "asset: staging/t\nextends: _base.yaml\nexpectations: []\n")
+    with pytest.raises(QualityError, match=r"t\.yaml: extends '_base\.yaml', but .*_base\.yaml does not exist"):
+        load_suites(tmp_path)
+
+
+def test_extends_puts_base_entries_first_and_names_their_file(tmp_path):
+    write(tmp_path, "_base.yaml", "expectations:\n"
+          "  - {expectation: expect_column_to_exist, kwargs: {column: a}, severity: error}\n")
+    write(tmp_path, "t.yaml", "asset: [staging/t, staging/u]\nextends: _base.yaml\nexpectations:\n"
+          "  - {expectation: expect_column_to_exist, kwargs: {column: b}, severity: warn}\n")
+    (suite,) = load_suites(tmp_path)
+    assert suite.assets == ("staging/t", "staging/u")
+    assert [e.label for e in suite.entries] == [f"{tmp_path.name}/_base.yaml entry 1 (expect_column_to_exist)",
+                                                f"{tmp_path.name}/t.yaml entry 1 (expect_column_to_exist)"]
+    assert suite.blocking
+
+
+def test_supported_table_matches_gx_classes():
+    import great_expectations.expectations as gxe
+    from great_expectations.expectations.expectation import Expectation
+
+    base = set(Expectation.__fields__) | {"batch_id", "library_metadata"}
+    classes = {getattr(getattr(gxe, n), "expectation_type", None): getattr(gxe, n)
+               for n in dir(gxe) if n.startswith("Expect")}
+    for name, (required, optional) in quality.SUPPORTED_EXPECTATIONS.items():
+        assert name in classes, f"GX has no {name}"
+        fields = {k: v for k, v in classes[name].__fields__.items() if k not in base}
+        assert set(required) == {k for k, v in fields.items() if v.required}, name
+        assert set(optional) <= {k for k, v in fields.items() if not v.required}, name
+
+
+def test_every_shipped_suite_builds_its_gx_objects():
+    suites = load_suites(REPO / "checks")
+    assert {"staging/ssb_10826", "geography/regions", "marts/indicator_values", "marts/regions",
+            "marts/indicators"} <= {a for s in suites for a in s.assets}
+    for suite in suites:
+        for entry in suite.entries:
+            kwargs = quality._resolve_kwargs(entry, {"previous_row_count": 100})
+            quality.expectation_object(entry, kwargs)
+
+
+# ------------------------------------------------------------------------------------- derivations
+
+REGIONS = pd.DataFrame({
+    "code": ["0301", "030101", "030101", "1201", "4601"],
+    "valid_from": ["1838-01-01", "1988-01-01", "2004-01-01", "1838-01-01", "2020-01-01"],
+    "valid_to": [None, "2004-01-01", None, "2020-01-01", None],
+})
+
+
+def strip_suffix(codes: pd.Series) -> pd.Series:
+    return codes.str.replace(r"a+$", "", regex=True)
+
+
+def test_region_valid_for_period():
+    frame = tidy([{"region_code": "1201", "period": "2019"}, {"region_code": "1201", "period": "2020"},
+                  {"region_code": "4601", "period": "2018-2020"}, {"region_code": "030101a", "period": "2003"},
+                  {"region_code": "9999", "period": "2021"}, {"region_code": "0301", "period": "2021K3"}])
+    verdict = quality.region_valid_for_period(frame, {}, {"regions": REGIONS, "normalise_region_code": strip_suffix})
+    assert list(verdict) == ["ok", "1201 2020: not valid then", "ok", "ok",
+                             "9999 2021: not in the regions dimension", "ok"]
+    as_released = quality.region_valid_for_period(
+        frame.assign(source_updated="2024-05-01T00:00:00Z"), {"as_of": "source_updated"}, {"regions": REGIONS})
+    assert list(as_released)[:3] == ["1201 2024-05-01T00:00:00Z: not valid then",
+                                     "1201 2024-05-01T00:00:00Z: not valid then", "ok"]
+
+
+def test_series_without_gaps_uses_the_tables_own_calendar():
+    frame = tidy([{"region_code": r, "period": p} for r, p in
+                  [("0301", "2018"), ("0301", "2020"), ("0301", "2022"), ("030101", "2018"), ("030101", "2022")]])
+    verdict = quality.series_without_gaps(frame, {}, {})
+    assert list(verdict) == ["ok"] * 4 + ["ssb 10826 population 030101 total total: missing 2020 before 2022"]
+
+
+def test_district_sums_match_municipal():
+    rows = [{"region_code": "0301", "value": 10.0}, {"region_code": "030101", "region_level": "district", "value": 4.0},
+            {"region_code": "030199", "region_level": "district", "value": 6.0},
+            {"region_code": "0301", "period": "2022", "value": 11.0},
+            {"region_code": "030101", "region_level": "district", "period": "2022", "value": 4.0},
+            {"region_code": "030199", "region_level": "district", "period": "2022", "value": 6.0},
+            {"region_code": "0301", "period": "2023", "value": 11.0},
+            {"region_code": "030101", "region_level": "district", "period": "2023", "value": None, "status": ":"},
+            {"region_code": "0301", "unit": "percent", "indicator_id": "share", "value": 50.0},
+            {"region_code": "030101", "region_level": "district", "unit": "percent", "indicator_id": "share",
+             "value": 20.0}]
+    verdict = quality.district_sums_match_municipal(tidy(rows), {"units": ["persons"]}, {})
+    assert verdict[0] == "ok"
+    assert verdict[3] == "0301 2022: 2 districts sum to 10, total is 11"
+    assert verdict.drop([0, 3]).isna().all()  # districts, a suppressed group and shares are not judged
+
+
+def test_value_status_consistent_and_source_age():
+    frame = tidy([{"value": 1.0}, {"value": None, "status": ":"}, {"value": 0.0, "status": "."},
+                  {"value": None}, {"source_updated": "2020-01-01T00:00:00Z"}])
+    assert list(quality.value_status_consistent(frame, {}, {})) == [
+        "ok", "ok", "value 0 with status '.'", "no value and no status", "ok"]
+    age = quality.source_updated_age(frame, {"max_age_days": 800}, {"now": NOW})
+    assert list(age) == ["ok"] * 4 + ["updated 2020-01-01T00:00:00Z is 1978 days old (limit 800)"]
+
+
+# ------------------------------------------------------------------------------------- run_suite
+
+SUITE = """asset: staging/t
+expectations:
+  - {expectation: expect_column_values_to_be_between, kwargs: {column: value, min_value: 0,
+     row_condition: 'unit=="persons"', condition_parser: pandas}, severity: error, description: counts >= 0}
+  - expectation: expect_compound_columns_to_be_unique
+    kwargs: {column_list: [region_code, period]}
+    severity: error
+  - expectation: expect_column_values_to_be_in_set
+    derive: {name: region_valid_for_period}
+    kwargs: {column: region_valid_for_period, value_set: [ok]}
+    severity: error
+  - expectation: expect_table_row_count_to_be_between
+    kwargs: {min_value: {previous_row_count_ratio: 0.8}, max_value: {previous_row_count_ratio: 1.2}}
+    severity: warn
+"""
+
+
+def test_run_suite_counts_and_samples(tmp_path):
+    suite = load_suite(write(tmp_path, "t.yaml", SUITE))
+    frame = tidy([{"region_code": "0301", "period": str(year), "value": -1.0 if year < 2003 else 5.0}
+                  for year in range(2000, 2021)] + [{"region_code": "0301", "period": "2020"}])
+    result = run_suite(suite, frame, {"regions": REGIONS, "previous_row_count": 10, "now": NOW})
+    by_name = {e.expectation: e for e in result.entries}
+    assert not result.success and result.blocking_failed
+    assert by_name["expect_column_values_to_be_between"].unexpected_count == 3
+    assert by_name["expect_column_values_to_be_between"].sample == [-1.0, -1.0, -1.0]
+    assert by_name["expect_compound_columns_to_be_unique"].unexpected_count == 2
+    assert by_name["expect_column_values_to_be_in_set"].success is True
+    row_count = by_name["expect_table_row_count_to_be_between"]
+    assert (row_count.success, row_count.severity, row_count.observed_value) == (False, "warn", 22)
+    message = result.message()
+    assert f"suite t ({tmp_path.name}/t.yaml) failed on staging/t: 3 of 4" in message
+    assert "[error] expect_column_values_to_be_between" in message and "counts >= 0" in message
+
+
+def test_run_suite_reports_entries_it_cannot_run(tmp_path):
+    suite = load_suite(write(tmp_path, "t.yaml", SUITE))
+    result = run_suite(suite, tidy([{"value": 3.0}]), {"now": NOW})
+    assert result.success
+    skipped = {e.expectation: e.skip_reason for e in result.entries if e.success is None}
+    assert "needs regions" in skipped["expect_column_values_to_be_in_set"]
+    assert "no previous published version" in skipped["expect_table_row_count_to_be_between"]
+
+
+def test_missing_column_fails_the_entry_instead_of_crashing(tmp_path):
+    suite = load_suite(write(tmp_path, "t.yaml", SUITE))
+    result = run_suite(suite, tidy([{"value": 3.0}]).drop(columns=["period"]), {"now": NOW})
+    failed = {e.expectation: e for e in result.failed}
+    assert failed["expect_compound_columns_to_be_unique"].error
+    assert result.blocking_failed
+
+
+# ------------------------------------------------------------------------------------- Dagster
+
+
+def toy_graph(tmp_path, severity: str, bad: bool):
+    from ci_pipeline.defs.checks import build_suite_checks
+
+    write(tmp_path, "toy.yaml", "asset: toy/source\nexpectations:\n"
+          f"  - {{expectation: expect_column_values_to_be_between, kwargs: {{column: value, min_value: 0}},"
+          f" severity: {severity}}}\n")
+    ran = []
+
+    @asset(key=["toy", "source"])
+    def source() -> pd.DataFrame:
+        return pd.DataFrame({"value": [1.0, -2.0 if bad else 2.0]})
+
+    @asset(key=["toy", "downstream"], deps=[AssetKey(["toy", "source"])])
+    def downstream() -> None:
+        ran.append(True)
+
+    checks = build_suite_checks(load_suites(tmp_path), [AssetKey(["toy", "source"]), AssetKey(["toy", "downstream"])])
+    return [source, downstream], checks, ran
+
+
+@pytest.mark.parametrize("severity, bad, downstream_runs", [
+    ("error", True, False), ("warn", True, True), ("error", False, True)])
+def test_blocking_semantics_in_dagster(tmp_path, severity, bad, downstream_runs):
+    assets, checks, ran = toy_graph(tmp_path, severity, bad)
+    assert next(iter(checks[0].check_specs)).blocking == (severity == "error")
+    result = materialize([*assets, *checks], raise_on_error=False)
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.passed is not bad
+    assert bool(ran) is downstream_runs
+    if bad:
+        failed = evaluation.metadata[f"failed: {tmp_path.name}/toy.yaml entry 1 (expect_column_values_to_be_between)"]
+        assert failed.value["unexpected_count"] == 1 and failed.value["sample_unexpected_values"] == [-2.0]
+        assert "expect_column_values_to_be_between" in evaluation.description
+    assert result.success is not (bad and severity == "error")
+
+
+def test_importing_the_dagster_checks_does_not_import_gx():
+    code = "import ci_pipeline.defs.checks, sys; assert 'great_expectations' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_importing_the_definitions_does_not_import_gx():
+    if not (REPO / "ci_pipeline" / "definitions.py").exists():
+        pytest.skip("ci_pipeline/definitions.py is not written yet")
+    code = "import ci_pipeline.definitions, sys; assert 'great_expectations' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
