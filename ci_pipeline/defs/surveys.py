@@ -1,0 +1,172 @@
+"""Dagster layer of the survey subsystem: wave partitions, ingest assets, survey marts and the wave sensor.
+
+Thin by design: every rule lives in ci_pipeline.surveys. Paths come from Settings.from_env(): the codebook
+from <catalogue>/surveys, wave files from <survey_root>/waves and <survey_root>/incoming, stored
+responses and quarantine under <warehouse>/survey/.
+"""
+
+import json
+from collections import Counter
+
+import dagster as dg
+import pandas as pd
+
+from ci_pipeline.settings import Settings
+from ci_pipeline.surveys.codebook import CodebookError, load_codebook
+from ci_pipeline.surveys.ingest import (
+    find_wave_file,
+    ingest_wave,
+    quarantine_path,
+    responses_path,
+    store_wave,
+    stored_response_files,
+    wave_files,
+    wave_id_from_path,
+)
+from ci_pipeline.surveys.publish import build_survey_change, build_survey_results
+from ci_pipeline.surveys.readers import file_sha256
+
+survey_waves_partitions = dg.DynamicPartitionsDefinition(name="survey_waves")
+
+RESPONSES_KEY = dg.AssetKey(["survey", "responses"])
+QUARANTINE_KEY = dg.AssetKey(["survey", "quarantine"])
+POPULATION_KEY = dg.AssetKey(["staging", "ssb_10826"])
+
+
+def _codebook(settings: Settings):
+    return load_codebook(settings.catalogue_root / "surveys")
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(RESPONSES_KEY, group_name="surveys", partitions_def=survey_waves_partitions,
+                     description="Accepted answers of one wave: pseudonymous keys, demographics, answers."),
+        dg.AssetSpec(QUARANTINE_KEY, group_name="surveys", partitions_def=survey_waves_partitions,
+                     description="Rejected rows of one wave: row number, pseudonymous key, reason, field."),
+    ],
+    partitions_def=survey_waves_partitions,
+)
+def survey_wave_ingest(context: dg.AssetExecutionContext):
+    """Read, pseudonymise and validate one wave file and store its accepted rows and its quarantine."""
+    settings = Settings.from_env()
+    codebook = _codebook(settings)
+    wave_id = context.partition_key
+    path = find_wave_file(settings.survey_root, wave_id)
+    validated = ingest_wave(path, codebook, wave_id)
+    rewritten = store_wave(validated, settings.warehouse_root)
+    if not rewritten:
+        context.log.info(f"wave {wave_id}: {path.name} was already ingested (same sha256); nothing rewritten")
+    common = {
+        "wave": wave_id,
+        "source_file": validated.source_file,
+        "file_sha256": validated.file_sha256,
+        "rewritten": rewritten,
+        "rows_in": validated.rows_in,
+        "rows_accepted": validated.rows_accepted,
+        "rows_quarantined": validated.rows_quarantined,
+    }
+    reasons = validated.reason_counts()
+    yield dg.MaterializeResult(
+        asset_key=RESPONSES_KEY,
+        metadata={**common, "quarantine_reasons": dg.MetadataValue.json(reasons),
+                  "path": str(responses_path(settings.warehouse_root, wave_id))},
+    )
+    yield dg.MaterializeResult(
+        asset_key=QUARANTINE_KEY,
+        metadata={**common, "quarantine_reasons": dg.MetadataValue.json(reasons),
+                  "path": str(quarantine_path(settings.warehouse_root, wave_id))},
+    )
+
+
+def _mart_metadata(mart, codebook, files) -> dict:
+    return {
+        **{key: value for key, value in mart.metadata().items() if key != "notes"},
+        "notes": dg.MetadataValue.json(mart.notes),
+        "waves": [path.stem.removeprefix("wave=") for path in files],
+        "codebook_sha256": codebook.fingerprint(),
+        "provenance": sorted(mart.frame["provenance"].unique().tolist()),
+    }
+
+
+@dg.asset(
+    key=["marts", "survey_results"],
+    group_name="surveys",
+    deps=[RESPONSES_KEY],
+    ins={"population": dg.AssetIn(key=POPULATION_KEY)},
+    description="Survey indicators per wave x district (and Oslo) x group, with disclosure control.",
+)
+def survey_results_mart(context: dg.AssetExecutionContext, population: pd.DataFrame) -> pd.DataFrame:
+    settings = Settings.from_env()
+    codebook = _codebook(settings)
+    files = stored_response_files(settings.warehouse_root, codebook)
+    mart = build_survey_results(files, codebook, population)
+    context.add_output_metadata(_mart_metadata(mart, codebook, files))
+    return mart.frame
+
+
+@dg.asset(
+    key=["marts", "survey_change"],
+    group_name="surveys",
+    deps=[RESPONSES_KEY],
+    description="Change per person between consecutive waves, as district aggregates with disclosure control.",
+)
+def survey_change_mart(context: dg.AssetExecutionContext) -> pd.DataFrame:
+    settings = Settings.from_env()
+    codebook = _codebook(settings)
+    files = stored_response_files(settings.warehouse_root, codebook)
+    mart = build_survey_change(files, codebook)
+    context.add_output_metadata(_mart_metadata(mart, codebook, files))
+    return mart.frame
+
+
+survey_ingest_job = dg.define_asset_job(
+    "survey_ingest_job",
+    selection=dg.AssetSelection.assets(RESPONSES_KEY, QUARANTINE_KEY),
+    partitions_def=survey_waves_partitions,
+)
+survey_marts_job = dg.define_asset_job(
+    "survey_marts_job",
+    selection=dg.AssetSelection.assets(["marts", "survey_results"], ["marts", "survey_change"]),
+)
+
+
+@dg.sensor(job=survey_ingest_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+def survey_wave_sensor(context: dg.SensorEvaluationContext):
+    """Adds a wave partition and requests its ingest when a wave file with unseen content appears in
+    <survey_root>/incoming (or the embedded default folder <survey_root>/waves).
+
+    The cursor maps each ingested file's sha256 to its wave: the same content is never requested twice;
+    a corrected file for a known wave (new sha256) is ingested again. Files for waves missing from
+    waves.yaml are skipped with a warning until the wave is registered."""
+    settings = Settings.from_env()
+    codebook = _codebook(settings)
+    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    requests: list[dg.RunRequest] = []
+    for path in wave_files(settings.survey_root):
+        sha256 = file_sha256(path)
+        if sha256 in seen:
+            continue
+        wave_id = wave_id_from_path(path)
+        try:
+            codebook.wave(wave_id)
+        except CodebookError as error:
+            context.log.warning(f"{path.name}: {error}")
+            continue
+        seen[sha256] = wave_id
+        requests.append(dg.RunRequest(run_key=f"{wave_id}:{sha256}", partition_key=wave_id,
+                                      tags={"survey/file": path.name}))
+    known = set(context.instance.get_dynamic_partitions(survey_waves_partitions.name))
+    new_waves = sorted({r.partition_key for r in requests} - known)
+    duplicates = [wave for wave, count in Counter(r.partition_key for r in requests).items() if count > 1]
+    for wave in duplicates:
+        context.log.warning(f"wave {wave} has more than one new file; its ingest run will fail until one is removed")
+    return dg.SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=[survey_waves_partitions.build_add_request(new_waves)] if new_waves else [],
+        cursor=json.dumps(seen, sort_keys=True),
+    )
+
+
+SURVEY_ASSETS = [survey_wave_ingest, survey_results_mart, survey_change_mart]
+SURVEY_SENSORS = [survey_wave_sensor]
+SURVEY_JOBS = [survey_ingest_job, survey_marts_job]

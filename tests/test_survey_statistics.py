@@ -1,0 +1,270 @@
+"""Codebook, pseudonymisation, aggregation (Wilson, weights), disclosure control and change per person."""
+
+import hashlib
+import hmac
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ci_pipeline.surveys.aggregate import (
+    aggregate_responses,
+    population_weights,
+    respondent_cells,
+    wilson_interval,
+)
+from ci_pipeline.surveys.change import aggregate_change
+from ci_pipeline.surveys.codebook import CodebookError, load_codebook
+from ci_pipeline.surveys.disclosure import DisclosureRules, secondary_suppression, subtraction_attack
+from ci_pipeline.surveys.generator import synthetic_responses
+from ci_pipeline.surveys.ingest import ingest_wave
+from ci_pipeline.surveys.pseudonymise import (
+    ILLUSTRATIVE_KEY,
+    SECRET_ENV_VAR,
+    PseudonymisationError,
+    pseudonym_secret,
+    pseudonymise,
+)
+from ci_pipeline.surveys.publish import build_survey_change, build_survey_results, change_lines, results_lines
+
+REPO = Path(__file__).resolve().parents[1]
+SECRET = "a-long-enough-test-secret-0123456789"
+
+
+@pytest.fixture(scope="module")
+def codebook():
+    return load_codebook(REPO / "assets" / "surveys")
+
+
+def respondents(codebook, wave, rows):
+    """Stored-shape responses from (respondent_key, district, sex, age_band, answer) tuples; every question
+    of the wave gets `answer` (None = not answered)."""
+    frame = pd.DataFrame(rows, columns=["respondent_key", "district_code", "sex", "age_band", "answer"])
+    out = frame.drop(columns="answer").assign(wave=wave, provenance="illustrative")
+    for question in codebook.questions_in_wave(wave):
+        out[question.id] = pd.array(frame["answer"], dtype="Int16")
+    return out
+
+
+# --- codebook ---------------------------------------------------------------------------------------
+
+
+def test_codebook_has_five_focus_areas_with_three_indicators_each(codebook):
+    assert set(codebook.focus_areas) == {"work", "housing", "democracy", "health", "education"}
+    for area in codebook.focus_areas:
+        assert sum(1 for i in codebook.indicators if i.focus_area == area) >= 3
+    assert all(i.id.startswith("survey_") for i in codebook.indicators)
+    assert {q.scale.id for q in codebook.questions} == {"likert5", "yes_no", "scale0_10"}
+
+
+def test_question_set_version_changes_with_a_reworded_question(codebook):
+    sleep = next(i for i in codebook.indicators if i.id == "survey_health_sleep_activity")
+    versions = [codebook.question_set_version(sleep, w.id) for w in codebook.waves]
+    assert versions == ["2024-spring", "2024-spring", "2025-spring"]
+
+
+def test_codebook_rejects_positive_answers_at_the_bottom_of_a_mean_scale(tmp_path):
+    shutil.copytree(REPO / "assets" / "surveys", tmp_path / "surveys")
+    path = tmp_path / "surveys" / "codebook.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "{id: q_work_future_job, scale: likert5, positive: [4, 5]", "{id: q_work_future_job, scale: likert5, "
+        "positive: [1, 2]"), encoding="utf-8")
+    with pytest.raises(CodebookError, match="q_work_future_job"):
+        load_codebook(tmp_path / "surveys")
+
+
+# --- pseudonymisation -----------------------------------------------------------------------------------
+
+
+def test_pseudonym_is_hmac_sha256_of_the_id():
+    expected = hmac.new(SECRET.encode(), b"R-17", hashlib.sha256).hexdigest()
+    assert pseudonymise(" R-17 ", SECRET.encode()) == expected
+    assert pseudonymise("R-17", b"another secret, also long") != expected
+
+
+def test_real_wave_is_refused_without_the_secret():
+    with pytest.raises(PseudonymisationError, match="not marked illustrative"):
+        pseudonym_secret("2026-spring", illustrative=False, env={})
+    assert pseudonym_secret("2026-spring", illustrative=False, env={SECRET_ENV_VAR: SECRET}) == SECRET.encode()
+    assert pseudonym_secret("2024-spring", illustrative=True, env={}) == ILLUSTRATIVE_KEY
+    with pytest.raises(PseudonymisationError, match="shorter"):
+        pseudonym_secret("2026-spring", illustrative=False, env={SECRET_ENV_VAR: "short"})
+
+
+def test_ingest_of_a_real_wave_needs_the_secret(tmp_path):
+    shutil.copytree(REPO / "assets" / "surveys", tmp_path / "surveys")
+    waves = tmp_path / "surveys" / "waves.yaml"
+    waves.write_text(waves.read_text(encoding="utf-8") + '  - {id: 2025-autumn, date: "2025-10-15"}\n',
+                     encoding="utf-8")
+    codebook = load_codebook(tmp_path / "surveys")
+    frame = pd.DataFrame({"respondent_id": ["R1"], "district": ["030101"], "sex": ["female"], "age": [14]})
+    for question in codebook.questions_in_wave("2025-autumn"):
+        frame[question.id] = 1
+    path = tmp_path / "2025-autumn.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(PseudonymisationError):
+        ingest_wave(path, codebook, "2025-autumn", env={})
+    validated = ingest_wave(path, codebook, "2025-autumn", env={SECRET_ENV_VAR: SECRET})
+    assert validated.responses["respondent_key"].iloc[0] == pseudonymise("R1", SECRET.encode())
+    assert validated.responses["provenance"].iloc[0] == "recorded"
+
+
+# --- Wilson interval and aggregation ---------------------------------------------------------------------
+
+
+def test_wilson_interval_matches_published_values():
+    # Wilson (1927) 95 % intervals as tabulated by Newcombe (1998), Statistics in Medicine 17:857, table I
+    low, high = wilson_interval([81, 15, 0, 1, 5, 10], [263, 148, 20, 29, 10, 10])
+    expected = [(0.2553, 0.3662), (0.0624, 0.1605), (0.0, 0.1611), (0.0061, 0.1718), (0.2366, 0.7634),
+                (0.7225, 1.0)]
+    assert np.allclose(np.column_stack([low, high]), expected, atol=5e-5)
+    low, high = wilson_interval([0], [0])
+    assert np.isnan(low[0]) and np.isnan(high[0])
+
+
+def test_aggregation_counts_shares_and_means(codebook):
+    wave = "2024-spring"
+    rows = [(f"k{i}", "030101", "female" if i % 2 else "male", "13-15", 5 if i < 6 else 1) for i in range(10)]
+    rows += [(f"m{i}", "030102", "female", "16-18", None if i == 0 else 4) for i in range(5)]
+    cells = aggregate_responses(respondents(codebook, wave, rows), codebook)
+    lonely = cells[cells["indicator_id"] == "survey_health_loneliness"].set_index(
+        ["district_code", "group_type", "group_value"])
+    gamle = lonely.loc[("030101", "all", "all")]
+    assert gamle["n"] == 10 and gamle["share_positive"] == pytest.approx(0.6)
+    assert gamle["mean"] == pytest.approx((6 * 5 + 4 * 1) / 10)
+    low, high = wilson_interval([6], [10])
+    assert (gamle["ci_low"], gamle["ci_high"]) == pytest.approx((low[0], high[0]))
+    # the one respondent who answered nothing does not count
+    assert lonely.loc[("030102", "all", "all"), "n"] == 4
+    oslo = lonely.loc[("0301", "all", "all")]
+    assert oslo["n"] == 14 and oslo["share_positive"] == pytest.approx(10 / 14)
+    assert lonely.loc[("0301", "age_band", "13-15"), "n"] == 10
+    bullied = cells[(cells["indicator_id"] == "survey_education_bullied") & (cells["district_code"] == "030101")]
+    assert bullied["mean"].isna().all()  # yes/no has no mean
+
+
+def test_weights_calibrate_to_population_and_degrade_without_sex(codebook):
+    wave = "2024-spring"
+    rows = [(f"a{i}", "030101", "female", "13-15", 5) for i in range(30)]
+    rows += [(f"b{i}", "030101", "male", "13-15", 1) for i in range(10)]
+    responses = respondents(codebook, wave, rows)
+    cells = respondent_cells(responses, codebook)
+    by_sex = pd.DataFrame({
+        "indicator_id": "population", "region_code": "030101a", "period": "2024", "age_group": "14",
+        "sex": ["female", "male", "total"], "value": [100.0, 100.0, 200.0]})
+    weighting = population_weights(cells, by_sex, codebook)
+    assert weighting.notes == []
+    results = aggregate_responses(responses, codebook, weighting.weights)
+    safe = results[(results["indicator_id"] == "survey_housing_safe_neighbourhood")
+                   & (results["district_code"] == "030101") & (results["group_type"] == "all")].iloc[0]
+    assert bool(safe["weighted"]) and safe["share_positive"] == pytest.approx(0.5)
+    unweighted = results[(results["indicator_id"] == "survey_health_loneliness")
+                         & (results["district_code"] == "030101") & (results["group_type"] == "all")].iloc[0]
+    assert not unweighted["weighted"] and unweighted["share_positive"] == pytest.approx(0.75)
+
+    no_sex = by_sex[by_sex["sex"] == "total"]
+    weighting = population_weights(cells, no_sex, codebook)
+    assert any("no sex split" in note for note in weighting.notes)
+    assert population_weights(cells, None, codebook).weights is None
+
+
+def test_ssb_unsuffixed_codes_of_the_old_division_are_not_joined(codebook):
+    cells = pd.DataFrame({"wave": ["2024-spring"], "district_code": ["030101"], "sex": ["female"],
+                          "age_band": ["13-15"], "n": [5]})
+    population = pd.DataFrame({"indicator_id": "population", "region_code": ["030101", "030102a"],
+                               "period": "2024", "age_group": "14", "sex": "total", "value": [999.0, 50.0]})
+    weighting = population_weights(cells, population, codebook)
+    assert weighting.weights is None
+    assert any("no population" in note for note in weighting.notes)
+
+
+# --- disclosure control -----------------------------------------------------------------------------------
+
+
+def test_attack_recovers_a_lone_suppressed_cell():
+    table = pd.DataFrame({"n": [30.0, 12.0, np.nan, 10.0], "share": [0.5, 0.5, np.nan, 0.2]})
+    recovered = subtraction_attack(table, [(0, np.array([1, 2, 3]))], "n", "share")
+    assert recovered[["position", "recovered_count", "recovered_positives"]].values.tolist() == [[2, 8, 7]]
+
+
+def test_secondary_suppression_leaves_no_line_with_a_single_suppressed_cell():
+    n = np.array([100, 5, 40, 55, 100, 50, 50])
+    lines = [(0, np.array([1, 2, 3])), (4, np.array([5, 6])), (2, np.array([5]))]
+    suppressed = secondary_suppression(n, n < 10, lines)
+    for total, parts in lines:
+        assert suppressed[[total, *parts]].sum() != 1
+    assert suppressed.tolist() == [False, True, True, False, False, True, True]
+
+
+@pytest.fixture(scope="module")
+def small_panel(codebook):
+    """Three small waves with a panel (200 of 700 keys return) so many cells are below the thresholds."""
+    frames = []
+    for position, wave in enumerate(w.id for w in codebook.waves):
+        frame = synthetic_responses(codebook, wave, 700, seed=position)
+        keep = frame.index < 200
+        frame.loc[keep, "respondent_key"] = [f"{i:064x}" for i in range(200)]
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_published_results_follow_the_thresholds_and_resist_the_attack(codebook, small_panel):
+    mart = build_survey_results(small_panel, codebook).frame
+    suppressed = mart["status"] == ":"
+    assert suppressed.any() and (~suppressed).any()
+    assert mart.loc[suppressed, ["n", "share_positive", "mean", "ci_low", "ci_high"]].isna().all().all()
+    assert (mart.loc[~suppressed, "n"] >= 10).all()
+    # sex splits only where total >= 40 and each sex >= 15
+    sex = mart[(mart["group_type"] == "sex") & ~suppressed]
+    totals = mart[mart["group_type"] == "all"].set_index(["wave", "indicator_id", "district_code"])["n"]
+    for (wave, indicator, district), group in sex.groupby(["wave", "indicator_id", "district_code"]):
+        assert totals.loc[(wave, indicator, district)] >= 40
+        assert len(group) == len(codebook.sexes) and (group["n"] >= 15).all()
+    # every line: Oslo vs districts, "all" vs sex, "all" vs age bands
+    assert subtraction_attack(mart, results_lines(mart, codebook), "n", "share_positive").empty
+
+
+def test_published_change_follows_the_thresholds_and_resists_the_attack(codebook, small_panel):
+    mart = build_survey_change(small_panel, codebook).frame
+    suppressed = mart["status"] == ":"
+    assert suppressed.any() and (~suppressed).any()
+    assert (mart.loc[~suppressed, "n_pairs"] >= 10).all()
+    assert mart.loc[suppressed, ["n_pairs", "share_improved", "mean_change"]].isna().all().all()
+    assert subtraction_attack(mart, change_lines(mart, codebook), "n_pairs", "share_improved").empty
+    # changed question sets are never compared
+    pairs = set(zip(mart["from_wave"], mart["to_wave"], mart["indicator_id"]))
+    assert ("2024-autumn", "2025-spring", "survey_health_sleep_activity") not in pairs
+    assert ("2024-spring", "2024-autumn", "survey_health_sleep_activity") in pairs
+
+
+def test_change_per_person_follows_polarity(codebook):
+    before = respondents(codebook, "2024-spring", [(f"p{i}", "030101", "female", "13-15", 2) for i in range(12)])
+    after = respondents(codebook, "2024-autumn",
+                        [(f"p{i}", "030101", "female", "13-15", 4 if i < 6 else (2 if i < 9 else 1))
+                         for i in range(12)])
+    change = aggregate_change(pd.concat([before, after], ignore_index=True), codebook).set_index(
+        ["indicator_id", "district_code"])
+    thriving = change.loc[("survey_education_thriving", "030101")]  # higher is better
+    assert thriving["n_pairs"] == 12
+    assert (thriving["share_improved"], thriving["share_unchanged"], thriving["share_worsened"]) == \
+        pytest.approx((0.5, 0.25, 0.25))
+    assert thriving["mean_change"] == pytest.approx((6 * 2 + 3 * 0 + 3 * -1) / 12)
+    lonely = change.loc[("survey_health_loneliness", "030101")]  # lower is better: more agreement is worse
+    assert (lonely["share_improved"], lonely["share_worsened"]) == pytest.approx((0.25, 0.5))
+
+
+def test_change_cells_below_ten_pairs_are_suppressed_with_their_neighbour(codebook):
+    # 9 pairs in Gamle Oslo (030101), 12 in each other district
+    districts = ["030101"] * 9 + [code for code in list(codebook.districts)[1:] for _ in range(12)]
+    rows_before = [(f"p{i}", district, "female", "13-15", 2) for i, district in enumerate(districts)]
+    rows_after = [(f"p{i}", district, "female", "13-15", 3) for i, district in enumerate(districts)]
+    panel = pd.concat([respondents(codebook, "2024-spring", rows_before),
+                       respondents(codebook, "2024-autumn", rows_after)], ignore_index=True)
+    mart = build_survey_change(panel, codebook, DisclosureRules()).frame
+    thriving = mart[mart["indicator_id"] == "survey_education_thriving"].set_index("district_code")
+    assert thriving.loc["030101", "status"] == ":"  # 9 pairs
+    # Oslo minus the published districts would give 030101 away, so exactly one more district goes
+    assert (thriving["status"] == ":").sum() == 2
+    assert thriving.loc["0301", "n_pairs"] == 9 + 14 * 12
