@@ -1,0 +1,104 @@
+"""The Dagster code location: every asset, check, job, schedule and sensor, assembled in one place.
+
+    raw/<table>          archived API answers (SSB, FHI), change-detected        group sources
+    staging/<table>      tidy observations per catalogue entry                    group staging
+    raw/klass, geography/*  KLASS classifications, regions, code history          group geography
+    core/observations    every statistical source harmonised and broken down      group core
+    survey/*             wave ingestion (one partition per wave)                  group survey
+    marts/<mart>         staged mart builds, audited by blocking suites           group marts
+    releases/<mart>      promotion to an immutable version + LATEST               group releases
+    reports/goal_report  the static HTML goal report                              group reports
+"""
+
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    DefaultScheduleStatus,
+    Definitions,
+    ScheduleDefinition,
+    define_asset_job,
+    in_process_executor,
+)
+
+from ci_pipeline.catalogue import load_catalogue
+from ci_pipeline.defs.checks import build_suite_checks, unknown_suite_assets
+from ci_pipeline.defs.geography import build_geography_assets
+from ci_pipeline.defs.goals import GOAL_ASSETS
+from ci_pipeline.defs.io import WarehouseIOManager
+from ci_pipeline.defs.releases import build_release_assets
+from ci_pipeline.defs.resources import PipelineSettings
+from ci_pipeline.defs.sources import build_source_assets
+from ci_pipeline.defs.surveys import SURVEY_ASSETS, SURVEY_JOBS, SURVEY_SENSORS, survey_waves_partitions
+from ci_pipeline.quality import load_suites
+from ci_pipeline.settings import Settings
+
+# 02:30 Oslo time: clear of SSB's metadata runs (05:00, 11:30) and the 07:55-08:15 publishing peak.
+NIGHTLY_CRON = "30 2 * * *"
+
+
+class DefinitionsError(Exception):
+    pass
+
+
+def _partitioned(assets) -> set[AssetKey]:
+    return {key for a in assets if a.partitions_def is not None for key in a.keys}
+
+
+def build_definitions(settings: Settings | None = None, include_checks: bool = True) -> Definitions:
+    """All definitions for one settings object (paths and mode), so tests and benchmarks can point them
+    at a temporary warehouse or snapshot archive."""
+    settings = settings or Settings.from_env()
+    specs = load_catalogue(settings.catalogue_root)
+    geography_assets = build_geography_assets([spec.name for spec in specs])
+    staged_assets = [*build_source_assets(specs), *geography_assets, *SURVEY_ASSETS, *GOAL_ASSETS]
+    built_keys = {key for a in staged_assets for key in a.keys}
+    marts = sorted(key.path[1] for key in built_keys if key.path[0] == "marts")
+
+    checks = []
+    if include_checks:
+        suites = load_suites(settings.checks_root)
+        unknown = unknown_suite_assets(suites, built_keys)
+        if unknown:
+            raise DefinitionsError("expectation suites name assets that do not exist: " + "; ".join(unknown))
+        checks = build_suite_checks(suites, built_keys)
+    check_keys_by_mart = {
+        mart: [ck for c in checks for ck in c.check_keys if ck.asset_key == AssetKey(["marts", mart])]
+        for mart in marts
+    }
+    release_assets = build_release_assets(marts, check_keys_by_mart)
+    assets = [*staged_assets, *release_assets]
+
+    pipeline_job = define_asset_job(
+        "pipeline_job",
+        selection=AssetSelection.all() - AssetSelection.assets(*_partitioned(assets)),
+        description="Refresh every source (downloading only what changed), rebuild, audit and publish every mart "
+        "and the goal report. Survey waves are ingested by survey_ingest_job, one partition per wave.",
+        executor_def=in_process_executor,
+    )
+    nightly = ScheduleDefinition(
+        name="nightly_refresh",
+        job=pipeline_job,
+        cron_schedule=NIGHTLY_CRON,
+        execution_timezone="Europe/Oslo",
+        default_status=DefaultScheduleStatus.RUNNING,
+        description="Nightly refresh at 02:30 Oslo time, away from SSB's 05:00/11:30 maintenance and 08:00 publishing.",
+    )
+    return Definitions(
+        assets=assets,
+        asset_checks=checks,
+        jobs=[pipeline_job, *SURVEY_JOBS],
+        schedules=[nightly],
+        sensors=SURVEY_SENSORS,
+        resources={
+            "pipeline": PipelineSettings(
+                mode=settings.mode,
+                snapshot_root=str(settings.snapshot_root),
+                warehouse_root=str(settings.warehouse_root),
+            ),
+            "io_manager": WarehouseIOManager(warehouse_root=str(settings.warehouse_root)),
+        },
+        executor=in_process_executor,
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,166 @@
+"""Geography and the core fact table: KLASS regions, code history, harmonisation, district breakdown.
+
+    geography/regions, geography/region_history   from KLASS (classifications 131, 104, 103)
+    core/observations                              every staged source, harmonised to today's codes,
+                                                   broken down to districts (method on every row)
+    marts/indicator_values, marts/regions, marts/indicators   the staged mart builds
+"""
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetIn, AssetOut, MetadataValue, asset, multi_asset
+
+from ci_pipeline.breakdown import breakdown, check_district_sums
+from ci_pipeline.defs.resources import PipelineSettings
+from ci_pipeline.geography import build_code_history, build_regions, harmonise, load_klass_geography
+from ci_pipeline.indicators import load_registry, registry_frame
+from ci_pipeline.ingest import make_clients
+
+INDICATOR_VALUE_COLUMNS = [
+    "source", "table_id", "indicator_id", "region_code", "region_name", "region_level", "original_region_code",
+    "period", "period_type", "sex", "age_group", "value", "unit", "numerator", "denominator", "status",
+    "method", "is_estimate", "weights_period", "harmonised", "harmonisation_rule", "harmonisation_outcome",
+    "aggregate_of_districts",
+    "source_updated", "retrieved_at", "snapshot_sha256", "provenance",
+]
+MART_KEY = ["source", "table_id", "indicator_id", "region_code", "period", "sex", "age_group"]
+POPULATION_INDICATOR = "population"
+
+
+@multi_asset(
+    outs={
+        "regions": AssetOut(
+            key=["geography", "regions"], group_name="geography", kinds={"klass", "pandas"},
+            description="The regions dimension from SSB KLASS (131 municipalities, 104 counties, 103 districts): "
+            "code, names, level, parent, valid_from/valid_to (exclusive), current and historical rows, including "
+            "the districts of Oslo, Bergen, Trondheim and Stavanger with their history.",
+        ),
+        "region_history": AssetOut(
+            key=["geography", "region_history"], group_name="geography", kinds={"klass", "pandas"},
+            description="Every spelling a source uses for a region, the period it is valid for, what it denotes "
+            "and today's code (null when there is no 1:1 successor: splits, merges, older divisions).",
+        ),
+    },
+)
+def klass_geography(context: AssetExecutionContext, pipeline: PipelineSettings):
+    settings = pipeline.settings()
+    geo = load_klass_geography(make_clients(settings).klass.http)
+    regions = build_regions(geo)
+    history = build_code_history(geo, regions)
+    by_level = regions.groupby("level").size().to_dict()
+    districts = regions[regions["level"] == "district"]
+    context.add_output_metadata(
+        {
+            "rows": len(regions),
+            "by_level": MetadataValue.json({k: int(v) for k, v in by_level.items()}),
+            "districts_by_municipality": MetadataValue.json(
+                {k: int(v) for k, v in districts.groupby("parent_code").size().items()}
+            ),
+            "provenance": MetadataValue.json(geo.provenance),
+        },
+        output_name="regions",
+    )
+    context.add_output_metadata(
+        {"rows": len(history),
+         "relations": MetadataValue.json({k: int(v) for k, v in history.groupby("relation").size().items()})},
+        output_name="region_history",
+    )
+    return regions, history
+
+
+def build_geography_assets(staging_names: list[str]) -> list:
+    """The geography, core and dimension-mart assets for the catalogue's staged tables."""
+    return [klass_geography, _core_observations(staging_names), indicator_values, regions_mart, indicators_mart]
+
+
+def _core_observations(staging_names: list[str]):
+    staging_ins = {f"staging_{name}": AssetIn(key=["staging", name]) for name in staging_names}
+
+    @asset(
+        key=["core", "observations"],
+        ins={**staging_ins, "regions": AssetIn(key=["geography", "regions"]),
+             "region_history": AssetIn(key=["geography", "region_history"])},
+        group_name="core",
+        kinds={"pandas", "parquet"},
+        description="Every statistical source (SSB, FHI) in the tidy shape, harmonised to today's region codes "
+        "(original code kept) and broken down to districts: method observed / aggregated / apportioned / "
+        "not_available on every row, apportioned counts flagged as estimates. Cells that the source itself marks "
+        "'.' (cannot occur) for a region outside its lifetime are not carried; their count is reported.",
+    )
+    def observations(context: AssetExecutionContext, regions: pd.DataFrame, region_history: pd.DataFrame,
+                     pipeline: PipelineSettings, **staged: pd.DataFrame) -> pd.DataFrame:
+        settings = pipeline.settings()
+        registry = load_registry(settings.catalogue_root)
+        tidy = pd.concat([staged[name] for name in sorted(staged)], ignore_index=True)
+        harmonised, report = harmonise(tidy, region_history, regions)
+        outside_life = (harmonised["harmonisation_outcome"] == "invalid_for_period") & (harmonised["status"] == ".")
+        dropped = harmonised[outside_life]
+        kept = harmonised[~outside_life]
+        population = kept[(kept["indicator_id"] == POPULATION_INDICATOR) & kept["harmonised"]]
+        frame = breakdown(kept, registry, population)
+        sums = check_district_sums(frame, registry)
+        context.add_output_metadata(
+            {
+                "rows": len(frame),
+                "rows_by_method": MetadataValue.json({k: int(v) for k, v in frame.groupby("method").size().items()}),
+                "district_rows_by_indicator": MetadataValue.json({
+                    k: int(v) for k, v in frame[frame["region_level"] == "district"].groupby("indicator_id").size().items()
+                }),
+                "not_carried_outside_region_life": len(dropped),
+                "harmonisation_report": MetadataValue.md(_markdown(report.head(60))),
+                "district_sum_differences": len(sums),
+                "district_sum_report": MetadataValue.md(_markdown(sums.head(30))) if len(sums) else "none",
+            }
+        )
+        return frame
+
+    return observations
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "(empty)"
+    header = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns) + "\n"
+    rows = "\n".join("| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |" for row in frame.itertuples(index=False))
+    return header + rows
+
+
+@asset(
+    key=["marts", "indicator_values"],
+    ins={"observations": AssetIn(key=["core", "observations"])},
+    group_name="marts",
+    kinds={"pandas", "parquet"},
+    description="indicator_values (staged build): the long fact table over all sources and levels: one row per "
+    "source x table x indicator x region x period x sex x age, with value or status symbol, method, provenance.",
+)
+def indicator_values(context: AssetExecutionContext, observations: pd.DataFrame) -> pd.DataFrame:
+    frame = observations.reindex(columns=INDICATOR_VALUE_COLUMNS)
+    frame = frame.sort_values(MART_KEY + ["original_region_code"], kind="stable").reset_index(drop=True)
+    context.add_output_metadata(
+        {"rows": len(frame), "provenance": MetadataValue.json(
+            {k: int(v) for k, v in frame.groupby("provenance").size().items()})}
+    )
+    return frame
+
+
+@asset(
+    key=["marts", "regions"],
+    ins={"regions": AssetIn(key=["geography", "regions"])},
+    group_name="marts",
+    kinds={"pandas", "parquet"},
+    description="regions (staged build): the regions dimension with code history, for joins and labels.",
+)
+def regions_mart(regions: pd.DataFrame) -> pd.DataFrame:
+    return regions
+
+
+@asset(
+    key=["marts", "indicators"],
+    group_name="marts",
+    kinds={"pandas", "parquet"},
+    description="indicators (staged build): the indicator registry (assets/indicators/*.yaml): names nb/en, "
+    "definition, unit, polarity, sources, numerator/denominator, test, pooling, suppression, district method.",
+)
+def indicators_mart(context: AssetExecutionContext, pipeline: PipelineSettings) -> pd.DataFrame:
+    frame = registry_frame(load_registry(pipeline.settings().catalogue_root))
+    context.add_output_metadata({"indicators": len(frame)})
+    return frame

@@ -1,0 +1,74 @@
+"""Where asset values live between steps: DataFrames as Parquet, everything else as JSON.
+
+Readable files (not pickles) so a data engineer can open any intermediate asset with DuckDB or pandas:
+    <warehouse>/assets/<key/path>.parquet            (unpartitioned DataFrame)
+    <warehouse>/assets/<key/path>/<partition>.parquet (one file per partition)
+    <warehouse>/assets/<key/path>.json               (dicts and lists)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from dagster import ConfigurableIOManager, InputContext, OutputContext
+
+from ci_pipeline.settings import Settings
+
+
+class WarehouseIOManager(ConfigurableIOManager):
+    """Stores asset values under the warehouse root (from CI_PIPELINE_WAREHOUSE unless configured)."""
+
+    warehouse_root: str | None = None
+
+    def _root(self) -> Path:
+        if self.warehouse_root:
+            return Path(self.warehouse_root)
+        return Settings.from_env().warehouse_root
+
+    def _base(self, context: OutputContext | InputContext) -> Path:
+        return self._root() / "assets" / Path(*context.asset_key.path)
+
+    def _paths(self, context: OutputContext | InputContext) -> list[Path]:
+        base = self._base(context)
+        if context.has_asset_partitions:
+            return [base / f"{key}" for key in context.asset_partition_keys]
+        return [base]
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        if obj is None:
+            return
+        (path,) = self._paths(context)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(obj, pd.DataFrame):
+            target = path.with_name(path.name + ".parquet")
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".parquet")
+            os.close(fd)
+            obj.to_parquet(tmp, index=False)
+            os.replace(tmp, target)
+            context.add_output_metadata({"path": str(target), "rows": len(obj)})
+        else:
+            target = path.with_name(path.name + ".json")
+            target.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+
+    def load_input(self, context: InputContext) -> Any:
+        frames = []
+        for path in self._paths(context):
+            parquet = path.with_name(path.name + ".parquet")
+            if parquet.exists():
+                frames.append(pd.read_parquet(parquet))
+                continue
+            as_json = path.with_name(path.name + ".json")
+            if as_json.exists():
+                return json.loads(as_json.read_text(encoding="utf-8"))
+            raise FileNotFoundError(
+                f"asset {context.asset_key.to_user_string()} has not been materialised under {self._root()}"
+                f" (looked for {parquet} and {as_json})"
+            )
+        if len(frames) == 1:
+            return frames[0]
+        return pd.concat(frames, ignore_index=True)
