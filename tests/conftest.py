@@ -1,0 +1,47 @@
+"""Shared fixtures: one replay-mode run of the whole pipeline into a temporary warehouse, reused by the
+end-to-end tests that only read its results (tests that corrupt inputs make their own runs)."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = REPO.parent / "shared" / "reference"
+
+
+@dataclass
+class PipelineRun:
+    settings: object
+    instance: object
+    first: object  # RunSummary of the first run
+    second: object  # RunSummary of an immediate rerun
+    dagster_home: Path
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(tmp_path_factory) -> PipelineRun:
+    """Runs the whole pipeline twice on the embedded default (replay, no network) in a fresh warehouse."""
+    from dagster import DagsterInstance
+
+    from ci_pipeline.run import run_pipeline
+    from ci_pipeline.settings import Settings
+
+    root = tmp_path_factory.mktemp("pipeline")
+    home = root / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    settings = Settings.from_env().with_(warehouse_root=root / "warehouse", mode="replay")
+    patch = pytest.MonkeyPatch()
+    # Survey assets and the IO manager read paths from the environment; point them at the same place.
+    patch.setenv("CI_PIPELINE_WAREHOUSE", str(settings.warehouse_root))
+    patch.setenv("CI_PIPELINE_MODE", "replay")
+    patch.setenv("DAGSTER_HOME", str(home))
+    instance = DagsterInstance.from_config(str(home))
+    try:
+        first = run_pipeline(settings, instance)
+        second = run_pipeline(settings, instance)
+        yield PipelineRun(settings, instance, first, second, home)
+    finally:
+        instance.dispose()
+        patch.undo()
