@@ -18,10 +18,11 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 PROVENANCES = ("recorded", "reconstructed", "illustrative")
 
@@ -42,11 +43,11 @@ def request_key(method: str, path: str, params: dict[str, Any] | None = None, bo
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def format_timestamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass(frozen=True)
@@ -83,13 +84,22 @@ class ArchivedResponse:
         return data
 
     @classmethod
-    def from_envelope(cls, envelope: dict[str, Any], body: bytes) -> "ArchivedResponse":
+    def from_envelope(cls, envelope: dict[str, Any], body: bytes) -> ArchivedResponse:
         fields = {k: envelope[k] for k in cls.__dataclass_fields__ if k in envelope and k != "body"}
         return cls(**fields, body=body)
 
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: Path | str) -> str:
+    """sha256 of a file's bytes, read in blocks (wave files and mart Parquet can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -28,7 +28,7 @@ from ci_pipeline.defs.io import WarehouseIOManager
 from ci_pipeline.defs.releases import build_release_assets
 from ci_pipeline.defs.resources import PipelineSettings
 from ci_pipeline.defs.sources import build_source_assets
-from ci_pipeline.defs.surveys import SURVEY_ASSETS, SURVEY_JOBS, SURVEY_SENSORS, survey_waves_partitions
+from ci_pipeline.defs.surveys import SURVEY_ASSETS, SURVEY_JOBS, SURVEY_SENSORS
 from ci_pipeline.quality import load_suites
 from ci_pipeline.settings import Settings
 

@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,8 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from ci_pipeline.archive import file_sha256
 
 PART_FILE = "part-0.parquet"
 MANIFEST_FILE = "_manifest.json"
@@ -47,16 +49,9 @@ def content_sha256(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 def new_version_id(now: datetime | None = None) -> str:
-    return (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S%fZ")
+    return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
 
 
 def code_version() -> str:
@@ -211,7 +206,7 @@ class MartStore:
             "mart": mart,
             "version": version,
             "description": description,
-            "created_at": datetime.now(timezone.utc).isoformat(),
+            "created_at": datetime.now(UTC).isoformat(),
             "row_count": len(frame),
             "schema": [{"name": f.name, "type": str(f.type)} for f in table.schema],
             "content_sha256": digest,

@@ -62,9 +62,9 @@ def _failures(result) -> list[str]:
 
 def ingest_survey_waves(defs, instance: DagsterInstance, settings: Settings, summary: RunSummary) -> None:
     """One survey_ingest_job run per wave file whose content is not stored yet (same sha256: skipped)."""
+    from ci_pipeline.archive import file_sha256
     from ci_pipeline.defs.surveys import survey_waves_partitions
     from ci_pipeline.surveys.ingest import responses_path, stored_sha256, wave_files, wave_id_from_path
-    from ci_pipeline.surveys.readers import file_sha256
 
     job = defs.resolve_job_def("survey_ingest_job")
     for path in wave_files(settings.survey_root):

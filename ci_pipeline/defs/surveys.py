@@ -11,6 +11,7 @@ from collections import Counter
 import dagster as dg
 import pandas as pd
 
+from ci_pipeline.archive import file_sha256
 from ci_pipeline.settings import Settings
 from ci_pipeline.surveys.codebook import CodebookError, load_codebook
 from ci_pipeline.surveys.ingest import (
@@ -24,7 +25,6 @@ from ci_pipeline.surveys.ingest import (
     wave_id_from_path,
 )
 from ci_pipeline.surveys.publish import build_survey_change, build_survey_results
-from ci_pipeline.surveys.readers import file_sha256
 
 survey_waves_partitions = dg.DynamicPartitionsDefinition(name="survey_waves")
 

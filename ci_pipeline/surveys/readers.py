@@ -13,13 +13,14 @@ columns keep their numeric codes, which are the scale values.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
+from ci_pipeline.archive import file_sha256
 
 SUPPORTED_SUFFIXES = (".csv", ".xlsx", ".sav")
 
@@ -42,13 +43,6 @@ class WaveFile:
     separator: str | None
     cells: pd.DataFrame  # every column str, "" for empty
 
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_wave_file(path: Path | str, labelled_columns: frozenset[str] = frozenset()) -> WaveFile:
