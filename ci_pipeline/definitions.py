@@ -2,7 +2,7 @@
 
     raw/<table>          archived API answers (SSB, FHI), change-detected        group sources
     staging/<table>      tidy observations per catalogue entry                    group staging
-    raw/klass, geography/*  KLASS classifications, regions, code history          group geography
+    geography/*          KLASS classifications: regions, code history             group geography
     core/observations    every statistical source harmonised and broken down      group core
     survey/*             wave ingestion (one partition per wave)                  group survey
     marts/<mart>         staged mart builds, audited by blocking suites           group marts

@@ -3,11 +3,14 @@
     <warehouse>/marts/<mart>/version=<UTC timestamp>/part-0.parquet
     <warehouse>/marts/<mart>/version=<UTC timestamp>/_manifest.json
     <warehouse>/marts/<mart>/LATEST                 the current version id, replaced atomically
+    <warehouse>/marts/<mart>/PUBLISHED              every version id that has been LATEST, one a line
     <warehouse>/catalog.duckdb                      views <mart> (latest) and <mart>_versions (all)
 
 A version is written into <mart>/_staging/<version>/, verified, renamed into place, and only then named
-in LATEST, so a crash at any point leaves LATEST on a complete version. Versions are immutable. A version
-whose content hash equals the latest one is not published again.
+in LATEST (and recorded in PUBLISHED), so a crash at any point leaves LATEST on a complete version. A
+version folder that a crash left behind before LATEST named it was never published: it is not listed,
+not in the catalogue, and removed by the next publish. Versions are immutable. A version whose content
+hash equals the latest one is not published again.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from ci_pipeline.archive import file_sha256
 PART_FILE = "part-0.parquet"
 MANIFEST_FILE = "_manifest.json"
 LATEST_FILE = "LATEST"
+PUBLISHED_FILE = "PUBLISHED"
 STAGING_DIR = "_staging"
 
 
@@ -130,11 +134,23 @@ class MartStore:
         version = latest.read_text(encoding="utf-8").strip()
         return version or None
 
-    def versions(self, mart: str) -> list[str]:
+    def _published(self, mart: str) -> set[str]:
+        journal = self.mart_dir(mart) / PUBLISHED_FILE
+        published = set(journal.read_text(encoding="utf-8").split()) if journal.exists() else set()
+        latest = self.latest_version(mart)
+        # LATEST is replaced before the journal is appended to: a crash in between still counts.
+        return published | {latest} if latest else published
+
+    def _version_folders(self, mart: str) -> list[str]:
         folder = self.mart_dir(mart)
         if not folder.is_dir():
             return []
-        return sorted(p.name.split("=", 1)[1] for p in folder.glob("version=*") if (p / MANIFEST_FILE).exists())
+        return sorted(p.name.split("=", 1)[1] for p in folder.glob("version=*") if p.is_dir())
+
+    def versions(self, mart: str) -> list[str]:
+        """Published versions, oldest first (a folder a crash left before LATEST named it is not one)."""
+        published = self._published(mart)
+        return [v for v in self._version_folders(mart) if v in published]
 
     def marts(self) -> list[str]:
         if not self.marts_root.is_dir():
@@ -196,7 +212,7 @@ class MartStore:
         version = new_version_id(now)
         mart_dir = self.mart_dir(mart)
         staging = mart_dir / STAGING_DIR / version
-        self._clear_abandoned_staging(mart_dir)
+        self._clear_abandoned(mart)
         staging.mkdir(parents=True)
         part = staging / PART_FILE
         pq.write_table(table, part, compression="zstd")
@@ -223,15 +239,23 @@ class MartStore:
         _fsync_dir(mart_dir)
         self.verify(mart, version)
         _write_text_atomic(mart_dir / LATEST_FILE, version + "\n")
+        with open(mart_dir / PUBLISHED_FILE, "a", encoding="utf-8") as journal:
+            journal.write(version + "\n")
+            journal.flush()
+            os.fsync(journal.fileno())
         self.refresh_catalog()
         return PublishResult(mart, version, True, "new content", len(frame), digest, previous)
 
-    def _clear_abandoned_staging(self, mart_dir: Path) -> None:
-        # A staging folder only survives a crash mid-publish; it was never named in LATEST.
-        staging_root = mart_dir / STAGING_DIR
+    def _clear_abandoned(self, mart: str) -> None:
+        """Remove what a crash mid-publish left: staging folders and version folders never named in LATEST."""
+        staging_root = self.mart_dir(mart) / STAGING_DIR
         if staging_root.is_dir():
             for leftover in staging_root.iterdir():
-                shutil.rmtree(leftover, ignore_errors=True)
+                shutil.rmtree(leftover)
+        published = self._published(mart)
+        for version in self._version_folders(mart):
+            if version not in published:
+                shutil.rmtree(self.version_dir(mart, version))
 
     def prune(self, mart: str, keep: int) -> list[str]:
         """Delete all but the newest `keep` versions (never the one LATEST names)."""
@@ -262,10 +286,14 @@ class MartStore:
                 for mart in self.marts():
                     latest = self.latest_version(mart)
                     latest_file = (self.version_dir(mart, latest) / PART_FILE).resolve().as_posix()
-                    all_files = (self.mart_dir(mart).resolve() / "version=*" / "*.parquet").as_posix()
+                    # An explicit list, not a glob: only published versions, never a crash's leftover.
+                    files = ", ".join(
+                        f"'{(self.version_dir(mart, v) / PART_FILE).resolve().as_posix()}'"
+                        for v in self.versions(mart)
+                    )
                     con.execute(f"CREATE VIEW \"{mart}\" AS SELECT * FROM read_parquet('{latest_file}')")
                     con.execute(
-                        f"CREATE VIEW \"{mart}_versions\" AS SELECT * FROM read_parquet('{all_files}', "
+                        f"CREATE VIEW \"{mart}_versions\" AS SELECT * FROM read_parquet([{files}], "
                         "hive_partitioning = true, union_by_name = true)"
                     )
             finally:

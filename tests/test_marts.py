@@ -1,0 +1,223 @@
+"""MartStore: versioned Parquet marts, manifests, LATEST, retention, the DuckDB catalogue, and crash safety.
+
+The crash tests kill a child process with SIGKILL at a chosen point of a publish (by replacing the function
+that runs at that point), so they do not depend on timing.
+"""
+
+import hashlib
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from ci_pipeline.marts import MartError, MartStore, content_sha256
+
+REPO = Path(__file__).resolve().parents[1]
+MART = "demo"
+T1 = datetime(2024, 1, 1, tzinfo=UTC)
+T2 = datetime(2024, 2, 1, tzinfo=UTC)
+T3 = datetime(2024, 3, 1, tzinfo=UTC)
+T_CHILD = "2024-04-01T00:00:00+00:00"
+T4 = datetime(2024, 5, 1, tzinfo=UTC)
+
+
+def frame(values: list[float], label: str = "a") -> pd.DataFrame:
+    return pd.DataFrame({
+        "region_code": [f"0301{i + 1:02d}" for i in range(len(values))],
+        "label": label,
+        "value": pd.Series(values, dtype="float64"),
+    })
+
+
+def catalog_query(store: MartStore, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(store.catalog_path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_publish_writes_version_folder_manifest_and_latest(tmp_path):
+    store = MartStore(tmp_path)
+    inputs = [{"source": "ssb", "table_id": "10826", "snapshot_sha256": "ab" * 32}]
+    checks = [{"check": "marts_demo", "passed": True, "severity": "ERROR"}]
+    first = store.publish(MART, frame([1.0, 2.0, 3.0]), inputs=inputs, checks=checks, now=T1)
+
+    assert first.published and first.previous_version is None and first.row_count == 3
+    folder = tmp_path / "marts" / MART / f"version={first.version}"
+    assert sorted(p.name for p in folder.iterdir()) == ["_manifest.json", "part-0.parquet"]
+    assert (tmp_path / "marts" / MART / "LATEST").read_text().strip() == first.version
+
+    manifest = json.loads((folder / "_manifest.json").read_text())
+    assert manifest["row_count"] == 3
+    parquet_schema = pq.read_schema(folder / "part-0.parquet")
+    assert [(c["name"], c["type"]) for c in manifest["schema"]] == [
+        (f.name, str(f.type)) for f in parquet_schema]
+    assert [c["name"] for c in manifest["schema"]] == ["region_code", "label", "value"]
+    assert manifest["file_sha256"] == hashlib.sha256((folder / "part-0.parquet").read_bytes()).hexdigest()
+    assert manifest["content_sha256"] == content_sha256(pd.read_parquet(folder / "part-0.parquet"))
+    assert manifest["inputs"] == inputs and manifest["checks"] == checks
+    assert isinstance(manifest["code_version"], str) and manifest["code_version"]
+    assert manifest["previous_version"] is None
+
+    second = store.publish(MART, frame([1.0, 2.0, 4.0]), now=T2)
+    assert second.published and second.version != first.version
+    assert store.manifest(MART, second.version)["previous_version"] == first.version
+    assert store.latest_version(MART) == second.version
+    assert store.read(MART)["value"].tolist() == [1.0, 2.0, 4.0]
+    assert store.read(MART, first.version)["value"].tolist() == [1.0, 2.0, 3.0]
+
+
+def test_identical_content_is_not_published_again(tmp_path):
+    store = MartStore(tmp_path)
+    first = store.publish(MART, frame([1.0, 2.0]), now=T1)
+    again = store.publish(MART, frame([1.0, 2.0]), now=T2)
+
+    assert not again.published and again.version == first.version
+    assert store.versions(MART) == [first.version]
+    assert store.latest_version(MART) == first.version
+
+
+def test_verify_detects_a_tampered_part_file(tmp_path):
+    store = MartStore(tmp_path)
+    version = store.publish(MART, frame([1.0, 2.0]), now=T1).version
+    store.verify(MART, version)
+
+    part = store.version_dir(MART, version) / "part-0.parquet"
+    frame([1.0, 999.0]).to_parquet(part, index=False)
+    with pytest.raises(MartError, match="file_sha256"):
+        store.verify(MART, version)
+
+    part.unlink()
+    with pytest.raises(MartError, match="missing"):
+        store.verify(MART, version)
+
+
+def test_prune_keeps_the_version_latest_names(tmp_path):
+    store = MartStore(tmp_path)
+    v1 = store.publish(MART, frame([1.0]), now=T1).version
+    v2 = store.publish(MART, frame([2.0]), now=T2).version
+    v3 = store.publish(MART, frame([3.0]), now=T3).version
+    # a rollback: LATEST names the oldest version
+    (tmp_path / "marts" / MART / "LATEST").write_text(v1 + "\n")
+
+    assert store.prune(MART, keep=1) == [v2]
+    assert store.versions(MART) == [v1, v3]
+    assert store.latest_version(MART) == v1
+    assert store.read(MART)["value"].tolist() == [1.0]
+    assert catalog_query(store, f"SELECT value FROM {MART}") == [(1.0,)]
+    with pytest.raises(MartError):
+        store.prune(MART, keep=0)
+
+
+def test_catalog_has_a_latest_view_and_a_versions_view(tmp_path):
+    store = MartStore(tmp_path)
+    v1 = store.publish(MART, frame([1.0, 2.0, 3.0]), now=T1).version
+    v2 = store.publish(MART, frame([1.0, 2.0, 3.0, 4.0, 5.0]), now=T2).version
+    store.publish("other", frame([7.0]), now=T1)
+
+    assert catalog_query(store, f"SELECT count(*) FROM {MART}") == [(5,)]
+    per_version = catalog_query(store, f"SELECT version, count(*) FROM {MART}_versions GROUP BY 1 ORDER BY 1")
+    assert [(str(v), n) for v, n in per_version] == [(v1, 3), (v2, 5)]
+    assert catalog_query(store, "SELECT sum(value) FROM other") == [(7.0,)]
+
+
+def run_killed_publish(warehouse: Path, kill_point: str) -> subprocess.CompletedProcess:
+    """Publish a second version of MART in a child process that kills itself with SIGKILL at kill_point:
+    'latest' (version folder written and renamed, LATEST not yet replaced) or 'parquet' (halfway through
+    writing the Parquet file in _staging)."""
+    child = textwrap.dedent(f"""
+        import io, os, signal, sys
+        from datetime import datetime
+        import pandas as pd
+        import pyarrow.parquet as pq
+        import ci_pipeline.marts as marts
+
+        write_text_atomic, write_table = marts._write_text_atomic, pq.write_table
+
+        def kill_before_latest(path, text):
+            if path.name == marts.LATEST_FILE:
+                os.kill(os.getpid(), signal.SIGKILL)
+            write_text_atomic(path, text)
+
+        def kill_while_writing_parquet(table, where, **kwargs):
+            buffer = io.BytesIO()
+            write_table(table, buffer, **kwargs)
+            with open(where, "wb") as handle:
+                handle.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        if {kill_point!r} == "latest":
+            marts._write_text_atomic = kill_before_latest
+        else:
+            marts.pq.write_table = kill_while_writing_parquet
+        frame = pd.DataFrame({{"region_code": ["030101", "030102"], "label": "b", "value": [10.0, 20.0]}})
+        marts.MartStore(sys.argv[1]).publish({MART!r}, frame, now=datetime.fromisoformat({T_CHILD!r}))
+        sys.exit("the publish was not interrupted")
+    """)
+    return subprocess.run([sys.executable, "-c", child, str(warehouse)], cwd=REPO, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+def assert_previous_version_intact(store: MartStore, version: str, expected: pd.DataFrame) -> None:
+    assert store.latest_version(MART) == version
+    store.verify(MART, version)
+    pd.testing.assert_frame_equal(store.read(MART), expected)
+    assert catalog_query(store, f"SELECT count(*) FROM {MART}") == [(len(expected),)]
+    assert catalog_query(store, f"SELECT count(*) FROM {MART}_versions WHERE version = '{version}'") == [
+        (len(expected),)]
+
+
+def test_kill_before_latest_is_replaced_leaves_the_previous_version(tmp_path):
+    store = MartStore(tmp_path)
+    original = frame([1.0, 2.0, 3.0])
+    v1 = store.publish(MART, original, now=T1).version
+
+    child = run_killed_publish(tmp_path, "latest")
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    folders = sorted(p.name for p in (tmp_path / "marts" / MART).glob("version=*"))
+    assert len(folders) == 2, "the child got as far as renaming its version folder into place"
+    # that folder was never named in LATEST: not a version, not in the catalogue
+    assert store.versions(MART) == [v1]
+    assert catalog_query(store, f"SELECT count(DISTINCT version) FROM {MART}_versions") == [(1,)]
+
+    assert_previous_version_intact(store, v1, original)
+    after = store.publish(MART, frame([5.0, 6.0]), now=T4)
+    assert after.published and after.previous_version == v1
+    assert store.latest_version(MART) == after.version
+    store.verify(MART, after.version)
+    assert catalog_query(store, f"SELECT sum(value) FROM {MART}") == [(11.0,)]
+    assert list((tmp_path / "marts" / MART / "_staging").iterdir()) == []
+    # the next publish removed the abandoned folder
+    assert sorted(p.name.split("=")[1] for p in (tmp_path / "marts" / MART).glob("version=*")) == [
+        v1, after.version]
+
+
+def test_kill_while_writing_parquet_leaves_latest_and_is_cleaned_up(tmp_path):
+    store = MartStore(tmp_path)
+    original = frame([1.0, 2.0, 3.0])
+    v1 = store.publish(MART, original, now=T1).version
+
+    child = run_killed_publish(tmp_path, "parquet")
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    staging = tmp_path / "marts" / MART / "_staging"
+    leftovers = list(staging.iterdir())
+    assert len(leftovers) == 1 and (leftovers[0] / "part-0.parquet").stat().st_size > 0
+    assert store.versions(MART) == [v1]
+
+    assert_previous_version_intact(store, v1, original)
+    after = store.publish(MART, frame([5.0, 6.0]), now=T4)
+    assert after.published and after.previous_version == v1
+    assert list(staging.iterdir()) == []
+    assert store.versions(MART) == [v1, after.version]
+    assert catalog_query(store, f"SELECT sum(value) FROM {MART}") == [(11.0,)]
