@@ -1120,20 +1120,14 @@ def _unmap_collisions(frame: pd.DataFrame, regions: pd.DataFrame) -> pd.DataFram
         winners = group.loc[position == 0].set_index(key)[rank]
         runners_up = group.loc[position == 1].set_index(key)[rank]
         tied = (winners.loc[runners_up.index] == runners_up).all(axis=1)
-        if tied.any():
-            example = tied[tied].index[:3].tolist()
-            raise GeographyError(f"harmonise: rows that cannot be told apart share a key {key} after "
-                                 f"harmonisation: {example}")
-        losers = group.index[position > 0]
+        # Rows that cannot be told apart keep their key: the duplicate is the data's, and the mart's
+        # unique-key expectation blocks its publication, naming the key.
+        undecided = group.set_index(key).index.isin(tied[tied].index)
+        losers = group.index[(position > 0).to_numpy() & ~undecided]
         frame.loc[losers, "harmonised"] = False
         frame.loc[losers, "outcome"] = "collision"
         frame.loc[losers, "note"] = "another row of the table has this key under today's code"
         frame.loc[losers, "region_code"] = frame.loc[losers, "original_region_code"]
-    source_key = [column if column != "region_code" else "original_region_code" for column in key]
-    repeated = frame.duplicated(source_key, keep=False)
-    if repeated.any():
-        example = frame.loc[repeated, source_key].head(6).to_dict("records")
-        raise GeographyError(f"harmonise: the observations repeat the key {source_key}, e.g. {example}")
     return frame
 
 

@@ -397,7 +397,9 @@ def _period_bounds(periods: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def _as_dates(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values, errors="coerce", utc=True).dt.tz_localize(None)
+    # format="ISO8601": otherwise pandas infers one format from the first value, and stamps written
+    # another way (FHI's 7-digit fractions next to SSB's whole seconds) would become NaT.
+    return pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601").dt.tz_localize(None)
 
 
 def region_valid_for_period(frame: pd.DataFrame, args: dict[str, Any], context: dict[str, Any]) -> pd.Series:
@@ -491,23 +493,29 @@ def district_sums_match_municipal(frame: pd.DataFrame, args: dict[str, Any],
     relative = float(args.get("relative_tolerance", 0))
     normalise = context.get("normalise_region_code") or (lambda codes: codes)
     group_key = [c for c in GROUP_KEY if c in frame.columns]
-    counted = frame[frame["unit"].astype("str").isin(units)]
+    counted = frame.loc[frame["unit"].astype("str").isin(units),
+                        [*group_key, "region_code", "region_level", "status", "value"]]
     verdict = pd.Series(None, index=frame.index, dtype=object)
     if counted.empty:
         return verdict
+    # Codes are few and rows many: work out each distinct code once, then index by row.
+    codes = pd.Categorical(counted["region_code"].astype("str"))
+    distinct = pd.Series(codes.categories, dtype="str")
+    digits = distinct.str.extract(r"^(\d+)", expand=False).fillna("")
+    row = codes.codes
     level = counted["region_level"].astype("str")
-    digits = counted["region_code"].astype("str").str.extract(r"^(\d+)", expand=False).fillna("")
-    is_district = (level == "district") & (digits.str.len() == 6)
-    is_total_row = is_district & digits.str.endswith("00")
-    municipal = (level == "municipality") | is_total_row
-    municipality = np.where(is_district, digits.str[:4], normalise(counted["region_code"].astype("str")))
+    is_district = (level == "district").to_numpy() & (digits.str.len() == 6).to_numpy()[row]
+    is_total_row = is_district & digits.str.endswith("00").to_numpy()[row]
+    municipal = (level == "municipality").to_numpy() | is_total_row
+    municipality = np.where(is_district, digits.str[:4].to_numpy()[row],
+                            normalise(distinct).astype("str").to_numpy()[row])
     status = counted["status"].astype("str").where(counted["status"].notna(), None)
-    districts = counted[is_district & ~is_total_row & (status != ".")].assign(
-        municipality=municipality[(is_district & ~is_total_row & (status != ".")).to_numpy()])
+    is_counted_district = is_district & ~is_total_row & (status != ".").to_numpy()
+    districts = counted[is_counted_district].assign(municipality=municipality[is_counted_district])
     sums = districts.groupby([*group_key, "municipality"], dropna=False).agg(
         district_sum=("value", "sum"), districts=("value", "size"), known=("value", "count"))
     sums["district_sum"] = sums["district_sum"].where(sums["known"] == sums["districts"])
-    totals = counted[municipal].assign(municipality=municipality[municipal.to_numpy()], row=lambda f: f.index)
+    totals = counted[municipal].assign(municipality=municipality[municipal], row=lambda f: f.index)
     compared = totals.merge(sums.reset_index(), on=[*group_key, "municipality"], how="inner")
     compared = compared[compared["value"].notna() & compared["district_sum"].notna()]
     allowed = np.maximum(absolute, relative * compared["value"].abs())
@@ -536,14 +544,17 @@ def source_updated_age(frame: pd.DataFrame, args: dict[str, Any], context: dict[
     """Is the source's `updated` stamp at most max_age_days old (by the run's clock)?"""
     max_age = int(args.get("max_age_days", 800))
     now = pd.Timestamp(context["now"]).tz_convert("UTC").tz_localize(None)
-    stamps = frame["source_updated"].astype("str").where(frame["source_updated"].notna(), None)
-    unique = pd.Series(stamps.dropna().unique())
-    ages = (now - _as_dates(unique)).dt.days
-    verdicts = {stamp: (OK if pd.notna(age) and age <= max_age else
-                        f"updated {stamp} is {age} days old (limit {max_age})" if pd.notna(age) else
-                        f"updated {stamp!r} is not a timestamp")
-                for stamp, age in zip(unique, ages)}
-    return _judged(stamps.map(verdicts).fillna("no source_updated").to_numpy(), frame.index)
+    # A table has one or a few stamps: judge each distinct stamp once, then index by row.
+    stamps = pd.Categorical(frame["source_updated"].astype("str"))
+    distinct = pd.Series(stamps.categories, dtype="str")
+    ages = (now - _as_dates(distinct)).dt.days
+    verdicts = [OK if pd.notna(age) and age <= max_age else
+                f"updated {stamp} is {int(age)} days old (limit {max_age})" if pd.notna(age) else
+                f"updated {stamp!r} is not a timestamp"
+                for stamp, age in zip(distinct, ages)]
+    # A null stamp has code -1, which picks the last verdict.
+    by_code = np.array([*verdicts, "no source_updated"], dtype=object)
+    return _judged(by_code[stamps.codes], frame.index)
 
 
 DERIVATIONS: dict[str, Derivation] = {
@@ -563,7 +574,8 @@ DERIVATIONS: dict[str, Derivation] = {
 
 
 def _gx():
-    """GX, imported on first use with analytics and progress bars off; one ephemeral context per process."""
+    """GX, imported on first use with analytics and progress bars off; one ephemeral context, data source
+    and batch definition per process, reused by every suite run."""
     global _GX_STATE
     if _GX_STATE is None:
         os.environ["GX_ANALYTICS_ENABLED"] = "false"
@@ -614,10 +626,9 @@ def run_suite(suite: Suite, frame: pd.DataFrame, context: dict[str, Any] | None 
     """
     context = {"now": datetime.now(UTC), **(context or {})}
     asset = asset or suite.assets[0]
-    gx, batch_definition = _gx()
     derived: dict[str, pd.Series] = {}
     results: dict[int, EntryResult] = {}
-    expectations = []
+    to_validate: dict[int, dict[str, Any]] = {}  # entry number -> resolved kwargs
     for number, entry in enumerate(suite.entries):
         skip = _missing_context(entry, context)
         if skip:
@@ -632,20 +643,50 @@ def run_suite(suite: Suite, frame: pd.DataFrame, context: dict[str, Any] | None 
                 results[number] = _result(entry, success=False,
                                           error=f"derivation {entry.derive['name']} failed: {exc!r}")
                 continue
-        expectation = expectation_object(entry, _resolve_kwargs(entry, context))
-        expectation.meta = {"entry": number}
-        expectations.append(expectation)
-    checked = frame.assign(**derived) if derived else frame
-    if expectations:
-        gx_suite = gx.ExpectationSuite(name=suite.name, expectations=expectations)
-        batch = batch_definition.get_batch(batch_parameters={"dataframe": checked})
-        validation = batch.validate(gx_suite, result_format={"result_format": "BASIC",
-                                                             "partial_unexpected_count": SAMPLE_SIZE})
-        for outcome in validation.results:
-            number = outcome.expectation_config.meta["entry"]
-            results[number] = _entry_result(suite.entries[number], outcome)
+        to_validate[number] = _resolve_kwargs(entry, context)
+    if to_validate:
+        checked = frame.assign(**derived) if derived else frame
+        results.update(_validate(suite, checked, to_validate))
     return SuiteResult(suite=suite.name, path=suite.path, asset=asset,
                        entries=tuple(results[n] for n in range(len(suite.entries))))
+
+
+def _validate(suite: Suite, frame: pd.DataFrame, to_validate: dict[int, dict[str, Any]]) -> dict[int, EntryResult]:
+    """GX's verdict on the entries, in two validations of one batch.
+
+    Most runs pass, and a result format beyond BOOLEAN_ONLY adds metrics (counts, samples) to every
+    expectation: every entry is first decided with BOOLEAN_ONLY, and only the entries that failed are
+    validated again with BASIC for their unexpected count and sample. GX's V1 Validator (what
+    Batch.validate() builds internally) loads and fingerprints the batch once for both validations.
+    """
+    from great_expectations.validator.v1_validator import Validator
+
+    gx, batch_definition = _gx()
+
+    def gx_suite(numbers: list[int]):
+        expectations = []
+        for number in numbers:
+            expectation = expectation_object(suite.entries[number], to_validate[number])
+            expectation.meta = {"entry": number}
+            expectations.append(expectation)
+        return gx.ExpectationSuite(name=suite.name, expectations=expectations)
+
+    validator = Validator(batch_definition=batch_definition, batch_parameters={"dataframe": frame},
+                          result_format="BOOLEAN_ONLY")
+    results: dict[int, EntryResult] = {}
+    failed = []
+    for outcome in validator.validate_expectation_suite(gx_suite(list(to_validate))).results:
+        number = outcome.expectation_config.meta["entry"]
+        if outcome.success:
+            results[number] = _entry_result(suite.entries[number], outcome)
+        else:
+            failed.append(number)
+    if failed:
+        validator.result_format = {"result_format": "BASIC", "partial_unexpected_count": SAMPLE_SIZE}
+        for outcome in validator.validate_expectation_suite(gx_suite(failed)).results:
+            number = outcome.expectation_config.meta["entry"]
+            results[number] = _entry_result(suite.entries[number], outcome)
+    return results
 
 
 def _missing_context(entry: SuiteEntry, context: dict[str, Any]) -> str | None:

@@ -180,6 +180,14 @@ def test_value_status_consistent_and_source_age():
     assert list(age) == ["ok"] * 4 + ["updated 2020-01-01T00:00:00Z is 1978 days old (limit 800)"]
 
 
+def test_source_age_reads_every_iso_8601_spelling():
+    """FHI's 7-digit fractions and SSB's whole seconds in one frame (as in the indicator_values mart)."""
+    frame = tidy([{"source_updated": "2024-06-20T12:00:41.5550912+00:00"},
+                  {"source_updated": "2021-02-23T07:00:00Z"}, {"source_updated": None}])
+    age = quality.source_updated_age(frame, {"max_age_days": 800}, {"now": NOW})
+    assert list(age) == ["ok", "updated 2021-02-23T07:00:00Z is 1558 days old (limit 800)", "no source_updated"]
+
+
 # ------------------------------------------------------------------------------------- run_suite
 
 SUITE = """asset: staging/t
@@ -215,6 +223,16 @@ def test_run_suite_counts_and_samples(tmp_path):
     message = result.message()
     assert f"suite t ({tmp_path.name}/t.yaml) failed on staging/t: 3 of 4" in message
     assert "[error] expect_column_values_to_be_between" in message and "counts >= 0" in message
+
+
+def test_passing_entries_are_decided_without_counts_failing_ones_with(tmp_path):
+    suite = load_suite(write(tmp_path, "t.yaml", SUITE))
+    frame = tidy([{"region_code": "0301", "period": "2020", "value": -1.0}, {"region_code": "0301", "period": "2021"}])
+    result = run_suite(suite, frame, {"regions": REGIONS, "previous_row_count": 2, "now": NOW})
+    by_name = {e.expectation: e for e in result.entries}
+    failed, passed = by_name["expect_column_values_to_be_between"], by_name["expect_compound_columns_to_be_unique"]
+    assert (failed.success, failed.unexpected_count, failed.element_count, failed.sample) == (False, 1, 2, [-1.0])
+    assert (passed.success, passed.unexpected_count, passed.sample) == (True, None, [])
 
 
 def test_run_suite_reports_entries_it_cannot_run(tmp_path):
