@@ -161,7 +161,10 @@ class HttpClient:
         session: requests.Session | None = None,
         default_headers: dict[str, str] | None = None,
         now: Callable[[], datetime] = utc_now,
+        throttle: SlidingWindowThrottle | None = None,
     ):
+        """throttle: a SlidingWindowThrottle shared with other clients of the same host (a rate limit
+        counts every request from this machine); by default the client has its own."""
         if mode not in ("replay", "live", "record"):
             raise ValueError(f"mode must be replay, live or record, got {mode!r}")
         self.source = source
@@ -178,7 +181,7 @@ class HttpClient:
         self._session = session if session is not None else requests.Session()
         self._default_headers = {"User-Agent": USER_AGENT, **(default_headers or {})}
         self._now = now
-        self.throttle = SlidingWindowThrottle(
+        self.throttle = throttle or SlidingWindowThrottle(
             max_requests_per_minute, RATE_WINDOW_SECONDS, clock=clock, sleep=sleep
         )
 

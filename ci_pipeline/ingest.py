@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pandas as pd
 
 from ci_pipeline.archive import Archive, ArchivedResponse, canonical_json
 from ci_pipeline.catalogue import TableSpec
-from ci_pipeline.http import HttpClient
+from ci_pipeline.http import RATE_WINDOW_SECONDS, HttpClient, SlidingWindowThrottle
 from ci_pipeline.jsonstat import read_jsonstat, to_tidy
 from ci_pipeline.settings import Settings
 from ci_pipeline.sources.fhi import FhiClient
@@ -34,20 +36,38 @@ class Clients:
     warehouse_archive: Archive
 
 
+# One throttle per host and limit for the whole process: SSB's limit counts every request from this
+# machine, whichever asset's clients send it, and SSB and KLASS share data.ssb.no.
+_HOST_THROTTLES: dict[tuple[str, int], SlidingWindowThrottle] = {}
+
+
+def host_throttle(base_url: str, per_minute: int) -> SlidingWindowThrottle:
+    key = (urlsplit(base_url).netloc, per_minute)
+    if key not in _HOST_THROTTLES:
+        _HOST_THROTTLES[key] = SlidingWindowThrottle(per_minute, RATE_WINDOW_SECONDS,
+                                                     clock=time.monotonic, sleep=time.sleep)
+    return _HOST_THROTTLES[key]
+
+
 def make_clients(settings: Settings) -> Clients:
     """The three API clients in the settings' mode, sharing the snapshot and warehouse archives."""
     snapshots = Archive(settings.snapshot_root)
     warehouse = Archive(settings.archive_root)
 
-    def http(source: str, base_url: str, per_minute: int) -> HttpClient:
+    def http(source: str, base_url: str) -> HttpClient:
+        # A connection that is not accepted within 10 s will not be; the read timeout is the setting.
         return HttpClient(source, base_url, mode=settings.mode, snapshot_archive=snapshots,
-                          warehouse_archive=warehouse, max_requests_per_minute=per_minute)
+                          warehouse_archive=warehouse, max_requests_per_minute=settings.requests_per_minute,
+                          max_retries=settings.http_max_retries, backoff_base=settings.http_backoff_base,
+                          timeout=(min(10.0, settings.http_timeout), settings.http_timeout),
+                          throttle=host_throttle(base_url, settings.requests_per_minute))
 
-    # SSB's documented limit is 30 requests a minute; FHI and KLASS document none, so stay as polite.
+    # SSB's documented limit (30 requests a minute, the default) also serves FHI and KLASS, which
+    # document none.
     return Clients(
-        ssb=SsbClient(http("ssb", settings.ssb_base_url, 30)),
-        fhi=FhiClient(http("fhi", settings.fhi_base_url, 30)),
-        klass=KlassClient(http("klass", settings.klass_base_url, 30)),
+        ssb=SsbClient(http("ssb", settings.ssb_base_url)),
+        fhi=FhiClient(http("fhi", settings.fhi_base_url)),
+        klass=KlassClient(http("klass", settings.klass_base_url)),
         snapshot_archive=snapshots,
         warehouse_archive=warehouse,
     )
@@ -134,7 +154,8 @@ def fetch_table(spec: TableSpec, clients: Clients, state: SourceState) -> FetchR
         info = clients.ssb.table_info(spec.table_id)
         updated = info.get("updated")
     else:
-        info = clients.fhi.table(spec.table_id)
+        # The flag legend says what FHI's symbols mean in this table; it is shown with the raw asset.
+        info = {**clients.fhi.table(spec.table_id), "flags": clients.fhi.flags(spec.table_id)}
         updated = info.get("modifiedAt")
 
     previous = state.load(spec.name)

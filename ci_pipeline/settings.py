@@ -37,10 +37,24 @@ class Settings:
     ssb_base_url: str = SSB_BASE_URL
     fhi_base_url: str = FHI_BASE_URL
     klass_base_url: str = KLASS_BASE_URL
+    # How live/record mode treats the APIs. The defaults are for the real services (SSB documents 30
+    # requests a minute); a test against the local stand-in lowers the waits and raises the rate.
+    http_timeout: float = 120.0
+    http_max_retries: int = 6
+    http_backoff_base: float = 1.0
+    requests_per_minute: int = 30
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"CI_PIPELINE_MODE must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if not self.http_timeout > 0:
+            raise ValueError(f"CI_PIPELINE_HTTP_TIMEOUT must be a positive number of seconds, got {self.http_timeout!r}")
+        if self.http_max_retries < 0:
+            raise ValueError(f"CI_PIPELINE_HTTP_MAX_RETRIES must be 0 or more, got {self.http_max_retries!r}")
+        if self.http_backoff_base < 0:
+            raise ValueError(f"CI_PIPELINE_HTTP_BACKOFF_BASE must be 0 or more seconds, got {self.http_backoff_base!r}")
+        if self.requests_per_minute < 1:
+            raise ValueError(f"CI_PIPELINE_REQUESTS_PER_MINUTE must be at least 1, got {self.requests_per_minute!r}")
 
     @property
     def archive_root(self) -> Path:
@@ -60,16 +74,25 @@ class Settings:
         """Small files remembering what the last run saw (source `updated` stamps)."""
         return self.warehouse_root / "state"
 
-    def with_(self, **changes) -> "Settings":
+    def with_(self, **changes) -> Settings:
         return replace(self, **changes)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
 
         def path(name: str, default: Path) -> Path:
             value = env.get(name)
             return Path(value).expanduser().resolve() if value else default
+
+        def number(name: str, default: float, kind: type) -> float:
+            value = env.get(name)
+            if value is None or value == "":
+                return default
+            try:
+                return kind(value)
+            except ValueError:
+                raise ValueError(f"{name} must be {'an integer' if kind is int else 'a number'}, got {value!r}") from None
 
         repo = path("CI_PIPELINE_REPO_ROOT", REPO_ROOT)
         return cls(
@@ -83,4 +106,8 @@ class Settings:
             ssb_base_url=env.get("SSB_BASE_URL", SSB_BASE_URL),
             fhi_base_url=env.get("FHI_BASE_URL", FHI_BASE_URL),
             klass_base_url=env.get("KLASS_BASE_URL", KLASS_BASE_URL),
+            http_timeout=number("CI_PIPELINE_HTTP_TIMEOUT", cls.http_timeout, float),
+            http_max_retries=number("CI_PIPELINE_HTTP_MAX_RETRIES", cls.http_max_retries, int),
+            http_backoff_base=number("CI_PIPELINE_HTTP_BACKOFF_BASE", cls.http_backoff_base, float),
+            requests_per_minute=number("CI_PIPELINE_REQUESTS_PER_MINUTE", cls.requests_per_minute, int),
         )

@@ -354,3 +354,16 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after(None, now) is None
     assert parse_retry_after("soon", now) is None
     assert parse_retry_after("inf", now) is None
+
+
+def test_clients_of_one_host_share_one_throttle(tmp_path):
+    # SSB's limit counts every request from the machine: every asset's clients for data.ssb.no (SSB and
+    # KLASS alike) draw on one budget.
+    from ci_pipeline.ingest import make_clients
+    from ci_pipeline.settings import Settings
+
+    settings = Settings.from_env().with_(warehouse_root=tmp_path)
+    first, second = make_clients(settings), make_clients(settings)
+    assert first.ssb.http.throttle is second.ssb.http.throttle
+    assert first.ssb.http.throttle is first.klass.http.throttle  # both on data.ssb.no
+    assert first.fhi.http.throttle is not first.ssb.http.throttle

@@ -57,6 +57,8 @@ def _assets_for(spec: TableSpec) -> list[AssetsDefinition]:
                 "responses": len(result.responses),
                 "provenance": result.provenance,
                 "mode": settings.mode,
+                **({"flag_legend": MetadataValue.json(result.table_info["flags"])}
+                   if "flags" in result.table_info else {}),
             }
         )
         return result.summary()
