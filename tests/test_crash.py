@@ -181,3 +181,70 @@ def test_sigkill_at_random_points_of_a_publish_never_breaks_latest(context, tmp_
             store.verify(mart, version)
         leftovers = list((store.mart_dir(mart) / STAGING_DIR).glob("*"))
         assert leftovers == [], f"{mart}: abandoned staging folders are cleared by the next publish"
+
+
+PIPELINE_CHILD = '''
+import os, signal, sys
+
+from ci_pipeline import marts, run
+
+kill_at = int(sys.argv[1])
+write_text_atomic = marts._write_text_atomic
+latest_writes = 0
+
+
+def kill_at_the_nth_latest(path, text):
+    global latest_writes
+    if path.name == marts.LATEST_FILE:
+        latest_writes += 1
+        if latest_writes == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+    write_text_atomic(path, text)
+
+
+marts._write_text_atomic = kill_at_the_nth_latest
+sys.exit(run.main())
+'''
+
+
+@pytest.mark.slow
+def test_the_whole_pipeline_killed_during_its_publishes_recovers_on_the_next_run(tmp_path):
+    """`make run` itself, SIGKILLed when its 4th mart is about to be named LATEST (three marts published,
+    the fourth's version folder renamed into place): the published marts stay complete, and the next
+    run completes, publishes every mart and leaves no abandoned version folder behind."""
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    env = {**os.environ, "CI_PIPELINE_WAREHOUSE": str(tmp_path / "warehouse"), "CI_PIPELINE_MODE": "replay",
+           "DAGSTER_HOME": str(home)}
+    killed = subprocess.run([sys.executable, "-c", PIPELINE_CHILD, "4"], cwd=repo, env=env, capture_output=True,
+                            text=True, timeout=600, check=False)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+
+    store = MartStore(tmp_path / "warehouse")
+    published = store.marts()
+    assert len(published) == 3
+    for mart in published:
+        store.verify(mart, store.latest_version(mart))
+    leftovers = [p for p in store.marts_root.glob("*/version=*")
+                 if p.name.split("=", 1)[1] not in store.versions(p.parent.name)]
+    assert len(leftovers) == 1, "the fourth mart's version folder was renamed into place, never named LATEST"
+
+    rerun = subprocess.run([sys.executable, "-m", "ci_pipeline.run"], cwd=repo, env=env, capture_output=True,
+                           text=True, timeout=600, check=False)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert len(store.marts()) == 7
+    for mart in store.marts():
+        store.verify(mart, store.latest_version(mart))
+        folders = sorted(p.name.split("=", 1)[1] for p in store.mart_dir(mart).glob("version=*"))
+        assert folders == store.versions(mart), f"{mart}: an abandoned version folder was left behind"
+    con = duckdb.connect(str(store.catalog_path), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM indicator_values").fetchone()[0] > 0
+    finally:
+        con.close()
