@@ -102,7 +102,8 @@ def file_sha256(path: Path | str) -> str:
     return digest.hexdigest()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that a reader (or a crash) sees the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     try:
@@ -140,7 +141,7 @@ class Archive:
         folder = self._dir(response.source, response.resource, response.request_key)
         body_path = folder / f"{response.sha256}.body"
         if not body_path.exists():
-            _atomic_write(body_path, response.body)
+            atomic_write(body_path, response.body)
         stamp = response.retrieved_at.replace(":", "").replace("-", "")
         envelope_path = folder / f"{stamp}.json"
         if envelope_path.exists():
@@ -149,7 +150,7 @@ class Archive:
                 return envelope_path
             raise ArchiveError(f"refusing to overwrite archived envelope {envelope_path}")
         text = json.dumps(response.envelope(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-        _atomic_write(envelope_path, text.encode("utf-8"))
+        atomic_write(envelope_path, text.encode("utf-8"))
         return envelope_path
 
     def _load(self, envelope_path: Path) -> ArchivedResponse:

@@ -48,12 +48,13 @@ from typing import Any
 
 import yaml
 
+from ci_pipeline.archive import PROVENANCES
+
 SOURCES = ("ssb", "fhi")
 ROLES = ("region", "period", "sex", "age", "indicator")
 REQUIRED_ROLES = ("region", "period", "indicator")
 SEXES = ("total", "male", "female")
 PERIOD_TYPES = ("multi_year", "school_year")
-PROVENANCES = ("recorded", "reconstructed", "illustrative")
 FHI_FILTERS = ("item", "all", "top")
 
 _COMMON_KEYS = {"source", "name", "table_id", "title", "title_en", "description", "group", "dimensions",
@@ -150,9 +151,9 @@ def table_spec_from_dict(document: Any, *, path: Path | None = None,
         selection_key, dimensions_filter, fhi_source = "selection", (), None
     else:
         dimensions_filter = _fhi_filter(check, document)
-        selected = {item["code"]: item["values"] for item in dimensions_filter
-                    if item["filter"] == "item"} | {item["code"]: None for item in dimensions_filter
-                                                     if item["filter"] != "item"}
+        # Only an `item` filter names its codes; `all`/`top` select whatever the table holds.
+        selected = {item["code"]: item["values"] if item["filter"] == "item" else None
+                    for item in dimensions_filter}
         selection_key, selection, fhi_source = "dimensions_filter", (), check.text(
             document, "fhi_source", default="nokkel")
     _check_coverage(check, selection_key, selected, dimensions, fixed)

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from ci_pipeline.archive import Archive, ArchivedResponse, canonical_json
+from ci_pipeline.archive import Archive, ArchivedResponse, atomic_write, canonical_json
 from ci_pipeline.catalogue import TableSpec
 from ci_pipeline.http import RATE_WINDOW_SECONDS, HttpClient, SlidingWindowThrottle
 from ci_pipeline.jsonstat import read_jsonstat, to_tidy
@@ -57,8 +57,7 @@ def make_clients(settings: Settings) -> Clients:
     def http(source: str, base_url: str) -> HttpClient:
         # A connection that is not accepted within 10 s will not be; the read timeout is the setting.
         return HttpClient(source, base_url, mode=settings.mode, snapshot_archive=snapshots,
-                          warehouse_archive=warehouse, max_requests_per_minute=settings.requests_per_minute,
-                          max_retries=settings.http_max_retries, backoff_base=settings.http_backoff_base,
+                          warehouse_archive=warehouse, max_retries=settings.http_max_retries, backoff_base=settings.http_backoff_base,
                           timeout=(min(10.0, settings.http_timeout), settings.http_timeout),
                           throttle=host_throttle(base_url, settings.requests_per_minute))
 
@@ -110,10 +109,8 @@ class SourceState:
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
     def save(self, name: str, state: dict[str, Any]) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self._path(name).with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(state, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        tmp.replace(self._path(name))
+        text = json.dumps(state, indent=2, ensure_ascii=False) + "\n"
+        atomic_write(self._path(name), text.encode("utf-8"))
 
 
 @dataclass
@@ -160,7 +157,8 @@ def fetch_table(spec: TableSpec, clients: Clients, state: SourceState) -> FetchR
 
     previous = state.load(spec.name)
     fingerprint = request_fingerprint(spec)
-    if previous and previous.get("updated") == updated and previous.get("fingerprint") == fingerprint:
+    # Without a stamp nothing tells that the table is unchanged, so it is downloaded again.
+    if updated and previous and previous.get("updated") == updated and previous.get("fingerprint") == fingerprint:
         reused = [load_ref(ref, clients) for ref in previous["responses"]]
         if all(r is not None for r in reused):
             return FetchResult(spec, updated, False, reused, info)

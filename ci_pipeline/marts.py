@@ -53,7 +53,6 @@ def content_sha256(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-
 def new_version_id(now: datetime | None = None) -> str:
     return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
 

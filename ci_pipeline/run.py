@@ -25,7 +25,8 @@ from pathlib import Path
 import pandas as pd
 from dagster import AssetKey, DagsterInstance
 
-from ci_pipeline.marts import MartStore, content_sha256, file_sha256
+from ci_pipeline.archive import atomic_write, file_sha256
+from ci_pipeline.marts import MartStore, content_sha256
 from ci_pipeline.settings import Settings
 
 # Step-by-step DEBUG events belong in the Dagster UI; the terminal gets warnings and the summary below.
@@ -103,7 +104,6 @@ def _failures(result) -> list[str]:
 
 def ingest_survey_waves(defs, instance: DagsterInstance, settings: Settings, summary: RunSummary) -> None:
     """One survey_ingest_job run per wave file whose content is not stored yet (same sha256: skipped)."""
-    from ci_pipeline.archive import file_sha256
     from ci_pipeline.defs.surveys import survey_waves_partitions
     from ci_pipeline.surveys.ingest import responses_path, stored_sha256, wave_files, wave_id_from_path
 
@@ -197,11 +197,7 @@ def _record_build(settings: Settings, inputs: dict[str, str], outputs: list[str]
         "outputs": sorted(outputs),
         "built_at": datetime.now(UTC).isoformat(),
     }
-    path = _last_build_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    atomic_write(_last_build_path(settings), (json.dumps(record, indent=2) + "\n").encode("utf-8"))
 
 
 def _execute(job, instance: DagsterInstance, keys: list[AssetKey], summary: RunSummary) -> list[str]:

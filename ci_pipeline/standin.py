@@ -447,12 +447,9 @@ class StandinServer:
 
     def _with_moved_updated(self, source: str, path: str, body: bytes) -> bytes:
         if source == "ssb" and (match := _SSB_TABLE_INFO.match(path)):
-            updated = self.faults.updated_for("ssb", match["table"])
-            if updated is None:
-                return body
-            info = json.loads(body)
-            info["updated"] = updated
-            return json.dumps(info, ensure_ascii=False).encode("utf-8")
+            return _with_field(body, "updated", self.faults.updated_for("ssb", match["table"]))
+        if source == "fhi" and (match := _FHI_TABLE_INFO.match(path)):
+            return _with_field(body, "modifiedAt", self.faults.updated_for("fhi", match["table"]))
         if source == "fhi" and _FHI_TABLE_LIST.match(path):
             tables = json.loads(body)
             changed = False
@@ -462,11 +459,13 @@ class StandinServer:
                     table["modifiedAt"] = updated
                     changed = True
             return json.dumps(tables, ensure_ascii=False).encode("utf-8") if changed else body
-        if source == "fhi" and (match := _FHI_TABLE_INFO.match(path)):
-            updated = self.faults.updated_for("fhi", match["table"])
-            if updated is None:
-                return body
-            info = json.loads(body)
-            info["modifiedAt"] = updated
-            return json.dumps(info, ensure_ascii=False).encode("utf-8")
         return body
+
+
+def _with_field(body: bytes, name: str, value: str | None) -> bytes:
+    """A JSON object answer with one top-level field replaced (unchanged when value is None)."""
+    if value is None:
+        return body
+    document = json.loads(body)
+    document[name] = value
+    return json.dumps(document, ensure_ascii=False).encode("utf-8")

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
+from ci_pipeline.archive import atomic_write
 from ci_pipeline.settings import Settings
 
 
@@ -52,8 +53,8 @@ class WarehouseIOManager(ConfigurableIOManager):
             os.replace(tmp, target)
             context.add_output_metadata({"path": str(target), "rows": len(obj)})
         else:
-            target = path.with_name(path.name + ".json")
-            target.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+            text = json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n"
+            atomic_write(path.with_name(path.name + ".json"), text.encode("utf-8"))
 
     def load_input(self, context: InputContext) -> Any:
         frames = []
