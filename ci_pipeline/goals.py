@@ -4,7 +4,8 @@ goal_progress has one row per goal x indicator x region: Oslo (0301), each of th
 (030101-030115; Sentrum, Marka and unknown district are not goal districts) and Norway (0) where the
 indicator has a Norway figure; gap goals add one `measure == "gap"` row for Oslo. Each row holds the
 baseline and latest value, the target, progress toward it, a status, a trend test over the series and
-comparisons with Oslo and Norway (ci_pipeline.stats).
+comparisons with Oslo and Norway (ci_pipeline.stats). Rows name their indicator (indicator_name_en,
+indicator_name_nb) from the registry, or from the survey codebook, which has English names only.
 
 Status rule (rows where the target applies: Oslo and the bydeler for scopes city and each_district,
 the gap row for scope gap; every other row is `no_target`):
@@ -578,7 +579,7 @@ def _trend(series: Series, method: _Method) -> stats.TrendResult:
     if method.test == "poisson" and all(c is not None and c[1] > 0 for c in counts):
         result = stats.trend_test_counts(frame["time"], [c[0] for c in counts], [c[1] for c in counts])
         return _rescaled(result, method.scale)
-    errors = (frame["ci_high"] - frame["ci_low"]) / (2 * 1.959963984540054)
+    errors = (frame["ci_high"] - frame["ci_low"]) / (2 * stats.Z_CONFIDENCE)
     if errors.notna().all() and (errors > 0).all():
         return stats.trend_test_values(frame["time"], frame["value"], errors)
     return stats.trend_test_values(frame["time"], frame["value"])
@@ -588,6 +589,17 @@ def _rescaled(result: stats.TrendResult, scale: float) -> stats.TrendResult:
     """Count-based tests report slopes of proportions or rates; the mart shows the indicator's unit."""
     slope = None if result.slope is None else result.slope * scale
     return stats.TrendResult(result.test, slope, result.p_value, result.n_points, result.note)
+
+
+def _trend_columns(trend: stats.TrendResult, polarity: str) -> dict:
+    return {
+        "trend_test": trend.test,
+        "trend_n_points": trend.n_points,
+        "trend_slope": trend.slope,
+        "trend_p_value": trend.p_value,
+        "trend_significant": trend.significant,
+        "trend_direction": _direction(trend.slope, polarity),
+    }
 
 
 def _direction(slope: float | None, polarity: str) -> str | None:
@@ -633,7 +645,8 @@ def _status(item: GoalIndicator, baseline: pd.Series | None, latest: pd.Series |
 
 
 PROGRESS_COLUMNS = [
-    "goal_id", "indicator_id", "data_source", "source", "table_id", "region_code", "region_name", "region_level",
+    "goal_id", "indicator_id", "indicator_name_en", "indicator_name_nb", "data_source", "source", "table_id",
+    "region_code", "region_name", "region_level",
     "measure", "scope", "headline", "target_applies", "unit", "polarity",
     "baseline_period", "baseline_value", "baseline_status",
     "latest_period", "latest_value", "latest_status", "latest_numerator", "latest_denominator",
@@ -665,19 +678,37 @@ def build_goal_progress(
     survey_results: pd.DataFrame,
     goals: list[Goal],
     registry: Mapping[str, Any],
+    survey_names: Mapping[str, str],
 ) -> pd.DataFrame:
-    """The goal_progress mart (see the module docstring for the rules)."""
+    """The goal_progress mart (see the module docstring for the rules).
+
+    `survey_names` maps each survey indicator id to its name in the survey codebook (English only)."""
     names = _region_names(indicator_values)
     rows: list[dict] = []
     for goal in goals:
         for item in goal.indicators:
-            rows.extend(_indicator_rows(indicator_values, survey_results, goal, item, registry, names))
+            item_rows = _indicator_rows(indicator_values, survey_results, goal, item, registry, names)
+            indicator_names = _indicator_names(goal, item, registry, survey_names)
+            rows.extend({**row, **indicator_names} for row in item_rows)
     frame = pd.DataFrame(rows, columns=PROGRESS_COLUMNS)
     frame[_FLOAT_COLUMNS] = frame[_FLOAT_COLUMNS].astype("float64")
     frame = frame.astype({"target_year": "int64", "trend_n_points": "int64", "headline": "bool",
                           "target_applies": "bool"})
     return frame.sort_values(["goal_id", "indicator_id", "scope", "measure", "region_code"],
                              kind="stable").reset_index(drop=True)
+
+
+def _indicator_names(goal: Goal, item: GoalIndicator, registry: Mapping[str, Any],
+                     survey_names: Mapping[str, str]) -> dict[str, str | None]:
+    """The indicator's English and Norwegian names (region_series has checked the registry has it); the
+    survey codebook has no Norwegian names."""
+    if item.is_survey:
+        if item.indicator_id not in survey_names:
+            raise GoalsError(f"goals.yaml goal {goal.id!r}: indicator {item.indicator_id!r} has no name in the "
+                             "survey codebook")
+        return {"indicator_name_en": survey_names[item.indicator_id], "indicator_name_nb": None}
+    entry = registry[item.indicator_id]
+    return {"indicator_name_en": entry.name_en, "indicator_name_nb": entry.name_nb}
 
 
 def _region_names(indicator_values: pd.DataFrame) -> dict[str, str]:
@@ -787,12 +818,7 @@ def _region_row(goal, item, region, level, series: Series, all_series: dict[str,
         "progress_pct": progress,
         "status": status,
         "status_reason": reason,
-        "trend_test": trend.test,
-        "trend_n_points": trend.n_points,
-        "trend_slope": trend.slope,
-        "trend_p_value": trend.p_value,
-        "trend_significant": trend.significant,
-        "trend_direction": _direction(trend.slope, item.polarity),
+        **_trend_columns(trend, item.polarity),
         "method": _value(latest, "method"),
         "is_estimate": bool(latest["is_estimate"]) if latest is not None and not pd.isna(latest["is_estimate"])
         else None,
@@ -845,12 +871,7 @@ def _gap_row(goal: Goal, item: GoalIndicator, districts: dict[str, Series], meth
         "progress_pct": progress,
         "status": status,
         "status_reason": reason,
-        "trend_test": trend.test,
-        "trend_n_points": trend.n_points,
-        "trend_slope": trend.slope,
-        "trend_p_value": trend.p_value,
-        "trend_significant": trend.significant,
-        "trend_direction": _direction(trend.slope, "higher_is_worse"),
+        **_trend_columns(trend, "higher_is_worse"),
         "gap_best_region_code": latest_gap["best"][0],
         "gap_worst_region_code": latest_gap["worst"][0],
         "gap_n_districts": n_districts,

@@ -170,7 +170,7 @@ def _index_page(goal_progress: pd.DataFrame, goals: list[Goal], version: str) ->
             goal_cell = (f'<td rowspan="{len(goal.indicators)}"><a href="goal-{_e(goal.id)}.html">'
                          f"{_e(goal.name_en)}</a><br><small>{_e(goal.name_nb)}</small></td>") if position == 0 else ""
             parts.append(
-                f"<tr>{goal_cell}<td>{_e(item.indicator_id)}</td><td>{_e(item.scope)}</td>"
+                f"<tr>{goal_cell}<td>{_indicator_label(rows, item)}</td><td>{_e(item.scope)}</td>"
                 f"<td>{_e(item.baseline_period)}</td><td class=num>{_number(item.target_value)} by "
                 f"{item.target_year}</td><td class=num>{counts.get('on_track', 0)}</td>"
                 f"<td class=num>{counts.get('off_track', 0)}</td>"
@@ -178,6 +178,14 @@ def _index_page(goal_progress: pd.DataFrame, goals: list[Goal], version: str) ->
             )
     parts.append("</tbody></table>")
     return _page("Goals and progress", "\n".join(parts), _is_illustrative(goal_progress))
+
+
+def _indicator_label(rows: pd.DataFrame, item: GoalIndicator) -> str:
+    """The indicator's English name with its id in small print; the id alone when no row names it."""
+    names = rows["indicator_name_en"].dropna()
+    if names.empty:
+        return _e(item.indicator_id)
+    return f"{_e(names.iloc[0])} <small>{_e(item.indicator_id)}</small>"
 
 
 def _entry_rows(goal_progress: pd.DataFrame, goal: Goal, item: GoalIndicator) -> pd.DataFrame:
@@ -197,7 +205,7 @@ def _goal_page(goal, rows: pd.DataFrame, indicator_values, survey_results, regis
     for item in goal.indicators:
         entry = _entry_rows(rows, goal, item)
         series, _ = goals_module.region_series(indicator_values, survey_results, goal, item, registry)
-        parts.append(f"<section><h2>{_e(item.indicator_id)} ({_e(item.scope)})</h2>")
+        parts.append(f"<section><h2>{_indicator_label(entry, item)} ({_e(item.scope)})</h2>")
         parts.append(f"<p>Baseline {_e(item.baseline_period)}; target {_number(item.target_value)} by "
                      f"{item.target_year}; {_e(item.polarity.replace('_', ' '))}.</p>")
         if _is_illustrative(entry):
@@ -225,7 +233,7 @@ def _goal_page(goal, rows: pd.DataFrame, indicator_values, survey_results, regis
         parts.append('<div class="charts">' + "\n".join(charts) + "</div>")
         parts.append(_table(entry, item))
         parts.append("</section>")
-    return _page(f"{goal.name_en}", "\n".join(parts), _is_illustrative(rows))
+    return _page(goal.name_en, "\n".join(parts), _is_illustrative(rows))
 
 
 def _baseline_point(frame: pd.DataFrame, item: GoalIndicator, value: Any) -> tuple[float, float] | None:

@@ -41,6 +41,9 @@ from scipy import stats as scipy_stats
 ALPHA = 0.05
 CONFIDENCE = 0.95
 SUPPRESSED_SHARE_LIMIT = 0.2
+# The standard normal quantile of a two-sided CONFIDENCE interval (1.96): turns an interval's width into
+# a standard error.
+Z_CONFIDENCE = float(scipy_stats.norm.ppf(0.5 + CONFIDENCE / 2))
 
 # R's poisson.test (and scipy's binomtest) count outcomes as "as extreme" when their probability is
 # within this relative tolerance of the observed one, so ties are not lost to floating-point noise.
@@ -183,11 +186,27 @@ def wilson_interval(successes: float, trials: float, confidence: float = CONFIDE
     x, n = _share_counts(successes, trials)
     if n == 0:
         return 0.0, 1.0
+    low, high = wilson_intervals(x, n, confidence)
+    return float(low), float(high)
+
+
+def wilson_intervals(successes, trials, confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score intervals for arrays of proportions (0-1); NaN where trials is 0.
+
+    Unlike wilson_interval the counts are not checked: `successes` and `trials` may be fractional (a
+    weighted count over Kish's effective sample size), which is how survey cells use it."""
+    successes = np.asarray(successes, dtype="float64")
+    n = np.asarray(trials, dtype="float64")
     z = scipy_stats.norm.ppf(0.5 + confidence / 2)
-    p = x / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half_width = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half_width), min(1.0, centre + half_width)
+    z2 = z * z
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = successes / n
+        denominator = 1.0 + z2 / n
+        centre = (p + z2 / (2.0 * n)) / denominator
+        half_width = z / denominator * np.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n))
+    low = np.where(n > 0, np.clip(centre - half_width, 0.0, 1.0), np.nan)
+    high = np.where(n > 0, np.clip(centre + half_width, 0.0, 1.0), np.nan)
+    return low, high
 
 
 def clopper_pearson_interval(

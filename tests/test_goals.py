@@ -21,13 +21,15 @@ MOVING_PERIODS = [f"{first}-{first + 2}" for first in range(2015, 2022)]  # 2015
 HIGH, LOW, SUPPRESSED, ABSENT = "030101", "030107", "030105", "030103"
 
 REGISTRY = {
-    "dropout_share": SimpleNamespace(unit="percent", polarity="higher_is_worse", kind="share", test="binomial",
+    "dropout_share": SimpleNamespace(name_en="Dropout", name_nb="Frafall", unit="percent", polarity="higher_is_worse", kind="share", test="binomial",
                                      pooling_years=1),
-    "leisure_share": SimpleNamespace(unit="percent", polarity="higher_is_better", kind="share", test="binomial",
+    "leisure_share": SimpleNamespace(name_en="Leisure activity", name_nb="Fritidsaktivitet", unit="percent", polarity="higher_is_better", kind="share", test="binomial",
                                      pooling_years=1),
-    "neet_share": SimpleNamespace(unit="percent", polarity="higher_is_worse", kind="share", test="binomial",
+    "neet_share": SimpleNamespace(name_en="Not in work or education", name_nb="Utenfor arbeid og utdanning",
+                                  unit="percent", polarity="higher_is_worse", kind="share", test="binomial",
                                   pooling_years=3),
 }
+SURVEY_NAMES = {"survey_support": "Gets support at school"}
 
 GOALS_YAML = {
     "goals": [
@@ -134,14 +136,14 @@ def make_goals(tmp_path: Path, document: dict = GOALS_YAML) -> list[G.Goal]:
 
 
 def make_inputs(tmp_path: Path):
-    """Everything build_goal_progress and write_report take: frames, goals, registry."""
-    return make_indicator_values(), make_survey_results(), make_goals(tmp_path), REGISTRY
+    """Everything build_goal_progress and write_report take: frames, goals, registry, survey names."""
+    return make_indicator_values(), make_survey_results(), make_goals(tmp_path), REGISTRY, SURVEY_NAMES
 
 
 @pytest.fixture(scope="module")
 def progress(tmp_path_factory) -> pd.DataFrame:
-    indicator_values, survey_results, goals, registry = make_inputs(tmp_path_factory.mktemp("goals"))
-    return G.build_goal_progress(indicator_values, survey_results, goals, registry)
+    indicator_values, survey_results, goals, registry, survey_names = make_inputs(tmp_path_factory.mktemp("goals"))
+    return G.build_goal_progress(indicator_values, survey_results, goals, registry, survey_names)
 
 
 def _row(progress, goal, indicator, region, measure="value") -> pd.Series:
@@ -363,4 +365,15 @@ def test_several_age_groups_need_a_choice(tmp_path):
     extra = indicator_values[indicator_values["indicator_id"] == "leisure_share"].assign(age_group="13-15")
     indicator_values = pd.concat([indicator_values, extra], ignore_index=True)
     with pytest.raises(G.GoalsError, match="goal 'activity', indicator 'leisure_share'.*set `age_group`"):
-        G.build_goal_progress(indicator_values, make_survey_results(), make_goals(tmp_path), REGISTRY)
+        G.build_goal_progress(indicator_values, make_survey_results(), make_goals(tmp_path), REGISTRY,
+                              SURVEY_NAMES)
+
+
+def test_rows_name_their_indicator(progress, tmp_path):
+    dropout = _row(progress, "completion", "dropout_share", "030101")
+    assert (dropout["indicator_name_en"], dropout["indicator_name_nb"]) == ("Dropout", "Frafall")
+    survey = _row(progress, "completion", "survey_support", "030101")
+    assert survey["indicator_name_en"] == "Gets support at school" and pd.isna(survey["indicator_name_nb"])
+    assert progress["indicator_name_en"].notna().all()
+    with pytest.raises(G.GoalsError, match="goal 'completion': indicator 'survey_support' has no name"):
+        G.build_goal_progress(make_indicator_values(), make_survey_results(), make_goals(tmp_path), REGISTRY, {})

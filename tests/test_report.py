@@ -13,8 +13,8 @@ from ci_pipeline.report import PROVENANCE_NOTICE, write_report
 
 @pytest.fixture
 def written(tmp_path):
-    indicator_values, survey_results, goals, registry = make_inputs(tmp_path)
-    progress = G.build_goal_progress(indicator_values, survey_results, goals, registry)
+    indicator_values, survey_results, goals, registry, survey_names = make_inputs(tmp_path)
+    progress = G.build_goal_progress(indicator_values, survey_results, goals, registry, survey_names)
     out = tmp_path / "reports" / "goal_report"
     index = write_report(progress, indicator_values, survey_results, goals, registry, out, "20250101T000000Z")
     return index, progress, goals, (indicator_values, survey_results, registry, out)
@@ -88,3 +88,11 @@ def test_gap_goal_has_a_gap_chart(written):
     gap_chart = re.search(r'<svg class="chart"[^>]*>(?:(?!</svg>).)*Gap between best and worst district.*?</svg>',
                           page, flags=re.DOTALL).group(0)
     assert len(re.findall(r'class="point"', gap_chart)) == 7 and 'class="target"' in gap_chart
+
+
+def test_headings_and_index_show_the_indicator_name_with_its_id(written):
+    index, _, _, _ = written
+    page = (index.parent / "goal-completion.html").read_text(encoding="utf-8")
+    assert "<h2>Dropout <small>dropout_share</small> (each_district)</h2>" in page
+    assert "<h2>Gets support at school <small>survey_support</small> (each_district)</h2>" in page
+    assert "<td>Leisure activity <small>leisure_share</small></td>" in index.read_text(encoding="utf-8")

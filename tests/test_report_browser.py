@@ -118,8 +118,8 @@ def _errors(events: list[dict]) -> list[str]:
 
 def test_goal_report_renders_in_chromium(tmp_path):
     chromium = _chromium()
-    indicator_values, survey_results, goals, registry = make_inputs(tmp_path)
-    progress = G.build_goal_progress(indicator_values, survey_results, goals, registry)
+    indicator_values, survey_results, goals, registry, survey_names = make_inputs(tmp_path)
+    progress = G.build_goal_progress(indicator_values, survey_results, goals, registry, survey_names)
     index = write_report(progress, indicator_values, survey_results, goals, registry, tmp_path / "report",
                          "20250101T000000Z")
     profile = tmp_path / "profile"

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from ci_pipeline.defs.io import WarehouseIOManager
+from ci_pipeline.defs.resources import PipelineSettings
 from ci_pipeline.defs.surveys import (
     SURVEY_ASSETS,
     survey_change_mart,
@@ -22,6 +23,9 @@ from ci_pipeline.surveys.generator import generate_wave_frames, write_csv, write
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 7
+# The survey assets and the sensor read their paths from the `pipeline` resource, which reads the
+# CI_PIPELINE_* variables the survey_env fixture sets.
+SENSOR_RESOURCES = {"pipeline": PipelineSettings()}
 
 
 @pytest.fixture(scope="module")
@@ -78,12 +82,12 @@ def survey_env(tmp_path, monkeypatch, codebook):
 
 def test_sensor_adds_partitions_and_skips_known_content(survey_env):
     instance = dg.DagsterInstance.ephemeral()
-    result = survey_wave_sensor(dg.build_sensor_context(instance=instance))
+    result = survey_wave_sensor(dg.build_sensor_context(instance=instance, resources=SENSOR_RESOURCES))
     assert sorted(r.partition_key for r in result.run_requests) == sorted(survey_env["waves"])
     assert sorted(result.dynamic_partitions_requests[0].partition_keys) == sorted(survey_env["waves"])
 
     instance.add_dynamic_partitions(survey_waves_partitions.name, survey_env["waves"])
-    again = survey_wave_sensor(dg.build_sensor_context(instance=instance, cursor=result.cursor))
+    again = survey_wave_sensor(dg.build_sensor_context(instance=instance, resources=SENSOR_RESOURCES, cursor=result.cursor))
     assert again.run_requests == [] and again.dynamic_partitions_requests == []
 
     # a corrected file for a known wave is ingested again; a file for an unregistered wave is skipped
@@ -91,7 +95,7 @@ def test_sensor_adds_partitions_and_skips_known_content(survey_env):
     frame = survey_env["frames"][survey_env["waves"][2]]
     write_sav(frame.iloc[:-1], survey_env["root"] / "incoming" / f"{survey_env['waves'][2]}.sav", codebook)
     write_sav(frame.iloc[:-2], survey_env["root"] / "incoming" / "2031-spring.sav", codebook)
-    corrected = survey_wave_sensor(dg.build_sensor_context(instance=instance, cursor=result.cursor))
+    corrected = survey_wave_sensor(dg.build_sensor_context(instance=instance, resources=SENSOR_RESOURCES, cursor=result.cursor))
     assert [r.partition_key for r in corrected.run_requests] == [survey_env["waves"][2]]
     assert corrected.dynamic_partitions_requests == []
 
@@ -107,7 +111,8 @@ def population_asset(frame: pd.DataFrame):
 def test_materialise_survey_assets_and_scan_for_raw_ids(survey_env, codebook):
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(survey_waves_partitions.name, survey_env["waves"])
-    resources = {"io_manager": WarehouseIOManager(warehouse_root=str(survey_env["warehouse"]))}
+    resources = {"io_manager": WarehouseIOManager(warehouse_root=str(survey_env["warehouse"])),
+                 "pipeline": PipelineSettings()}
     run_ids = []
     for wave in survey_env["waves"]:
         result = dg.materialize([survey_wave_ingest], partition_key=wave, instance=instance, resources=resources)

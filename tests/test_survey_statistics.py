@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ci_pipeline.stats import wilson_intervals
 from ci_pipeline.surveys.aggregate import (
     aggregate_responses,
     population_weights,
     respondent_cells,
-    wilson_interval,
 )
 from ci_pipeline.surveys.change import aggregate_change
 from ci_pipeline.surveys.codebook import CodebookError, load_codebook
@@ -114,13 +114,13 @@ def test_ingest_of_a_real_wave_needs_the_secret(tmp_path):
 # --- Wilson interval and aggregation ---------------------------------------------------------------------
 
 
-def test_wilson_interval_matches_published_values():
+def test_wilson_intervals_match_published_values():
     # Wilson (1927) 95 % intervals as tabulated by Newcombe (1998), Statistics in Medicine 17:857, table I
-    low, high = wilson_interval([81, 15, 0, 1, 5, 10], [263, 148, 20, 29, 10, 10])
+    low, high = wilson_intervals([81, 15, 0, 1, 5, 10], [263, 148, 20, 29, 10, 10])
     expected = [(0.2553, 0.3662), (0.0624, 0.1605), (0.0, 0.1611), (0.0061, 0.1718), (0.2366, 0.7634),
                 (0.7225, 1.0)]
     assert np.allclose(np.column_stack([low, high]), expected, atol=5e-5)
-    low, high = wilson_interval([0], [0])
+    low, high = wilson_intervals([0], [0])
     assert np.isnan(low[0]) and np.isnan(high[0])
 
 
@@ -134,7 +134,7 @@ def test_aggregation_counts_shares_and_means(codebook):
     gamle = lonely.loc[("030101", "all", "all")]
     assert gamle["n"] == 10 and gamle["share_positive"] == pytest.approx(0.6)
     assert gamle["mean"] == pytest.approx((6 * 5 + 4 * 1) / 10)
-    low, high = wilson_interval([6], [10])
+    low, high = wilson_intervals([6], [10])
     assert (gamle["ci_low"], gamle["ci_high"]) == pytest.approx((low[0], high[0]))
     # the one respondent who answered nothing does not count
     assert lonely.loc[("030102", "all", "all"), "n"] == 4

@@ -26,15 +26,17 @@ GOALS_FILE = "goals.yaml"
 REPORT_MARTS = ("goal_progress", "goals", "indicator_values", "survey_results")
 
 
-def _load(settings: Settings) -> tuple[list[Goal], dict]:
-    """Goals and registry from the catalogue, checked against each other and the survey codebook."""
+def _load(settings: Settings) -> tuple[list[Goal], dict, dict[str, str]]:
+    """Goals, registry and survey indicator names from the catalogue, the goals checked against the
+    registry and the survey codebook."""
     catalogue = settings.catalogue_root
     goals = load_goals(catalogue / GOALS_FILE)
     registry = load_registry(catalogue)
     codebook = load_codebook(catalogue / "surveys")
     survey_polarities = {indicator.id: survey_polarity(indicator.polarity) for indicator in codebook.indicators}
     check_goals_against(goals, registry, survey_polarities, catalogue / GOALS_FILE)
-    return goals, registry
+    survey_names = {indicator.id: indicator.name for indicator in codebook.indicators}
+    return goals, registry, survey_names
 
 
 @asset(
@@ -45,7 +47,7 @@ def _load(settings: Settings) -> tuple[list[Goal], dict]:
     "target value and year, polarity and scope (city, each district, or the gap between districts).",
 )
 def goals_mart(context: AssetExecutionContext, pipeline: PipelineSettings) -> pd.DataFrame:
-    goals, _ = _load(pipeline.settings())
+    goals, _, _ = _load(pipeline.settings())
     frame = goals_frame(goals)
     context.add_output_metadata({"goals": len(goals), "rows": len(frame)})
     return frame
@@ -69,8 +71,8 @@ def goal_progress_mart(
     survey_results: pd.DataFrame,
     pipeline: PipelineSettings,
 ) -> pd.DataFrame:
-    goals, registry = _load(pipeline.settings())
-    frame = build_goal_progress(indicator_values, survey_results, goals, registry)
+    goals, registry, survey_names = _load(pipeline.settings())
+    frame = build_goal_progress(indicator_values, survey_results, goals, registry, survey_names)
     headline = frame[frame["headline"]]
     context.add_output_metadata({
         "rows": len(frame),
@@ -92,7 +94,7 @@ def goal_progress_mart(
 )
 def goal_report(context: AssetExecutionContext, pipeline: PipelineSettings) -> MaterializeResult:
     settings = pipeline.settings()
-    goals, registry = _load(settings)
+    goals, registry, _ = _load(settings)
     store = MartStore(settings.warehouse_root)
     version = store.latest_version("goal_progress")
     if version is None:

@@ -23,27 +23,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from ci_pipeline.stats import wilson_intervals
 from ci_pipeline.surveys.codebook import Codebook, Indicator
 
-Z_95 = 1.959963984540054
 CELL_KEYS = ["wave", "indicator_id", "district_code", "group_type", "group_value"]
-
-
-def wilson_interval(successes, n, z: float = Z_95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for a binomial proportion, vectorised; NaN where n is 0.
-
-    `successes` may be fractional (weighted counts with an effective n)."""
-    successes = np.asarray(successes, dtype="float64")
-    n = np.asarray(n, dtype="float64")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = successes / n
-        z2 = z * z
-        denominator = 1.0 + z2 / n
-        centre = (p + z2 / (2.0 * n)) / denominator
-        half = z / denominator * np.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n))
-    low = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
-    high = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
-    return low, high
 
 
 def _sql_list(values: Sequence[int]) -> str:
@@ -148,7 +131,7 @@ def _cells_from_sums(raw: dict, codebook: Codebook) -> pd.DataFrame:
     share = raw["w_positives"] / raw["w_sum"]
     # Kish's effective sample size; equals n when every weight is 1
     n_effective = raw["w_sum"] ** 2 / raw["w_squares"]
-    ci_low, ci_high = wilson_interval(share * n_effective, n_effective)
+    ci_low, ci_high = wilson_intervals(share * n_effective, n_effective)
     indicator_ids = pd.Series(raw["indicator_id"], dtype="str")
     mean = np.where(indicator_ids.map(has_mean).to_numpy(dtype=bool), raw["w_score_sum"] / raw["w_sum"], np.nan)
     cells = pd.DataFrame(

@@ -9,8 +9,6 @@ nothing is rewritten.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ci_pipeline.archive import atomic_write
 from ci_pipeline.surveys.codebook import Codebook
 from ci_pipeline.surveys.pseudonymise import pseudonym_secret
 from ci_pipeline.surveys.readers import SUPPORTED_SUFFIXES, WaveFileError, read_wave_file
@@ -87,11 +86,10 @@ def stored_sha256(path: Path) -> str | None:
 def _write(frame: pd.DataFrame, path: Path, sha256: str) -> None:
     table = pa.Table.from_pandas(frame, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), SHA_METADATA_KEY: sha256.encode()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".parquet")
-    os.close(fd)
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    # A wave is small enough to build in memory; atomic_write never leaves a half-written file behind.
+    buffer = pa.BufferOutputStream()
+    pq.write_table(table, buffer)
+    atomic_write(path, buffer.getvalue().to_pybytes())
 
 
 def store_wave(validated: ValidatedWave, warehouse_root: Path) -> bool:
