@@ -90,11 +90,7 @@ def build_definitions(settings: Settings | None = None, include_checks: bool = T
         schedules=[nightly],
         sensors=SURVEY_SENSORS,
         resources={
-            "pipeline": PipelineSettings(
-                mode=settings.mode,
-                snapshot_root=str(settings.snapshot_root),
-                warehouse_root=str(settings.warehouse_root),
-            ),
+            "pipeline": PipelineSettings.from_settings(settings),
             "io_manager": WarehouseIOManager(warehouse_root=str(settings.warehouse_root)),
         },
         executor=in_process_executor,
