@@ -34,12 +34,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import yaml
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from ci_pipeline.archive import Archive, ArchivedResponse, sha256_bytes
+from ci_pipeline.catalogue import TableSpec, load_table_spec
 from ci_pipeline.settings import FHI_BASE_URL, SSB_BASE_URL
 
 # Every envelope carries this retrieval time, so a rebuild gives the same files.
@@ -356,10 +355,10 @@ def ssb_metadata(table: SsbTable) -> dict[str, Any]:
     return dataset
 
 
-def resolve_ssb_selection(table: SsbTable, entry: dict[str, Any]) -> list[tuple[Variable, dict[str, str]]]:
+def resolve_ssb_selection(table: SsbTable, entry: TableSpec) -> list[tuple[Variable, dict[str, str]]]:
     """The chosen categories of every selected variable, in table order; eliminated variables left out."""
-    where = f"catalogue entry {entry['name']} (SSB table {table.table_id})"
-    selection = {item["variable"]: item for item in entry["selection"]}
+    where = f"catalogue entry {entry.name} (SSB table {table.table_id})"
+    selection = {item["variable"]: item for item in entry.selection}
     unknown = set(selection) - {variable.code for variable in table.variables}
     if unknown:
         raise BuildError(f"{where}: the table has no variable {sorted(unknown)}")
@@ -389,10 +388,10 @@ def resolve_ssb_selection(table: SsbTable, entry: dict[str, Any]) -> list[tuple[
     return chosen
 
 
-def ssb_request_body(entry: dict[str, Any]) -> dict[str, Any]:
+def ssb_request_body(entry: TableSpec) -> dict[str, Any]:
     """The POST body the SSB client sends for a catalogue entry (selection in catalogue order)."""
     selection = []
-    for item in entry["selection"]:
+    for item in entry.selection:
         part: dict[str, Any] = {
             "variableCode": item["variable"],
             "valueCodes": [str(v) for v in item["values"]],
@@ -403,7 +402,7 @@ def ssb_request_body(entry: dict[str, Any]) -> dict[str, Any]:
     return {"selection": selection}
 
 
-def ssb_data(table: SsbTable, entry: dict[str, Any]) -> dict[str, Any]:
+def ssb_data(table: SsbTable, entry: TableSpec) -> dict[str, Any]:
     """POST tables/{id}/data: the JSON-stat2 answer to the entry's selection (as in the real 03024 answer)."""
     chosen = resolve_ssb_selection(table, entry)
     dataset = ssb_dataset(table, chosen)
@@ -466,20 +465,20 @@ def fhi_query(table: FhiTable) -> dict[str, Any]:
     }
 
 
-def fhi_request_body(entry: dict[str, Any]) -> dict[str, Any]:
+def fhi_request_body(entry: TableSpec) -> dict[str, Any]:
     """The POST body the FHI client sends for a catalogue entry."""
     return {
         "dimensions": [
             {"code": item["code"], "filter": item["filter"], "values": [str(v) for v in item["values"]]}
-            for item in entry["dimensions_filter"]
+            for item in entry.dimensions_filter
         ],
         "response": dict(FHI_RESPONSE),
     }
 
 
-def resolve_fhi_filter(table: FhiTable, entry: dict[str, Any]) -> list[tuple[Variable, dict[str, str]]]:
-    where = f"catalogue entry {entry['name']} (FHI table {table.table_id})"
-    filters = {item["code"]: item for item in entry["dimensions_filter"]}
+def resolve_fhi_filter(table: FhiTable, entry: TableSpec) -> list[tuple[Variable, dict[str, str]]]:
+    where = f"catalogue entry {entry.name} (FHI table {table.table_id})"
+    filters = {item["code"]: item for item in entry.dimensions_filter}
     codes = [dimension.code for dimension in table.dimensions]
     if sorted(filters) != sorted(codes):
         raise BuildError(
@@ -503,7 +502,7 @@ def resolve_fhi_filter(table: FhiTable, entry: dict[str, Any]) -> list[tuple[Var
     return chosen
 
 
-def fhi_data(table: FhiTable, entry: dict[str, Any]) -> dict[str, Any]:
+def fhi_data(table: FhiTable, entry: TableSpec) -> dict[str, Any]:
     """POST {source}/table/{id}/data: JSON-stat2 in FHI's shape (index arrays, null roles, flags)."""
     chosen = resolve_fhi_filter(table, entry)
     *row_dimensions, (measure_dimension, measures) = chosen
@@ -595,7 +594,7 @@ class Answer:
         )
 
 
-def ssb_answers(table: SsbTable, entry: dict[str, Any]) -> list[Answer]:
+def ssb_answers(table: SsbTable, entry: TableSpec) -> list[Answer]:
     common = {"source": "ssb", "resource": table.table_id, "provenance": table.provenance, "note": table.note}
     answers = [
         Answer(
@@ -623,7 +622,7 @@ def ssb_answers(table: SsbTable, entry: dict[str, Any]) -> list[Answer]:
             **common,
         ),
     ]
-    for item in entry["selection"]:
+    for item in entry.selection:
         if item.get("codelist"):
             codelist = next(c for c in table.variable(item["variable"]).codelists if c.id == item["codelist"])
             # The SSB client files codelists under one resource, "codelists", shared by all tables.
@@ -640,8 +639,8 @@ def ssb_answers(table: SsbTable, entry: dict[str, Any]) -> list[Answer]:
     return answers
 
 
-def fhi_answers(table: FhiTable, entry: dict[str, Any]) -> list[Answer]:
-    source = entry["fhi_source"]
+def fhi_answers(table: FhiTable, entry: TableSpec) -> list[Answer]:
+    source = entry.fhi_source
     common = {"source": "fhi", "resource": table.table_id, "provenance": "illustrative", "note": table.note}
     base = f"{source}/table/{table.table_id}"
     return [
@@ -1271,15 +1270,10 @@ def fhi_tables(export: PopulationExport, geo_labels: dict[str, str]) -> dict[str
 # --- the build ---------------------------------------------------------------------------------------
 
 
-def load_catalogue(catalogue_root: Path, source: str) -> list[dict[str, Any]]:
-    entries = []
-    for path in sorted((catalogue_root / source).glob("*.yaml")):
-        entry = yaml.safe_load(path.read_text(encoding="utf-8"))
-        if not isinstance(entry, dict) or entry.get("source") != source:
-            raise BuildError(f"{path}: expected a mapping with source: {source}")
-        entry.setdefault("name", f"{source}_{entry['table_id']}")
-        entries.append(entry)
-    return entries
+def load_catalogue(catalogue_root: Path, source: str) -> list[TableSpec]:
+    """The checked catalogue entries of one source (<catalogue_root>/<source>/*.yaml)."""
+    return [load_table_spec(path, expected_source=source)
+            for path in sorted((catalogue_root / source).glob("*.yaml"))]
 
 
 def build(reference: Path, out: Path, catalogue_root: Path) -> int:
@@ -1301,19 +1295,19 @@ def build(reference: Path, out: Path, catalogue_root: Path) -> int:
 
     answers: list[Answer] = []
     for entry in load_catalogue(catalogue_root, "ssb"):
-        if entry["table_id"] not in ssb_tables:
+        if entry.table_id not in ssb_tables:
             raise BuildError(
-                f"catalogue entry {entry['name']}: the builder has no SSB table {entry['table_id']}"
+                f"catalogue entry {entry.name}: the builder has no SSB table {entry.table_id}"
             )
-        answers.extend(ssb_answers(ssb_tables[entry["table_id"]], entry))
+        answers.extend(ssb_answers(ssb_tables[entry.table_id], entry))
     fhi_used: dict[str, list[FhiTable]] = {}
     for entry in load_catalogue(catalogue_root, "fhi"):
-        if entry["table_id"] not in fhi:
+        if entry.table_id not in fhi:
             raise BuildError(
-                f"catalogue entry {entry['name']}: the builder has no FHI table {entry['table_id']}"
+                f"catalogue entry {entry.name}: the builder has no FHI table {entry.table_id}"
             )
-        table = fhi[entry["table_id"]]
-        fhi_used.setdefault(entry["fhi_source"], []).append(table)
+        table = fhi[entry.table_id]
+        fhi_used.setdefault(entry.fhi_source, []).append(table)
         answers.extend(fhi_answers(table, entry))
     for source, tables in sorted(fhi_used.items()):
         answers.append(fhi_catalogue_answer(source, tables))
