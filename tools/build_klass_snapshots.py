@@ -297,7 +297,7 @@ def build(reference: Path, snapshots: Path) -> list[Path]:
             source="klass", resource=sent["resource"], method=sent["method"],
             url=KLASS_BASE_URL + sent["path"] + query, path=sent["path"], params=sent["params"],
             request_body=sent["request_body"], status=200,
-            headers={"Content-Type": "application/json;charset=UTF-8"}, retrieved_at=retrieved_at,
+            headers={"content-type": "application/json;charset=UTF-8"}, retrieved_at=retrieved_at,
             sha256=sha256_bytes(transport.body), provenance=provenance, note=note, body=transport.body,
         )))
     return written
