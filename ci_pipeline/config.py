@@ -84,8 +84,7 @@ def _message(error: dict[str, Any]) -> str:
     message = str(error.get("msg", "invalid"))
     # pydantic prefixes messages raised inside validators; the person reading needs only the reason.
     for prefix in ("Value error, ", "Assertion failed, "):
-        if message.startswith(prefix):
-            message = message[len(prefix):]
+        message = message.removeprefix(prefix)
     if kind.startswith(("literal_error", "enum")) or kind in {"string_type", "int_type", "float_type",
                                                              "bool_type", "dict_type", "list_type"}:
         message += f" (got {error.get('input')!r})"
