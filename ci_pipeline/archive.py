@@ -16,15 +16,37 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+# Best first. A figure derived from several inputs is as good as the worst of them: illustrative when any
+# input is illustrative, else reconstructed when any is, else recorded.
 PROVENANCES = ("recorded", "reconstructed", "illustrative")
+# Files the pipeline writes are readable by the group and others (analysts, a webserver), as a plain
+# open() under the usual umask 022 would leave them; mkstemp creates them 0600.
+FILE_MODE = 0o644
+
+
+def _is_null(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def worst_provenance(values: Iterable[Any]) -> str:
+    """The worst of some provenance values (nulls ignored); ValueError on an unknown value or none at all."""
+    present = {str(value) for value in values if not _is_null(value)}
+    unknown = present - set(PROVENANCES)
+    if unknown:
+        raise ValueError(f"unknown provenance value(s) {sorted(unknown)}; expected {', '.join(PROVENANCES)}")
+    if not present:
+        raise ValueError("no provenance to rank: every value is null")
+    return next(value for value in reversed(PROVENANCES) if value in present)
 
 
 def canonical_json(value: Any) -> str:
@@ -102,20 +124,29 @@ def file_sha256(path: Path | str) -> str:
     return digest.hexdigest()
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that a reader (or a crash) sees the old file or the new one, never half."""
+@contextmanager
+def atomic_writer(path: Path) -> Iterator[BinaryIO]:
+    """A binary file to write `path` through: a reader (or a crash) sees the old file or the whole new
+    one, never half. The new file replaces `path` (mode FILE_MODE) when the block ends without error."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
+            os.fchmod(handle.fileno(), FILE_MODE)
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through atomic_writer()."""
+    with atomic_writer(path) as handle:
+        handle.write(data)
 
 
 class ArchiveError(Exception):

@@ -9,15 +9,13 @@ Readable files (not pickles) so a data engineer can open any intermediate asset 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
-from ci_pipeline.archive import atomic_write
+from ci_pipeline.archive import atomic_write, atomic_writer
 from ci_pipeline.settings import Settings
 
 
@@ -47,10 +45,8 @@ class WarehouseIOManager(ConfigurableIOManager):
         path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(obj, pd.DataFrame):
             target = path.with_name(path.name + ".parquet")
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".parquet")
-            os.close(fd)
-            obj.to_parquet(tmp, index=False)
-            os.replace(tmp, target)
+            with atomic_writer(target) as handle:
+                obj.to_parquet(handle, index=False)
             context.add_output_metadata({"path": str(target), "rows": len(obj)})
         else:
             text = json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n"
