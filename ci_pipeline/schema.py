@@ -1,0 +1,357 @@
+"""The column contract: the tidy observations and every mart, their columns, types and keys, written once.
+
+For each dataset: the columns in order, each with its type (the pandas dtype of the column as the
+published Parquet reads back) and a one-line description, and the primary key (the columns that
+identify a row). The code that builds a dataset takes its column list from here; tests compare every
+mart the pipeline publishes, and every expectation suite in checks/, with it; the column tables of
+docs/ARCHITECTURE.md are generated from it:
+
+    python -m ci_pipeline.schema --write-docs docs/ARCHITECTURE.md    (--check: exit 1 when stale)
+
+Types are what is stored today, including three quirks a reader should know: a column that is null in
+every row of a build is stored as float64 (goal_progress baseline_status, latest_status) or object
+(goals age_group), and a bool column with nulls is object (goal_progress gap_significant, is_estimate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+DTYPES = ("str", "float64", "int64", "Int64", "bool", "object")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Contract:
+    """One dataset: `grain` says what one row is; primary_key names the columns that identify it."""
+
+    name: str
+    grain: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        names = [column.name for column in self.columns]
+        if len(set(names)) != len(names):
+            raise ValueError(f"contract {self.name}: a column is listed twice")
+        unknown = [column.dtype for column in self.columns if column.dtype not in DTYPES]
+        if unknown:
+            raise ValueError(f"contract {self.name}: unknown dtype(s) {unknown}; use one of {DTYPES}")
+        if not set(self.primary_key) <= set(names):
+            raise ValueError(f"contract {self.name}: primary key {self.primary_key} names unknown columns")
+
+    @property
+    def names(self) -> list[str]:
+        return [column.name for column in self.columns]
+
+    @property
+    def dtypes(self) -> dict[str, str]:
+        return {column.name: column.dtype for column in self.columns}
+
+
+# --------------------------------------------------------------------------------- tidy observations
+
+_TIDY = (
+    Column("source", "str", "ssb, fhi or survey"),
+    Column("table_id", "str", "the source's table id (SSB table, FHI table)"),
+    Column("indicator_id", "str", "registry id (assets/indicators)"),
+    Column("region_code", "str", "as the source spells it until harmonised; today's code after"),
+    Column("region_level", "str", "country, county, municipality, district or sub_district"),
+    Column("period", "str", "2021, 2018-2020 (multi-year), 2024K1, 2024M03 (ci_pipeline.periods)"),
+    Column("period_type", "str", "year, multi_year, school_year, quarter or month"),
+    Column("sex", "str", "total, male or female"),
+    Column("age_group", "str", "total, a band such as 0-5 or 15-29, a single year such as 7, or 67+"),
+    Column("value", "float64", "the figure; null when status is set"),
+    Column("unit", "str", "persons, percent, nok, per_1000, ..."),
+    Column("numerator", "float64", "where the source publishes it (FHI TELLER)"),
+    Column("denominator", "float64", "where the source publishes it (FHI NEVNER)"),
+    Column("status", "str", "null, or . .. : ... - * (FHI flags 1/2/3 become .. . :)"),
+    Column("source_updated", "str", "the source's updated / modifiedAt, ISO-8601 UTC"),
+    Column("retrieved_at", "str", "when the answer was retrieved, ISO-8601 UTC"),
+    Column("snapshot_sha256", "str", "sha256 of the archived body the row came from"),
+    Column("provenance", "str", "recorded, reconstructed or illustrative"),
+)
+_tidy = {column.name: column for column in _TIDY}
+
+# One observation: what the unique-key expectation, harmonisation and the marts' sort order share.
+OBSERVATION_KEY = ["source", "table_id", "indicator_id", "region_code", "period", "sex", "age_group"]
+
+TIDY_OBSERVATIONS = Contract(
+    "tidy_observations", "source x table x indicator x region x period x sex x age group, as the source "
+    "publishes it (every staging/<table> asset)", _TIDY, tuple(OBSERVATION_KEY))
+
+
+def observation_key_without(*columns: str) -> list[str]:
+    """The observation key less some columns, in key order: a series (without period), the regions of
+    one figure (without region_code)."""
+    unknown = set(columns) - set(OBSERVATION_KEY)
+    if unknown:
+        raise ValueError(f"{sorted(unknown)} not in the observation key {OBSERVATION_KEY}")
+    return [column for column in OBSERVATION_KEY if column not in columns]
+
+
+# ---------------------------------------------------------------------------------------------- marts
+
+INDICATOR_VALUES = Contract(
+    "indicator_values", "source x table x indicator x region x period x sex x age group (the long fact "
+    "table over all sources and levels)",
+    (
+        *(_tidy[name] for name in ("source", "table_id", "indicator_id")),
+        Column("region_code", "str", "today's code; the historical region's code where there is no 1:1 successor"),
+        Column("region_name", "str", "name (nb) from the regions dimension"),
+        _tidy["region_level"],
+        Column("original_region_code", "str", "the code as the source spelled it"),
+        *(_tidy[name] for name in ("period", "period_type", "sex", "age_group", "value", "unit", "numerator",
+                                   "denominator", "status")),
+        Column("method", "str", "observed, aggregated, apportioned or not_available"),
+        Column("is_estimate", "bool", "true for apportioned figures"),
+        Column("weights_period", "str", "the population year an apportioned figure is weighed by"),
+        Column("harmonised", "bool", "region_code is today's code"),
+        Column("harmonisation_rule", "str", "the named rule that mapped the code (geography.harmonise.RULES)"),
+        Column("harmonisation_outcome", "str", "unchanged, respelled, renumbered, not_mapped or collision"),
+        Column("aggregate_of_districts", "bool", "an SSB total over districts given the municipality's code"),
+        *(_tidy[name] for name in ("source_updated", "retrieved_at", "snapshot_sha256", "provenance")),
+    ),
+    tuple(OBSERVATION_KEY),
+)
+
+REGIONS = Contract(
+    "regions", "region code x validity interval (current and historical)",
+    (
+        Column("code", "str", "0 (Norway), 2-digit county, 4-digit municipality, 6-digit district; 030101@1988 "
+               "for an older division that reused today's digits"),
+        Column("name_nb", "str", "name in Norwegian"),
+        Column("name_en", "str", "name in English (the country only)"),
+        Column("level", "str", "country, county, municipality or district"),
+        Column("parent_code", "str", "the county of a municipality, the municipality of a district"),
+        Column("valid_from", "str", "first day of validity (ISO date); null = since before the history"),
+        Column("valid_to", "str", "first day no longer valid (exclusive); null = current"),
+        Column("is_current", "bool", "valid today"),
+        Column("is_unknown_district", "bool", "the district 99 'unknown' of a municipality"),
+        Column("source", "str", "klass, ssb (older divisions from table 10826's labels) or constant"),
+        Column("classification_id", "str", "KLASS classification: 131, 104 or 103"),
+        Column("classification_versions", "str", "the KLASS versions (or labels) the row comes from"),
+        Column("provenance", "str", "recorded, reconstructed or illustrative"),
+    ),
+    ("code", "valid_from"),
+)
+
+INDICATORS = Contract(
+    "indicators", "indicator (the registry, assets/indicators/*.yaml)",
+    (
+        Column("indicator_id", "str", "registry id"),
+        Column("name_nb", "str", "name in Norwegian"),
+        Column("name_en", "str", "name in English"),
+        Column("definition", "str", "what is measured"),
+        Column("unit", "str", "persons, percent, nok, per_1000, ..."),
+        Column("polarity", "str", "higher_is_better or higher_is_worse"),
+        Column("kind", "str", "share, count, rate or amount"),
+        Column("sources", "str", "the catalogue entries it comes from, as a JSON list"),
+        Column("numerator", "str", "what is counted"),
+        Column("denominator", "str", "out of what"),
+        Column("test", "str", "binomial, poisson or none"),
+        Column("pooling_years", "Int64", "years pooled for a figure"),
+        Column("suppression_min_numerator", "Int64", "smallest numerator published"),
+        Column("suppression_min_denominator", "Int64", "smallest denominator published"),
+        Column("district_method", "str", "observed, aggregated, apportioned or not_available"),
+        Column("apportion_by_indicator_id", "str", "the population indicator an apportioned count is spread by"),
+        Column("apportion_by_age_group", "str", "its age group"),
+        Column("goals", "str", "goal ids, comma-separated"),
+    ),
+    ("indicator_id",),
+)
+
+GOALS = Contract(
+    "goals", "goal x indicator x scope (assets/goals.yaml)",
+    (
+        Column("goal_id", "str", "goal id"),
+        Column("goal_name_nb", "str", "goal name in Norwegian"),
+        Column("goal_name_en", "str", "goal name in English"),
+        Column("goal_description", "str", "what the goal is about"),
+        Column("indicator_id", "str", "registry id, or survey_... for a survey indicator"),
+        Column("data_source", "str", "statistics or survey"),
+        Column("source", "str", "survey, or the ssb/fhi source the goal follows (null: the only one)"),
+        Column("age_group", "object", "the age group followed; null = the only one (object: null throughout)"),
+        Column("scope", "str", "city, each_district or gap"),
+        Column("polarity", "str", "higher_is_better or higher_is_worse"),
+        Column("baseline_period", "str", "the period progress is measured from"),
+        Column("target_value", "float64", "the target, in the indicator's unit"),
+        Column("target_year", "int64", "the year the target is for"),
+    ),
+    ("goal_id", "indicator_id", "scope"),
+)
+
+GOAL_PROGRESS = Contract(
+    "goal_progress", "goal x indicator x scope x region (Oslo, each bydel, Norway), plus a gap row per gap goal",
+    (
+        Column("goal_id", "str", "goal id"),
+        Column("indicator_id", "str", "registry or survey indicator id"),
+        Column("indicator_name_en", "str", "indicator name in English"),
+        Column("indicator_name_nb", "str", "indicator name in Norwegian (null for survey indicators)"),
+        Column("data_source", "str", "statistics or survey"),
+        Column("source", "str", "ssb, fhi or survey"),
+        Column("table_id", "str", "the table the series comes from"),
+        Column("region_code", "str", "0 (Norway), 0301 (Oslo) or a bydel 030101-030115"),
+        Column("region_name", "str", "region name"),
+        Column("region_level", "str", "country, municipality or district"),
+        Column("measure", "str", "value, or gap (best vs worst bydel)"),
+        Column("scope", "str", "city, each_district or gap"),
+        Column("headline", "bool", "a row the goal is judged on"),
+        Column("target_applies", "bool", "the target applies to this row"),
+        Column("unit", "str", "the indicator's unit"),
+        Column("polarity", "str", "higher_is_better or higher_is_worse (gap rows: higher_is_worse)"),
+        Column("baseline_period", "str", "the goal's baseline period"),
+        Column("baseline_value", "float64", "value in the baseline period"),
+        Column("baseline_status", "float64", "status symbol of the baseline (float64: null throughout)"),
+        Column("latest_period", "str", "the latest period with a row"),
+        Column("latest_value", "float64", "value in the latest period"),
+        Column("latest_status", "float64", "status symbol of the latest value (float64: null throughout)"),
+        Column("latest_numerator", "float64", "numerator of the latest value"),
+        Column("latest_denominator", "float64", "denominator of the latest value"),
+        Column("latest_ci_low", "float64", "95 % interval, lower bound (Wilson / Garwood)"),
+        Column("latest_ci_high", "float64", "95 % interval, upper bound"),
+        Column("n_years", "int64", "years pooled in the latest figure (0 for survey waves and gaps)"),
+        Column("question_set_version", "str", "survey question set of the latest wave"),
+        Column("target_value", "float64", "the target"),
+        Column("target_year", "int64", "the target year"),
+        Column("progress_pct", "float64", "(latest - baseline) / (target - baseline) x 100"),
+        Column("status", "str", "on_track, off_track, insufficient_data or no_target"),
+        Column("status_reason", "str", "why, in words"),
+        Column("trend_test", "str", "the trend test used"),
+        Column("trend_n_points", "int64", "periods in the trend test"),
+        Column("trend_slope", "float64", "slope per year, in the indicator's unit"),
+        Column("trend_p_value", "float64", "p-value of the trend test"),
+        Column("trend_significant", "bool", "p < alpha"),
+        Column("trend_direction", "str", "improving, worsening or no_change"),
+        Column("comparison_oslo", "str", "better, worse, not_significant or not_tested"),
+        Column("comparison_oslo_test", "str", "the test used"),
+        Column("comparison_oslo_p_value", "float64", "its p-value"),
+        Column("comparison_oslo_reference", "float64", "Oslo's figure"),
+        Column("comparison_norway", "str", "better, worse, not_significant or not_tested"),
+        Column("comparison_norway_test", "str", "the test used"),
+        Column("comparison_norway_p_value", "float64", "its p-value"),
+        Column("comparison_norway_reference", "float64", "Norway's figure"),
+        Column("comparison_note", "str", "why a comparison was not tested"),
+        Column("gap_best_region_code", "str", "gap rows: the best bydel"),
+        Column("gap_worst_region_code", "str", "gap rows: the worst bydel"),
+        Column("gap_n_districts", "float64", "gap rows: bydeler with a value (float64: null on value rows)"),
+        Column("gap_test", "str", "gap rows: the test of best against worst"),
+        Column("gap_p_value", "float64", "gap rows: its p-value"),
+        Column("gap_significant", "object", "gap rows: p < alpha (bool, null on value rows)"),
+        Column("method", "str", "district method of the latest figure"),
+        Column("is_estimate", "object", "the latest figure is an estimate (bool, null without one)"),
+        Column("provenance", "str", "the worst provenance of the figures used"),
+        Column("alpha", "float64", "significance level of the tests"),
+    ),
+    ("goal_id", "indicator_id", "scope", "measure", "region_code"),
+)
+
+SURVEY_RESULTS = Contract(
+    "survey_results", "wave x district x indicator x group (suppressed cells keep their row)",
+    (
+        Column("wave", "str", "survey wave id, e.g. 2024-spring"),
+        Column("wave_date", "str", "the wave's date (ISO)"),
+        Column("district_code", "str", "0301 (Oslo) or a bydel"),
+        Column("district_name", "str", "district name"),
+        Column("focus_area", "str", "the codebook's focus area"),
+        Column("indicator_id", "str", "survey indicator id (survey_...)"),
+        Column("question_set_version", "str", "the questions asked; no trend across a change"),
+        Column("group_type", "str", "all, sex or age_band"),
+        Column("group_value", "str", "all, the sex or the age band"),
+        Column("n", "Int64", "respondents (null when suppressed)"),
+        Column("share_positive", "float64", "share answering positively, 0-1"),
+        Column("mean", "float64", "mean score"),
+        Column("ci_low", "float64", "Wilson 95 % interval, lower bound, 0-1"),
+        Column("ci_high", "float64", "Wilson 95 % interval, upper bound, 0-1"),
+        Column("weighted", "bool", "weighted to the district's population"),
+        Column("status", "str", "null, or : (suppressed)"),
+        Column("provenance", "str", "recorded or illustrative"),
+    ),
+    ("wave", "district_code", "indicator_id", "group_type", "group_value"),
+)
+
+SURVEY_CHANGE = Contract(
+    "survey_change", "consecutive waves x district x indicator (people who answered both)",
+    (
+        Column("from_wave", "str", "earlier wave"),
+        Column("to_wave", "str", "later wave"),
+        Column("district_code", "str", "0301 (Oslo) or a bydel"),
+        Column("indicator_id", "str", "survey indicator id"),
+        Column("n_pairs", "Int64", "people in both waves (null when suppressed)"),
+        Column("share_improved", "float64", "share whose answer improved, 0-1"),
+        Column("share_unchanged", "float64", "share unchanged"),
+        Column("share_worsened", "float64", "share worsened"),
+        Column("mean_change", "float64", "mean change in score"),
+        Column("status", "str", "null, or : (suppressed)"),
+        Column("provenance", "str", "recorded or illustrative"),
+    ),
+    ("from_wave", "to_wave", "district_code", "indicator_id"),
+)
+
+MARTS: dict[str, Contract] = {contract.name: contract for contract in (
+    INDICATOR_VALUES, REGIONS, INDICATORS, GOALS, GOAL_PROGRESS, SURVEY_RESULTS, SURVEY_CHANGE)}
+CONTRACTS: dict[str, Contract] = {TIDY_OBSERVATIONS.name: TIDY_OBSERVATIONS, **MARTS}
+
+# The column lists the builders use.
+TIDY_COLUMNS = TIDY_OBSERVATIONS.names
+INDICATOR_VALUE_COLUMNS = INDICATOR_VALUES.names
+REGION_COLUMNS = REGIONS.names
+INDICATOR_COLUMNS = INDICATORS.names
+GOALS_COLUMNS = GOALS.names
+PROGRESS_COLUMNS = GOAL_PROGRESS.names
+
+
+# ----------------------------------------------------------------------------------------------- docs
+
+DOCS_BEGIN = "<!-- schema:begin (generated by python -m ci_pipeline.schema --write-docs; do not edit) -->"
+DOCS_END = "<!-- schema:end -->"
+
+
+def markdown() -> str:
+    """Every contract as a markdown section with a column table."""
+    sections = []
+    for contract in CONTRACTS.values():
+        rows = "\n".join(f"| {column.name} | {column.dtype} | {column.description} |" for column in contract.columns)
+        sections.append(
+            f"### {contract.name}\n\nOne row per {contract.grain}. Primary key: "
+            f"({', '.join(contract.primary_key)}).\n\n| column | type | description |\n|---|---|---|\n{rows}\n")
+    return "\n".join(sections)
+
+
+def with_docs(text: str) -> str:
+    """`text` with the part between DOCS_BEGIN and DOCS_END replaced by markdown()."""
+    begin, end = text.find(DOCS_BEGIN), text.find(DOCS_END)
+    if begin < 0 or end < begin:
+        raise ValueError(f"the markers {DOCS_BEGIN!r} and {DOCS_END!r} are missing or out of order")
+    return f"{text[:begin + len(DOCS_BEGIN)]}\n\n{markdown()}\n{text[end:]}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Write the column contract into a markdown file.")
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--write-docs", type=Path, metavar="FILE", help="rewrite the tables between the markers")
+    action.add_argument("--check", type=Path, metavar="FILE", help="exit 1 when the tables are stale")
+    args = parser.parse_args(argv)
+    path = args.write_docs or args.check
+    text = path.read_text(encoding="utf-8")
+    updated = with_docs(text)
+    if args.check:
+        if updated != text:
+            print(f"{path}: the column tables are stale; run python -m ci_pipeline.schema --write-docs {path}")
+            return 1
+        return 0
+    path.write_text(updated, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
