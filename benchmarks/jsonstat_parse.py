@@ -31,7 +31,8 @@ import orjson
 from pyjstat import pyjstat
 
 from ci_pipeline.catalogue import TableSpec
-from ci_pipeline.jsonstat import read_jsonstat, to_tidy
+from ci_pipeline.jsonstat import read_jsonstat
+from ci_pipeline.tidy import to_tidy
 
 COUNTIES = (3, 11, 15, 18, 31, 32, 33, 34, 39, 40, 42, 46, 50, 55, 56)
 REGIONS = ["0"] + [f"{county:02d}" for county in COUNTIES] + ["0301", "1103", "4601", "5001"] \

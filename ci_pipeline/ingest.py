@@ -20,11 +20,12 @@ import pandas as pd
 from ci_pipeline.archive import Archive, ArchivedResponse, atomic_write, canonical_json
 from ci_pipeline.catalogue import TableSpec
 from ci_pipeline.http import RATE_WINDOW_SECONDS, HttpClient, SlidingWindowThrottle
-from ci_pipeline.jsonstat import read_jsonstat, to_tidy
+from ci_pipeline.jsonstat import read_jsonstat
 from ci_pipeline.settings import Settings
 from ci_pipeline.sources.fhi import FhiClient
 from ci_pipeline.sources.klass import KlassClient
 from ci_pipeline.sources.ssb import Selection, SsbClient
+from ci_pipeline.tidy import to_tidy
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,9 @@ import pandas as pd
 import pytest
 
 from ci_pipeline.catalogue import TableSpec
-from ci_pipeline.jsonstat import (
-    TIDY_COLUMNS,
-    JsonStatError,
-    normalise_age,
-    normalise_period,
-    parse_timestamp,
-    read_jsonstat,
-    region_level,
-    to_tidy,
-)
+from ci_pipeline.jsonstat import JsonStatError, parse_timestamp, read_jsonstat
+from ci_pipeline.schema import TIDY_COLUMNS
+from ci_pipeline.tidy import normalise_age, normalise_period, region_level, to_tidy
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 

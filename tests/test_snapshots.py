@@ -340,8 +340,9 @@ def replay_clients(warehouse: Path):
 def test_every_catalogue_entry_replays_into_tidy_observations(tmp_path):
     ssb, fhi = replay_clients(tmp_path / "warehouse")
     from ci_pipeline.catalogue import load_catalogue
-    from ci_pipeline.jsonstat import read_jsonstat, to_tidy
+    from ci_pipeline.jsonstat import read_jsonstat
     from ci_pipeline.sources.ssb import Selection
+    from ci_pipeline.tidy import to_tidy
 
     specs = [spec for spec in load_catalogue(REPO / "assets") if spec.source in ("ssb", "fhi")]
     assert {spec.name for spec in specs} == {entry["name"] for entry in ENTRIES}
@@ -383,7 +384,8 @@ def test_every_catalogue_entry_replays_into_tidy_observations(tmp_path):
 def test_replayed_fhi_flags_become_status_symbols(tmp_path):
     _, fhi = replay_clients(tmp_path / "warehouse")
     from ci_pipeline.catalogue import load_catalogue
-    from ci_pipeline.jsonstat import read_jsonstat, to_tidy
+    from ci_pipeline.jsonstat import read_jsonstat
+    from ci_pipeline.tidy import to_tidy
 
     symbols = set()
     for spec in load_catalogue(REPO / "assets"):

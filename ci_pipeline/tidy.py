@@ -1,0 +1,309 @@
+"""The tidy mapping: from a JSON-stat table to tidy observations, and the code conventions it applies.
+
+`to_tidy()` maps a `JsonStatTable` (ci_pipeline.jsonstat) through its catalogue entry (`TableSpec`) into
+the tidy observation shape (ci_pipeline.schema.TIDY_OBSERVATIONS). The code conventions turn the sources'
+spellings into the project's: `normalise_age` (SSB's 999/007/015-029, FHI's 16_25 and 0_120),
+`normalise_period` (FHI's 2020_2020 and 2018_2020; read as ci_pipeline.periods), `region_level` (the level
+of a code by its shape, SSB's F-/K- prefixes stripped).
+
+Everything that cannot be mapped (an unknown indicator code, a dimension the spec does not mention, a
+region code of unknown shape) is a JsonStatError naming the table, so nothing is dropped silently, and
+status symbols are kept as they are: a suppressed cell is NaN with its symbol, never 0.
+"""
+
+from __future__ import annotations
+
+import re
+from math import prod
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ci_pipeline.catalogue import TableSpec
+from ci_pipeline.jsonstat import JsonStatError, JsonStatTable
+from ci_pipeline.periods import PeriodError, parse_period
+from ci_pipeline.schema import TIDY_COLUMNS
+
+STATUS_SYMBOLS = frozenset({".", "..", ":", "...", "-", "*"})
+# FHI's SPVFLAGG: 0 = no flag, 1 = missing data, 2 = cannot be computed, 3 = suppressed for privacy.
+FHI_FLAGS = {"0": None, "1": "..", "2": ".", "3": ":"}
+DEFAULT_SEX_CODES = {"0": "total", "1": "male", "2": "female"}
+
+
+# ------------------------------------------------------------------------------------ code conventions
+
+_AGE_SINGLE = re.compile(r"^(\d+)$")
+_AGE_RANGE = re.compile(r"^(\d+)[-_](\d+)$")
+_AGE_OPEN = re.compile(r"^(\d+)\+$")
+_AGE_TOTAL = re.compile(r"^999[A-Z]?$")
+_OLDEST_AGE = 120
+
+
+def normalise_age(code: str) -> str:
+    """An age code as an age group: "total", "7", "15-29" or "105+".
+
+    SSB spells all ages 999/999D and pads single years ("007") and ranges ("015-029"); FHI writes
+    ranges with an underscore ("16_25") and all ages as "0_120". A range from 0 to 120 or more is all
+    ages.
+    """
+    if _AGE_TOTAL.match(code):
+        return "total"
+    if match := _AGE_SINGLE.match(code):
+        return str(int(match[1]))
+    if match := _AGE_RANGE.match(code):
+        low, high = int(match[1]), int(match[2])
+        return "total" if low == 0 and high >= _OLDEST_AGE else f"{low}-{high}"
+    if match := _AGE_OPEN.match(code):
+        return f"{int(match[1])}+"
+    raise JsonStatError(f"age code {code!r} has no known shape; map it in the spec's age_codes")
+
+
+# How sources write a range of years: SSB 2018-2020, FHI 2018_2020 (and 2020_2020 for the year 2020).
+_SOURCE_RANGE = re.compile(r"^(\d{4})[-_](\d{4})$")
+
+
+def normalise_period(code: str, range_type: str = "multi_year") -> tuple[str, str]:
+    """A time code as (period, period_type), read by ci_pipeline.periods.parse_period.
+
+    SSB: "2021" year, "2021K1" quarter, "2021M03" month, "2018-2020" a range. FHI: "2020_2020" is the
+    year 2020, "2018_2020" a range. A range is read as `range_type` (multi_year, or school_year for
+    tables of school years such as "2019-2020").
+    """
+    text, kind = code, None
+    if match := _SOURCE_RANGE.match(code):
+        first, last = match[1], match[2]
+        if first > last:
+            raise JsonStatError(f"time code {code!r} ends before it starts")
+        text, kind = (first, None) if first == last else (f"{first}-{last}", range_type)
+    try:
+        period = parse_period(text, kind)
+    except PeriodError as error:
+        if kind is None:
+            raise JsonStatError(
+                f"time code {code!r} has no known shape (year, 2021K1, 2021M03, 2018-2020)") from None
+        raise JsonStatError(f"time code {code!r}: {error}") from None
+    return period.text, period.kind
+
+
+_COUNTRY_CODES = frozenset({"0", "00", "EAK"})
+_REGION_SHAPES = [
+    (re.compile(r"^(?:F-)?(\d{2})$"), "county"),
+    (re.compile(r"^(?:K-)?(\d{4})$"), "municipality"),
+    (re.compile(r"^(\d{6}(?:a|aa)?)$"), "district"),
+    (re.compile(r"^(\d{10})$"), "sub_district"),
+]
+
+
+def region_level(code: str) -> tuple[str, str]:
+    """A region code as (region_code, region_level), by the shape of the code.
+
+    Strips the "F-"/"K-" prefixes of SSB's agg_ codelists and otherwise keeps the code as the source
+    spells it (030101a stays 030101a: harmonisation belongs to geography).
+    """
+    if code in _COUNTRY_CODES:
+        return code, "country"
+    for shape, level in _REGION_SHAPES:
+        if match := shape.match(code):
+            return match[1], level
+    raise JsonStatError(
+        f"region code {code!r} has no known shape (0, 2/4/6/10 digits, F-xx, K-xxxx); "
+        "leave pseudo-regions such as EAKUO or EKGxx out of the selection")
+
+
+# ----------------------------------------------------------------------------------------- to_tidy
+
+
+def to_tidy(table: JsonStatTable, spec: TableSpec, *, provenance: str, snapshot_sha256: str,
+            retrieved_at: str, source_updated: str | None) -> pd.DataFrame:
+    """The table as tidy observations (columns TIDY_COLUMNS), mapped through its catalogue entry.
+
+    One row per cell of a value indicator; cells of numerator_of/denominator_of codes (FHI TELLER /
+    NEVNER) become the numerator/denominator of the value cell that matches on every other dimension.
+    """
+    name = f"table {spec.table_id} ({spec.name}, {spec.path})"
+    roles = _check_dimensions(table, spec, name)
+    frame = table.frame
+    codes = {dim_id: frame[dim_id].cat.codes.to_numpy() for dim_id in table.ids}
+
+    indicator_dim = roles["indicator"]
+    indicator_codes = table.dimensions[indicator_dim].codes
+    unknown = [code for code in indicator_codes if code not in spec.indicators]
+    if unknown:
+        raise JsonStatError(f"{name}: {indicator_dim} codes {unknown} are not in the spec's indicators")
+    entries = [spec.indicators[code] for code in indicator_codes]
+    is_value_category = np.array(["indicator_id" in entry for entry in entries], dtype=bool)
+    rows = np.flatnonzero(is_value_category[codes[indicator_dim]])
+    row_indicator = codes[indicator_dim][rows]
+
+    values = frame["value"].to_numpy()
+    numerator, denominator = _aligned_counts(table, codes, indicator_dim, entries, rows, row_indicator, name)
+
+    columns: dict[str, Any] = {
+        "source": _constant(spec.source, len(rows)),
+        "table_id": _constant(spec.table_id, len(rows)),
+        "indicator_id": _strings([entry.get("indicator_id") for entry in entries], row_indicator),
+    }
+    region = [_mapped(name, region_level, code) for code in table.dimensions[roles["region"]].codes]
+    _check_distinct(name, roles["region"], [code for code, _ in region])
+    region_rows = codes[roles["region"]][rows]
+    columns["region_code"] = _strings([code for code, _ in region], region_rows)
+    columns["region_level"] = _strings([level for _, level in region], region_rows)
+
+    range_type = spec.period_type or "multi_year"
+    periods = [_mapped(name, normalise_period, code, range_type)
+               for code in table.dimensions[roles["period"]].codes]
+    _check_distinct(name, roles["period"], [period for period, _ in periods])
+    period_rows = codes[roles["period"]][rows]
+    columns["period"] = _strings([period for period, _ in periods], period_rows)
+    columns["period_type"] = _strings([kind for _, kind in periods], period_rows)
+
+    columns["sex"] = _mapped_column(table, roles.get("sex"), codes, rows, name, _sex_mapper(spec, name))
+    columns["age_group"] = _mapped_column(table, roles.get("age"), codes, rows, name, _age_mapper(spec, name))
+    columns["value"] = values[rows]
+    columns["unit"] = _strings([entry.get("unit") for entry in entries], row_indicator)
+    columns["numerator"] = numerator
+    columns["denominator"] = denominator
+    columns["status"] = _tidy_status(frame["status"], rows, spec, name)
+    columns["source_updated"] = _constant(source_updated, len(rows))
+    columns["retrieved_at"] = _constant(retrieved_at, len(rows))
+    columns["snapshot_sha256"] = _constant(snapshot_sha256, len(rows))
+    columns["provenance"] = _constant(provenance, len(rows))
+    return pd.DataFrame(columns, columns=TIDY_COLUMNS)
+
+
+def _check_dimensions(table: JsonStatTable, spec: TableSpec, name: str) -> dict[str, str]:
+    """The spec's role -> dimension mapping, after checking that it covers the table exactly."""
+    roles = dict(spec.dimensions)
+    for role, dim_id in roles.items():
+        if dim_id not in table.dimensions:
+            raise JsonStatError(
+                f"{name}: the spec maps {role} to dimension {dim_id!r}, which the table does not have "
+                f"(it has {table.ids})")
+    for dim_id, wanted in spec.fixed.items():
+        if dim_id not in table.dimensions:
+            raise JsonStatError(
+                f"{name}: fixed dimension {dim_id!r} is not in the table (it has {table.ids})")
+        held = table.dimensions[dim_id].codes
+        if held != [wanted]:
+            raise JsonStatError(
+                f"{name}: fixed dimension {dim_id!r} must hold exactly {wanted!r}, but holds {held}")
+    unmapped = [dim_id for dim_id in table.ids if dim_id not in roles.values() and dim_id not in spec.fixed]
+    if unmapped:
+        raise JsonStatError(
+            f"{name}: dimension(s) {unmapped} are neither mapped in 'dimensions' nor listed in 'fixed'")
+    return roles
+
+
+def _aligned_counts(table: JsonStatTable, codes: dict[str, np.ndarray], indicator_dim: str,
+                    entries: list[dict], rows: np.ndarray, row_indicator: np.ndarray,
+                    name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Numerator and denominator of each value row: the cell that differs only in the indicator
+    dimension, located by its flat JSON-stat cell number (no join needed)."""
+    if not any("numerator_of" in entry or "denominator_of" in entry for entry in entries):
+        return np.full(len(rows), np.nan), np.full(len(rows), np.nan)
+    strides = {dim_id: prod(table.sizes[axis + 1:]) for axis, dim_id in enumerate(table.ids)}
+    flat = np.zeros(len(table.frame), dtype=np.int64)
+    for dim_id in table.ids:
+        flat += codes[dim_id].astype(np.int64) * strides[dim_id]
+    row_of_cell = np.full(prod(table.sizes), -1, dtype=np.int64)
+    row_of_cell[flat] = np.arange(len(flat))
+    values = table.frame["value"].to_numpy()
+
+    position_of_indicator = {entry["indicator_id"]: position
+                             for position, entry in enumerate(entries) if "indicator_id" in entry}
+    results = []
+    for role in ("numerator_of", "denominator_of"):
+        partner = np.full(len(entries), -1, dtype=np.int64)
+        for position, entry in enumerate(entries):
+            if role not in entry:
+                continue
+            code = table.dimensions[indicator_dim].codes[position]
+            if entry[role] not in position_of_indicator:
+                raise JsonStatError(
+                    f"{name}: {indicator_dim} code {code!r} is {role} {entry[role]!r}, "
+                    "but the table has no code for that indicator")
+            if partner[position_of_indicator[entry[role]]] >= 0:
+                raise JsonStatError(f"{name}: two {indicator_dim} codes are {role} {entry[role]!r}")
+            partner[position_of_indicator[entry[role]]] = position
+        counts = np.full(len(rows), np.nan)
+        row_partner = partner[row_indicator]
+        has_partner = row_partner >= 0
+        target_cells = flat[rows[has_partner]] + (row_partner[has_partner] - row_indicator[has_partner]) \
+            * strides[indicator_dim]
+        target_rows = row_of_cell[target_cells]
+        counts[has_partner] = np.where(target_rows >= 0, values[target_rows], np.nan)
+        results.append(counts)
+    return results[0], results[1]
+
+
+def _mapped(name: str, function: Any, *args: Any) -> Any:
+    try:
+        return function(*args)
+    except JsonStatError as exc:
+        raise JsonStatError(f"{name}: {exc}") from exc
+
+
+def _sex_mapper(spec: TableSpec, name: str):
+    sex_codes = spec.sex_codes or DEFAULT_SEX_CODES
+
+    def sex(code: str) -> str:
+        if code not in sex_codes:
+            raise JsonStatError(f"{name}: sex code {code!r} is not in sex_codes {sex_codes}")
+        return sex_codes[code]
+    return sex
+
+
+def _age_mapper(spec: TableSpec, name: str):
+    age_codes = spec.age_codes or {}
+
+    def age(code: str) -> str:
+        return age_codes[code] if code in age_codes else _mapped(name, normalise_age, code)
+    return age
+
+
+def _mapped_column(table: JsonStatTable, dim_id: str | None, codes: dict[str, np.ndarray], rows: np.ndarray,
+                   name: str, mapper: Any) -> pd.api.extensions.ExtensionArray:
+    if dim_id is None:
+        return _constant("total", len(rows))
+    mapped = [mapper(code) for code in table.dimensions[dim_id].codes]
+    _check_distinct(name, dim_id, mapped)
+    return _strings(mapped, codes[dim_id][rows])
+
+
+def _check_distinct(name: str, dim_id: str, mapped: list[str]) -> None:
+    """Two categories mapped to the same value would give two rows with the same key."""
+    seen: dict[str, int] = {}
+    for position, value in enumerate(mapped):
+        if value in seen:
+            raise JsonStatError(
+                f"{name}: dimension {dim_id!r} has two categories (positions {seen[value]} and {position}) "
+                f"that both become {value!r}")
+        seen[value] = position
+
+
+def _tidy_status(status: pd.Series, rows: np.ndarray, spec: TableSpec,
+                 name: str) -> pd.api.extensions.ExtensionArray:
+    symbols: list[str | None] = list(status.cat.categories)
+    if spec.source == "fhi":
+        symbols = [FHI_FLAGS.get(symbol, symbol) for symbol in symbols]
+    row_codes = status.cat.codes.to_numpy()[rows]
+    used = {symbols[code] for code in np.unique(row_codes) if code >= 0}
+    unknown = sorted(symbol for symbol in used if symbol is not None and symbol not in STATUS_SYMBOLS)
+    if unknown:
+        raise JsonStatError(
+            f"{name}: status symbol(s) {unknown} are not known ({' '.join(sorted(STATUS_SYMBOLS))})")
+    return _strings(symbols, row_codes)
+
+
+def _strings(categories: list[str | None], codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """A pandas str array of categories[codes] (null where the code is negative), built in Arrow."""
+    missing = codes < 0
+    indices = pa.array(codes, mask=missing) if missing.any() else pa.array(codes)
+    # large_string is what pandas' str dtype holds, so pd.array wraps the result without a copy
+    return pd.array(pa.array(categories, type=pa.large_string()).take(indices), dtype="str")
+
+
+def _constant(value: str | None, length: int) -> pd.api.extensions.ExtensionArray:
+    return pd.array(pa.repeat(pa.scalar(value, type=pa.large_string()), length), dtype="str")
