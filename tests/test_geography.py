@@ -14,8 +14,20 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ci_pipeline import geography as g
 from ci_pipeline.archive import Archive
+from ci_pipeline.geography.harmonise import harmonise, period_reference_date
+from ci_pipeline.geography.history import build_code_history
+from ci_pipeline.geography.load import KLASS_REQUESTS, KlassGeography, load_klass_geography
+from ci_pipeline.geography.parse import (
+    GeographyError,
+    parse_changes,
+    parse_classification,
+    parse_codes,
+    parse_correspondence_table,
+    parse_klass_csv,
+    parse_version,
+)
+from ci_pipeline.geography.regions import build_regions, check_code_lists_agree
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO.parent / "shared" / "reference"
@@ -47,23 +59,23 @@ def snapshot_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def geo(snapshot_root, tmp_path_factory) -> g.KlassGeography:
+def geo(snapshot_root, tmp_path_factory) -> KlassGeography:
     from ci_pipeline.http import HttpClient
 
     http = HttpClient("klass", "https://data.ssb.no/api/klass/v1/", mode="replay",
                       snapshot_archive=Archive(snapshot_root),
                       warehouse_archive=Archive(tmp_path_factory.mktemp("warehouse")))
-    return g.load_klass_geography(http)
+    return load_klass_geography(http)
 
 
 @pytest.fixture(scope="module")
 def regions(geo) -> pd.DataFrame:
-    return g.build_regions(geo)
+    return build_regions(geo)
 
 
 @pytest.fixture(scope="module")
 def history(geo, regions) -> pd.DataFrame:
-    return g.build_code_history(geo, regions)
+    return build_code_history(geo, regions)
 
 
 def observations(codes_periods: list[tuple[str, str]], table_id: str = "10826", source: str = "ssb",
@@ -87,20 +99,20 @@ def row(frame: pd.DataFrame, original: str, period: str) -> pd.Series:
 
 
 def test_codes_at_131_2023_real_answer():
-    frame = g.parse_codes(json.loads(_reference("klass_131_codesAt_2023-03-02_municipalities.json").read_text("utf-8")))
+    frame = parse_codes(json.loads(_reference("klass_131_codesAt_2023-03-02_municipalities.json").read_text("utf-8")))
     assert len(frame) == 357
     assert frame.set_index("code").loc["5001", "name"] == "Trondheim - Tråanten"
     assert frame["valid_from"].isna().all()  # codesAt leaves validFrom null
 
 
 def test_codes_104_from_range_real_answer():
-    frame = g.parse_codes(json.loads(_reference("klass_104_codes_from_2022-07-10_counties.json").read_text("utf-8")))
+    frame = parse_codes(json.loads(_reference("klass_104_codes_from_2022-07-10_counties.json").read_text("utf-8")))
     assert list(frame["code"]) == ["03", "11", "15", "18", "30", "34", "38", "42", "46", "50", "54", "99"]
     assert (frame["valid_from_in_range"] == "2022-07-10").all()
 
 
 def test_classification_103_real_answer():
-    parsed = g.parse_classification(json.loads(_reference("klass_103_classification_bydelsinndeling.json").read_text("utf-8")))
+    parsed = parse_classification(json.loads(_reference("klass_103_classification_bydelsinndeling.json").read_text("utf-8")))
     assert parsed.id == "103"
     versions = parsed.versions.set_index("version_id")
     assert list(parsed.versions["version_id"]) == ["399", "398", "919", "1168"]  # sorted by validFrom
@@ -111,7 +123,7 @@ def test_classification_103_real_answer():
 def test_version_1168_real_answer_with_misspelled_changelog_key():
     doc = json.loads(_reference("klass_103_version_1168_bydelsinndeling_2020.json").read_text("utf-8"))
     assert "changeOccured" in doc["changelogs"][0]  # the real spelling
-    version = g.parse_version(doc)
+    version = parse_version(doc)
     assert len(version.items) == 42
     assert version.changelogs["changed_at"].iloc[1].startswith("2019-10-03")
     tables = version.correspondence_tables.set_index("table_id")
@@ -129,39 +141,39 @@ def test_klass_csv_exports_with_ragged_rows(name, rows, first, last):
     data = _reference(name).read_bytes()
     header_fields = data.splitlines()[0].count(b";") + 1
     assert header_fields == 8 and data.splitlines()[1].count(b";") + 1 == 6  # the ragged shape itself
-    frame = g.parse_klass_csv(data, origin=name)
+    frame = parse_klass_csv(data, origin=name)
     assert len(frame) == rows and frame["code"].iloc[0] == first and frame["code"].iloc[-1] == last
     assert frame["valid_from"].isna().all() and frame["valid_to"].isna().all()
     assert frame["name"].str.len().gt(0).all()
 
 
 def test_klass_csv_latin1_names_decoded():
-    frame = g.parse_klass_csv(_reference("klass_103_version_398_bydeler_jan04_jan18_csv_latin1.csv").read_bytes(),
+    frame = parse_klass_csv(_reference("klass_103_version_398_bydeler_jan04_jan18_csv_latin1.csv").read_bytes(),
                               origin="398")
     assert frame.set_index("code").loc["030113", "name"] == "Østensjø"
 
 
 def test_klass_csv_row_longer_than_header_is_refused():
     data = '"code";"name"\n"0301";"Oslo";"extra"\n'.encode("latin-1")
-    with pytest.raises(g.GeographyError, match="line 2 has 3 fields but the header has 2"):
-        g.parse_klass_csv(data, origin="bad.csv")
+    with pytest.raises(GeographyError, match="line 2 has 3 fields but the header has 2"):
+        parse_klass_csv(data, origin="bad.csv")
 
 
 def test_changes_and_correspondence_shapes():
-    changes = g.parse_changes({"codeChanges": [
+    changes = parse_changes({"codeChanges": [
         {"oldCode": "1201", "oldName": "Bergen", "newCode": "4601", "newName": "Bergen",
          "changeOccurred": "2020-01-01"},
         {"oldCode": None, "newCode": "1580", "newName": "Haram", "changeOccurred": "2024-01-01"},
     ]})
     assert changes.to_dict("records")[0]["changed_on"] == "2020-01-01"
     assert changes["old_code"].iloc[1] is None
-    with pytest.raises(g.GeographyError, match="neither 'changeOccurred' nor 'changeOccured'"):
-        g.parse_changes({"codeChanges": [{"oldCode": "1", "newCode": "2"}]})
-    table = g.parse_correspondence_table({"id": 742, "name": "x", "changeTable": True, "correspondenceMaps": [
+    with pytest.raises(GeographyError, match="neither 'changeOccurred' nor 'changeOccured'"):
+        parse_changes({"codeChanges": [{"oldCode": "1", "newCode": "2"}]})
+    table = parse_correspondence_table({"id": 742, "name": "x", "changeTable": True, "correspondenceMaps": [
         {"sourceCode": "460101", "sourceName": "Arna", "targetCode": "120101", "targetName": "Arna"}]})
     assert table.change_table and table.maps["target_code"].iloc[0] == "120101"
-    with pytest.raises(g.GeographyError, match="expected a JSON object with 'codes'"):
-        g.parse_codes({"items": []}, origin="GET x")
+    with pytest.raises(GeographyError, match="expected a JSON object with 'codes'"):
+        parse_codes({"items": []}, origin="GET x")
 
 
 # --------------------------------------------------------------------------------------------- regions
@@ -198,8 +210,8 @@ def test_regions_today_follow_the_2024_reform(regions):
 
 def test_code_lists_must_agree_with_the_changes(geo):
     broken = geo.municipalities[geo.municipalities["code"] != "0301"]
-    with pytest.raises(g.GeographyError, match=r"unexpected \['0301'\]"):
-        g.check_code_lists_agree(geo.municipalities_2020, "2020-01-01", broken, "2023-03-02",
+    with pytest.raises(GeographyError, match=r"unexpected \['0301'\]"):
+        check_code_lists_agree(geo.municipalities_2020, "2020-01-01", broken, "2023-03-02",
                                  geo.municipality_changes, what="test")
 
 
@@ -207,7 +219,7 @@ def test_code_lists_must_agree_with_the_changes(geo):
 
 
 def test_rule_ssb_suffix_2004_division(history, regions):
-    frame, report = g.harmonise(observations([("030101a", "2021"), ("030100aa", "2021"), ("030199a", "2021"),
+    frame, report = harmonise(observations([("030101a", "2021"), ("030100aa", "2021"), ("030199a", "2021"),
                                               ("030116a", "2021"), ("030117a", "2021")]), history, regions)
     gamle_oslo = row(frame, "030101a", "2021")
     assert (gamle_oslo["region_code"], gamle_oslo["region_name"], gamle_oslo["harmonised"]) == ("030101", "Gamle Oslo", True)
@@ -221,7 +233,7 @@ def test_rule_ssb_suffix_2004_division(history, regions):
 
 
 def test_district_total_gives_way_to_the_published_municipality(history, regions):
-    frame, report = g.harmonise(observations([("0301", "2021"), ("030100aa", "2021")]), history, regions)
+    frame, report = harmonise(observations([("0301", "2021"), ("030100aa", "2021")]), history, regions)
     assert row(frame, "0301", "2021")["harmonised"]
     total = row(frame, "030100aa", "2021")
     assert (total["region_code"], total["harmonised"]) == ("030100aa", False)
@@ -230,7 +242,7 @@ def test_district_total_gives_way_to_the_published_municipality(history, regions
 
 def test_rule_pre_2004_oslo_division(history, regions):
     suffix_table = observations([("030101", "2002"), ("030101a", "2004"), ("030100a", "2002"), ("030127", "2003")])
-    frame, report = g.harmonise(suffix_table, history, regions)
+    frame, report = harmonise(suffix_table, history, regions)
     old = row(frame, "030101", "2002")
     assert (old["region_code"], old["region_name"], old["harmonised"]) == ("030101@1988", "Bygdøy-Frogner", False)
     assert row(frame, "030127", "2003")["region_code"] == "030127@1988"
@@ -239,35 +251,35 @@ def test_rule_pre_2004_oslo_division(history, regions):
     assert reported.loc["030101", "rule"] == "pre_2004_oslo_division" and reported.loc["030101", "outcome"] == "not_mapped"
     assert pd.isna(reported.loc["030101", "current_code"])
     # The same digits in a table without the suffix convention (FHI, KLASS, KOSTRA) are today's Gamle Oslo.
-    plain, _ = g.harmonise(observations([("030101", "2021")], table_id="507", source="fhi"), history, regions)
+    plain, _ = harmonise(observations([("030101", "2021")], table_id="507", source="fhi"), history, regions)
     assert (row(plain, "030101", "2021")["region_code"], row(plain, "030101", "2021")["harmonised"]) == ("030101", True)
 
 
 def test_rule_bergen_2020(history, regions):
-    frame, report = g.harmonise(observations([("120101", "2019"), ("120100a", "2019"), ("460101", "2020")]),
+    frame, report = harmonise(observations([("120101", "2019"), ("120100a", "2019"), ("460101", "2020")]),
                                 history, regions)
     assert (row(frame, "120101", "2019")["region_code"], row(frame, "120101", "2019")["region_name"]) == ("460101", "Arna")
     assert row(frame, "120100a", "2019")["region_code"] == "4601"
-    municipal, _ = g.harmonise(observations([("1201", "2019")], table_id="07459"), history, regions)
+    municipal, _ = harmonise(observations([("1201", "2019")], table_id="07459"), history, regions)
     assert row(municipal, "1201", "2019")["region_code"] == "4601"
     assert set(report.loc[report["original_region_code"].str.startswith("1201"), "rule"]) == {"bergen_2020"}
     assert set(report.loc[report["original_region_code"] == "120101", "outcome"]) == {"renumbered"}
 
 
 def test_rule_trondheim_2018(history, regions):
-    frame, _ = g.harmonise(observations([("160101a", "2010"), ("160101", "2002"), ("160100aa", "2010")]),
+    frame, _ = harmonise(observations([("160101a", "2010"), ("160101", "2002"), ("160100aa", "2010")]),
                            history, regions)
     assert row(frame, "160101a", "2010")["region_code"] == "500101"
     assert row(frame, "160100aa", "2010")["region_code"] == "5001"
     old = row(frame, "160101", "2002")  # 2001-2004 "Sentrum": a different division, no 1:1 successor
     assert (old["region_code"], old["region_name"], old["harmonised"]) == ("160101@2001", "Sentrum", False)
-    plain, _ = g.harmonise(observations([("160101", "2010")], table_id="12604"), history, regions)
+    plain, _ = harmonise(observations([("160101", "2010")], table_id="12604"), history, regions)
     assert row(plain, "160101", "2010")["region_code"] == "500101"
     assert row(plain, "160101", "2010")["harmonisation_rule"] == "trondheim_2018"
 
 
 def test_rule_stavanger_2020(history, regions):
-    frame, report = g.harmonise(observations([("110308", "2019"), ("110308", "2020"), ("110309", "2021")]),
+    frame, report = harmonise(observations([("110308", "2019"), ("110308", "2020"), ("110309", "2021")]),
                                 history, regions)
     before = row(frame, "110308", "2019")
     assert (before["region_code"], before["harmonised"]) == ("110308", False)
@@ -280,7 +292,7 @@ def test_rule_stavanger_2020(history, regions):
 def test_rule_municipal_reforms_2020_and_2024(history, regions):
     moss = history[history["original_code"] == "0104"].iloc[0]
     assert (moss["current_code"], moss["relation"], moss["rule"]) == ("3103", "merged", "municipal_reform_2020")
-    frame, report = g.harmonise(observations([("0104", "2019"), ("3002", "2022"), ("3001", "2022"), ("3103", "2024")],
+    frame, report = harmonise(observations([("0104", "2019"), ("3002", "2022"), ("3001", "2022"), ("3103", "2024")],
                                              table_id="07459"), history, regions)
     merged = row(frame, "0104", "2019")  # part of today's Moss: not relabelled 3103
     assert (merged["region_code"], merged["region_name"], merged["harmonised"]) == ("0104", "Moss", False)
@@ -292,7 +304,7 @@ def test_rule_municipal_reforms_2020_and_2024(history, regions):
 
 
 def test_rule_split_municipality(history, regions):
-    frame, report = g.harmonise(observations([("1850", "2019"), ("5012", "2019")], table_id="07459"),
+    frame, report = harmonise(observations([("1850", "2019"), ("5012", "2019")], table_id="07459"),
                                 history, regions)
     for code in ("1850", "5012"):
         kept = row(frame, code, "2019")
@@ -302,7 +314,7 @@ def test_rule_split_municipality(history, regions):
 
 
 def test_rule_unknown_district(history, regions):
-    frame, _ = g.harmonise(observations([("460199", "2021"), ("120199", "2015")]), history, regions)
+    frame, _ = harmonise(observations([("460199", "2021"), ("120199", "2015")]), history, regions)
     unknown = row(frame, "460199", "2021")
     assert (unknown["region_code"], unknown["region_level"], unknown["harmonisation_rule"]) == (
         "460199", "district", "unknown_district")
@@ -311,18 +323,18 @@ def test_rule_unknown_district(history, regions):
 
 
 def test_unknown_codes_are_kept_and_reported(history, regions):
-    frame, report = g.harmonise(observations([("EAK", "2021")], table_id="12367"), history, regions)
+    frame, report = harmonise(observations([("EAK", "2021")], table_id="12367"), history, regions)
     kept = row(frame, "EAK", "2021")
     assert (kept["region_code"], kept["harmonised"], kept["value"]) == ("EAK", False, 100.0)
     assert report["outcome"].tolist() == ["unknown_code"]
 
 
 def test_period_reference_dates():
-    assert g.period_reference_date("2018-2020", "multi_year") == "2020-01-01"
-    assert g.period_reference_date("2024K3", "quarter") == "2024-07-01"
-    assert g.period_reference_date("2023-2024", "school_year") == "2023-08-01"
-    with pytest.raises(g.GeographyError, match="cannot read period '2021' of period_type 'quarter'"):
-        g.period_reference_date("2021", "quarter")
+    assert period_reference_date("2018-2020", "multi_year") == "2020-01-01"
+    assert period_reference_date("2024K3", "quarter") == "2024-07-01"
+    assert period_reference_date("2023-2024", "school_year") == "2023-08-01"
+    with pytest.raises(GeographyError, match="cannot read period '2021' of period_type 'quarter'"):
+        period_reference_date("2021", "quarter")
 
 
 def _read_10826_export(path: Path) -> pd.DataFrame:
@@ -342,7 +354,7 @@ def test_real_10826_export_harmonises_without_losing_or_inventing_figures(histor
     path = REFERENCE / "ssb" / "ssb_10826_bydel_population_Personerward2001-2020.csv"
     if not path.exists():
         pytest.skip(f"{path} not present")
-    frame, _ = g.harmonise(_read_10826_export(path), history, regions)
+    frame, _ = harmonise(_read_10826_export(path), history, regions)
     assert len(frame) == len(_read_10826_export(path))
     assert not frame[frame["harmonised"]].duplicated(["region_code", "period"]).any()
     # SSB exports every code for every year, with 0 outside its life: such zeros are never harmonised
@@ -360,7 +372,7 @@ def test_real_10826_export_harmonises_without_losing_or_inventing_figures(histor
 def test_snapshot_builder_is_deterministic_and_labels_provenance(snapshot_root, tmp_path):
     again = tmp_path / "again"
     written = _builder().build(KLASS_REFERENCE, again)
-    assert len(written) == len(g.KLASS_REQUESTS)
+    assert len(written) == len(KLASS_REQUESTS)
     first = sorted(p.relative_to(snapshot_root) for p in snapshot_root.rglob("*") if p.is_file())
     second = sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
     assert first == second
@@ -373,14 +385,14 @@ def test_snapshot_builder_is_deterministic_and_labels_provenance(snapshot_root, 
 
 def test_republished_on_todays_code(history, regions):
     # FHI republishes Bergen's series on today's codes: 460101 for 2015 is Arna (then 120101).
-    fhi, _ = g.harmonise(observations([("460101", "2015"), ("460101", "2021")], table_id="932", source="fhi"),
+    fhi, _ = harmonise(observations([("460101", "2015"), ("460101", "2021")], table_id="932", source="fhi"),
                          history, regions)
     assert row(fhi, "460101", "2015")["harmonised"]
     assert row(fhi, "460101", "2015")["harmonisation_rule"] == "republished_on_todays_code"
     assert row(fhi, "460101", "2021")["harmonisation_rule"] == "same"
     # A table that publishes the predecessor itself (SSB 10826) fills 460101 with zeros before 2020:
     # there 460101 for 2015 is a placeholder, not a figure for Arna.
-    ssb, _ = g.harmonise(observations([("120101", "2015"), ("460101", "2015")]), history, regions)
+    ssb, _ = harmonise(observations([("120101", "2015"), ("460101", "2015")]), history, regions)
     assert row(ssb, "120101", "2015")["region_code"] == "460101"
     assert not row(ssb, "460101", "2015")["harmonised"]
     assert row(ssb, "460101", "2015")["harmonisation_outcome"] == "invalid_for_period"

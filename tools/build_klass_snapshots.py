@@ -29,7 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from ci_pipeline.archive import Archive, ArchivedResponse, sha256_bytes
-from ci_pipeline.geography import KLASS_REQUESTS, parse_klass_csv
+from ci_pipeline.geography.load import KLASS_REQUESTS
+from ci_pipeline.geography.parse import parse_klass_csv
 from ci_pipeline.settings import KLASS_BASE_URL
 from ci_pipeline.sources.klass import KlassClient
 

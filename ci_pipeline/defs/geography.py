@@ -11,18 +11,14 @@ from dagster import AssetExecutionContext, AssetIn, AssetOut, MetadataValue, ass
 
 from ci_pipeline.breakdown import breakdown, check_district_sums
 from ci_pipeline.defs.resources import PipelineSettings
-from ci_pipeline.geography import build_code_history, build_regions, harmonise, load_klass_geography
+from ci_pipeline.geography.harmonise import harmonise
+from ci_pipeline.geography.history import build_code_history
+from ci_pipeline.geography.load import load_klass_geography
+from ci_pipeline.geography.regions import build_regions
 from ci_pipeline.indicators import load_registry, registry_frame
 from ci_pipeline.ingest import make_clients
+from ci_pipeline.schema import INDICATOR_VALUE_COLUMNS, OBSERVATION_KEY
 
-INDICATOR_VALUE_COLUMNS = [
-    "source", "table_id", "indicator_id", "region_code", "region_name", "region_level", "original_region_code",
-    "period", "period_type", "sex", "age_group", "value", "unit", "numerator", "denominator", "status",
-    "method", "is_estimate", "weights_period", "harmonised", "harmonisation_rule", "harmonisation_outcome",
-    "aggregate_of_districts",
-    "source_updated", "retrieved_at", "snapshot_sha256", "provenance",
-]
-MART_KEY = ["source", "table_id", "indicator_id", "region_code", "period", "sex", "age_group"]
 POPULATION_INDICATOR = "population"
 
 
@@ -134,7 +130,7 @@ def _markdown(frame: pd.DataFrame) -> str:
 )
 def indicator_values(context: AssetExecutionContext, observations: pd.DataFrame) -> pd.DataFrame:
     frame = observations.reindex(columns=INDICATOR_VALUE_COLUMNS)
-    frame = frame.sort_values(MART_KEY + ["original_region_code"], kind="stable").reset_index(drop=True)
+    frame = frame.sort_values(OBSERVATION_KEY + ["original_region_code"], kind="stable").reset_index(drop=True)
     context.add_output_metadata(
         {"rows": len(frame), "provenance": MetadataValue.json(
             {k: int(v) for k, v in frame.groupby("provenance").size().items()})}

@@ -1,0 +1,223 @@
+"""Harmonising tidy observations to today's region codes, one NAMED rule per case (see RULES).
+
+`harmonise()` sets original_region_code / region_code / region_level / region_name on tidy observations
+and reports everything that was renumbered, respelled, not mapped or invalid for its period.
+
+Decisions (documented here because the marts depend on them):
+- Nothing is dropped. A row that cannot honestly be given today's code keeps the code of the region it
+  denotes (the source's code, or for SSB's 1988-2003 Oslo / 2001-2004 Trondheim divisions a historical
+  code such as "030101@1988", because the same digits mean Gamle Oslo today) and `harmonised` False.
+- Only 1:1 relations are mapped onto today's code (same, respelled, renumbered). A municipality merged
+  into a bigger one (0104 Moss -> 3002 -> 3103) is NOT relabelled 3103: its figure covers part of
+  today's area, and two predecessors would collide on the same key. The history still resolves the
+  chain (current_code 3103, relation merged) and the report names it. Split municipalities
+  (1850 Tysfjord, 5012 Snillfjord) have no current_code at all.
+- SSB district totals ("030100aa", "120100a", "460100") are mapped to the municipality with
+  `aggregate_of_districts` True. If the same table also publishes the municipality itself for the same
+  key, the municipal row wins and the total stays unmapped (outcome "collision"); so the unique key of
+  ARCHITECTURE.md holds.
+- Validity: a historical code observed on or after its valid_to is invalid for that period (SSB exports
+  the ended divisions with zeros for later years). District codes are also checked against their start
+  (110308 Finnøy before 2020 is invalid), except that a district renumbered 1:1 (120101 Arna -> 460101)
+  is accepted from its predecessor's start, since sources publish today's codes backwards. Municipal
+  and county codes are accepted before their start for the same reason (FHI always, SSB through its
+  agg_* codelists publish today's geography for earlier years).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+import pandas as pd
+
+from ci_pipeline.geography.history import MAPPED_RELATIONS
+from ci_pipeline.geography.parse import GeographyError
+from ci_pipeline.periods import PeriodError, parse_period
+from ci_pipeline.schema import OBSERVATION_KEY
+
+RULES = (
+    "same", "unknown_district", "ssb_suffix_2004_division", "pre_2004_oslo_division", "bergen_2020",
+    "trondheim_2018", "stavanger_2020", "municipal_reform_2018", "municipal_reform_2020",
+    "municipal_reform_2024", "county_reform_2018", "county_reform_2020", "county_reform_2024",
+    "split_municipality", "split_county", "district_total", "republished_on_todays_code", "unknown_code",
+)
+OUTCOMES = ("unchanged", "respelled", "renumbered", "not_mapped", "invalid_for_period", "unknown_code", "collision")
+_SUFFIXED_DISTRICT = re.compile(r"^(\d{4})(?!00)\d{2}a$")
+
+
+def period_reference_date(period: str, period_type: str) -> str:
+    """The date whose geography a period is published in (ISO text; ci_pipeline.periods.Period)."""
+    try:
+        return parse_period(period, period_type).reference_date.isoformat()
+    except PeriodError:
+        raise GeographyError(f"cannot read period {period!r} of period_type {period_type!r}") from None
+
+
+def _covers(entry: dict[str, Any], when: str) -> bool:
+    return (entry["valid_from"] is None or entry["valid_from"] <= when) and (
+        entry["valid_to"] is None or when < entry["valid_to"])
+
+
+def _unmapped_code(code: str, entry: dict[str, Any]) -> str:
+    # The source's spelling, unless those digits mean one of today's districts (SSB's older divisions).
+    return entry["region_code"] if entry["convention"] == "ssb_suffix" else code
+
+
+def _resolve_observed_code(code: str, when: str, suffixed: set[str],
+                           history: dict[str, list[dict[str, Any]]], allow_republished: bool) -> dict[str, Any]:
+    convention = "ssb_suffix" if len(code) == 6 and code.isdigit() and code[:4] in suffixed else "plain"
+    accepted = {"any", convention, "republished"} if allow_republished else {"any", convention}
+    candidates = [entry for entry in history.get(code, []) if entry["convention"] in accepted]
+    if not candidates:
+        return {"region_code": code, "harmonised": False, "rule": "unknown_code", "outcome": "unknown_code",
+                "relation": None, "current_code": None, "aggregate_of_districts": False,
+                "note": "code not in the KLASS-based code history"}
+    covering = [entry for entry in candidates if _covers(entry, when)]
+    if len(covering) > 1:
+        raise GeographyError(f"code history: {code} on {when} matches {len(covering)} entries")
+    if not covering:
+        entry = candidates[0]
+        return {"region_code": _unmapped_code(code, entry), "harmonised": False, "rule": entry["rule"],
+                "outcome": "invalid_for_period", "relation": entry["relation"], "current_code": None,
+                "aggregate_of_districts": entry["aggregate_of_districts"],
+                "note": f"valid {entry['valid_from'] or '...'} to {entry['valid_to'] or '...'}, observed for {when}"}
+    entry = covering[0]
+    mapped = entry["relation"] in MAPPED_RELATIONS and entry["current_code"] is not None
+    if not mapped:
+        outcome = "not_mapped"
+    elif entry["current_code"] == code:
+        outcome = "unchanged"
+    elif entry["region_code"] == entry["current_code"]:
+        outcome = "respelled"
+    else:
+        outcome = "renumbered"
+    return {"region_code": entry["current_code"] if mapped else _unmapped_code(code, entry), "harmonised": mapped,
+            "rule": entry["rule"], "outcome": outcome, "relation": entry["relation"],
+            "current_code": entry["current_code"], "aggregate_of_districts": entry["aggregate_of_districts"],
+            "note": entry["note"]}
+
+
+REPORT_COLUMNS = ["source", "table_id", "original_region_code", "region_code", "current_code", "rule", "relation",
+                  "outcome", "aggregate_of_districts", "rows", "first_period", "last_period", "note"]
+
+
+def harmonise(observations: pd.DataFrame, history: pd.DataFrame,
+              regions: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Tidy observations with today's region codes, and a report of every code that was not unchanged.
+
+    Adds original_region_code (as the source spelled it), region_code (today's code, or the code of the
+    historical region when there is no 1:1 successor), region_level and region_name from the regions
+    dimension, `harmonised` (region_code is today's code), `harmonisation_rule` (a name from RULES) and
+    `aggregate_of_districts` (an SSB total over districts given the municipality's code).
+    """
+    required = ["source", "table_id", "region_code", "region_level", "period", "period_type"]
+    missing = [column for column in required if column not in observations.columns]
+    if missing:
+        raise GeographyError(f"harmonise: observations lack columns {missing}")
+    frame = observations.copy()
+    frame["original_region_code"] = frame["region_code"].astype(str)
+    periods = frame[["period", "period_type"]].drop_duplicates()
+    reference = {(p, t): period_reference_date(p, t) for p, t in zip(periods["period"], periods["period_type"])}
+    frame["_when"] = [reference[key] for key in zip(frame["period"], frame["period_type"])]
+
+    suffixed_by_table: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for source, table_id, code in frame[["source", "table_id", "original_region_code"]].drop_duplicates().itertuples(
+            index=False):
+        match = _SUFFIXED_DISTRICT.match(code)
+        if match:
+            suffixed_by_table[(source, table_id)].add(match.group(1))
+
+    by_code: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for entry in history.astype(object).where(history.notna(), None).to_dict("records"):
+        by_code[entry["original_code"]].append(entry)
+
+    predecessors: dict[str, set[str]] = defaultdict(set)
+    for entries in by_code.values():
+        for entry in entries:
+            if entry["relation"] == "renumbered" and entry["current_code"]:
+                predecessors[entry["current_code"]].add(entry["original_code"])
+    codes_by_table: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for source, table_id, code in frame[["source", "table_id", "original_region_code"]].drop_duplicates().itertuples(
+            index=False):
+        codes_by_table[(source, table_id)].add(code)
+
+    keys = ["source", "table_id", "original_region_code", "_when"]
+    combos = frame[keys].drop_duplicates()
+    resolved = [
+        {"source": s, "table_id": t, "original_region_code": c, "_when": w,
+         **_resolve_observed_code(c, w, suffixed_by_table.get((s, t), set()), by_code,
+                                  allow_republished=not (predecessors.get(c, set()) & codes_by_table[(s, t)]))}
+        for s, t, c, w in combos.itertuples(index=False)
+    ]
+    resolution = pd.DataFrame.from_records(resolved)
+    frame = frame.drop(columns=["region_code"]).merge(resolution, on=keys, how="left", validate="many_to_one")
+    frame = _unmap_collisions(frame, regions)
+
+    level = dict(zip(regions["code"], regions["level"]))
+    name = dict(zip(regions["code"], regions["name_nb"]))
+    known = frame["region_code"].isin(level.keys())
+    frame["region_level"] = frame["region_code"].map(level).where(known, frame["region_level"])
+    frame["region_name"] = frame["region_code"].map(name)
+    frame["harmonisation_rule"] = frame["rule"]
+    frame["harmonisation_outcome"] = frame["outcome"]
+
+    report = _report(frame)
+    frame = frame.drop(columns=["_when", "rule", "outcome", "relation", "current_code", "note"])
+    ordered = [c for c in observations.columns if c != "region_code"]
+    insert_at = list(observations.columns).index("region_code")
+    ordered[insert_at:insert_at] = ["region_code"]
+    extra = ["original_region_code", "region_name", "harmonised", "harmonisation_rule", "harmonisation_outcome",
+             "aggregate_of_districts"]
+    frame = frame[ordered + [c for c in extra if c not in ordered]]
+    frame["harmonised"] = frame["harmonised"].astype(bool)
+    frame["aggregate_of_districts"] = frame["aggregate_of_districts"].astype(bool)
+    return frame, report
+
+
+def _unmap_collisions(frame: pd.DataFrame, regions: pd.DataFrame) -> pd.DataFrame:
+    """Two source rows given the same key: one keeps today's code, the others keep their own.
+
+    The winner is the row observed within its own code's life: SSB also exports today's codes for years
+    before they existed (filled with zeros), and those lose to the predecessor's real figures. Among the
+    rest, the row the source already spelled with today's code wins (a municipality over its total
+    over districts).
+    """
+    key = [column for column in OBSERVATION_KEY if column in frame.columns]
+    colliding = frame["harmonised"] & frame.duplicated(key, keep=False)
+    if colliding.any():
+        starts = dict(zip(regions["code"], regions["valid_from"]))
+        group = frame.loc[colliding].copy()
+        start = group["region_code"].map(starts)
+        group["_backcast"] = (group["original_region_code"] == group["region_code"]) & start.notna() & (
+            group["_when"] < start.fillna(""))
+        group["_respelled"] = group["original_region_code"] != group["region_code"]
+        group = group.sort_values(key + ["_backcast", "_respelled"], kind="stable")
+        position = group.groupby(key, sort=False).cumcount()
+        rank = ["_backcast", "_respelled"]
+        winners = group.loc[position == 0].set_index(key)[rank]
+        runners_up = group.loc[position == 1].set_index(key)[rank]
+        tied = (winners.loc[runners_up.index] == runners_up).all(axis=1)
+        # Rows that cannot be told apart keep their key: the duplicate is the data's, and the mart's
+        # unique-key expectation blocks its publication, naming the key.
+        undecided = group.set_index(key).index.isin(tied[tied].index)
+        losers = group.index[(position > 0).to_numpy() & ~undecided]
+        frame.loc[losers, "harmonised"] = False
+        frame.loc[losers, "outcome"] = "collision"
+        frame.loc[losers, "note"] = "another row of the table has this key under today's code"
+        frame.loc[losers, "region_code"] = frame.loc[losers, "original_region_code"]
+    return frame
+
+
+def _report(frame: pd.DataFrame) -> pd.DataFrame:
+    noted = frame[frame["outcome"] != "unchanged"]
+    if noted.empty:
+        return pd.DataFrame(columns=REPORT_COLUMNS)
+    group = ["source", "table_id", "original_region_code", "region_code", "rule", "outcome"]
+    report = noted.groupby(group, dropna=False, sort=True).agg(
+        current_code=("current_code", "first"), relation=("relation", "first"),
+        aggregate_of_districts=("aggregate_of_districts", "first"), rows=("period", "size"),
+        first_period=("period", "min"), last_period=("period", "max"), note=("note", "first"),
+    ).reset_index()
+    return report[REPORT_COLUMNS]
