@@ -25,8 +25,9 @@ from typing import Any
 
 import pandas as pd
 
-from ci_pipeline import goals as goals_module
-from ci_pipeline.goals import NORWAY, OSLO, OSLO_DISTRICTS, Goal, GoalIndicator
+from ci_pipeline.goals.config import NORWAY, OSLO, OSLO_DISTRICTS, Goal, GoalIndicator
+from ci_pipeline.goals.gaps import gap_series
+from ci_pipeline.goals.series import region_series
 
 STATUS_LABELS = {
     "on_track": "On track",
@@ -204,7 +205,7 @@ def _goal_page(goal, rows: pd.DataFrame, indicator_values, survey_results, regis
               "(comparisons with Oslo and with Norway, two-sided, alpha 0.05).</p>")]
     for item in goal.indicators:
         entry = _entry_rows(rows, goal, item)
-        series, _ = goals_module.region_series(indicator_values, survey_results, goal, item, registry)
+        series, _ = region_series(indicator_values, survey_results, goal, item, registry)
         parts.append(f"<section><h2>{_indicator_label(entry, item)} ({_e(item.scope)})</h2>")
         parts.append(f"<p>Baseline {_e(item.baseline_period)}; target {_number(item.target_value)} by "
                      f"{item.target_year}; {_e(item.polarity.replace('_', ' '))}.</p>")
@@ -214,7 +215,7 @@ def _goal_page(goal, rows: pd.DataFrame, indicator_values, survey_results, regis
         # The target of a gap goal is a gap size, so it is drawn on the gap chart, not on the districts'.
         target = (float(item.target_year), item.target_value)
         if item.scope == "gap":
-            gap = goals_module.gap_series({d: series[d] for d in OSLO_DISTRICTS}, item.polarity)
+            gap = gap_series({d: series[d] for d in OSLO_DISTRICTS}, item.polarity)
             gap_row = entry[entry["measure"] == "gap"]
             baseline = gap_row["baseline_value"].iloc[0] if not gap_row.empty else None
             charts.append(_chart(

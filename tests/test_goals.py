@@ -10,11 +10,22 @@ import pandas as pd
 import pytest
 import yaml
 
-from ci_pipeline import goals as G
 from ci_pipeline import stats
+from ci_pipeline.goals.config import (
+    GOALS_COLUMNS,
+    OSLO_DISTRICTS,
+    Goal,
+    GoalsError,
+    check_goals_against,
+    goals_frame,
+    load_goals,
+    survey_polarity,
+)
+from ci_pipeline.goals.progress import build_goal_progress
+from ci_pipeline.periods import parse_period
 
 REPO = Path(__file__).resolve().parents[1]
-DISTRICTS = list(G.OSLO_DISTRICTS)
+DISTRICTS = list(OSLO_DISTRICTS)
 MOVING_PERIODS = [f"{first}-{first + 2}" for first in range(2015, 2022)]  # 2015-2017 ... 2021-2023
 
 # Districts with a clearly high (worse) and a clearly low (better) dropout share; the rest sit near Oslo.
@@ -129,10 +140,10 @@ def make_survey_results() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def make_goals(tmp_path: Path, document: dict = GOALS_YAML) -> list[G.Goal]:
+def make_goals(tmp_path: Path, document: dict = GOALS_YAML) -> list[Goal]:
     path = tmp_path / "goals.yaml"
     path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
-    return G.load_goals(path)
+    return load_goals(path)
 
 
 def make_inputs(tmp_path: Path):
@@ -143,7 +154,7 @@ def make_inputs(tmp_path: Path):
 @pytest.fixture(scope="module")
 def progress(tmp_path_factory) -> pd.DataFrame:
     indicator_values, survey_results, goals, registry, survey_names = make_inputs(tmp_path_factory.mktemp("goals"))
-    return G.build_goal_progress(indicator_values, survey_results, goals, registry, survey_names)
+    return build_goal_progress(indicator_values, survey_results, goals, registry, survey_names)
 
 
 def _row(progress, goal, indicator, region, measure="value") -> pd.Series:
@@ -157,13 +168,13 @@ def _row(progress, goal, indicator, region, measure="value") -> pd.Series:
 
 
 def test_project_goals_load_and_match_the_survey_codebook():
-    goals = G.load_goals(REPO / "assets" / "goals.yaml")
+    goals = load_goals(REPO / "assets" / "goals.yaml")
     assert {g.id for g in goals} == {"play_and_activity", "upper_secondary_completion", "work_attachment",
                                      "smaller_district_gaps"}
     scopes = {item.scope for goal in goals for item in goal.indicators}
     assert scopes == {"city", "each_district", "gap"}
     codebook = yaml.safe_load((REPO / "assets" / "surveys" / "codebook.yaml").read_text(encoding="utf-8"))
-    survey = {indicator["id"]: G.survey_polarity(indicator["polarity"])
+    survey = {indicator["id"]: survey_polarity(indicator["polarity"])
               for area in codebook["focus_areas"] for indicator in area["indicators"]}
     survey_items = [item for goal in goals for item in goal.indicators if item.is_survey]
     assert survey_items, "every goal should have a survey indicator"
@@ -185,44 +196,44 @@ def test_project_goals_load_and_match_the_survey_codebook():
 def test_load_goals_errors_name_file_goal_and_key(tmp_path, change, message):
     document = yaml.safe_load(yaml.safe_dump(GOALS_YAML))
     change(document)
-    with pytest.raises(G.GoalsError, match=message) as error:
+    with pytest.raises(GoalsError, match=message) as error:
         make_goals(tmp_path, document)
     assert str(tmp_path / "goals.yaml") in str(error.value)
 
 
 def test_load_goals_missing_file(tmp_path):
-    with pytest.raises(G.GoalsError, match="file not found"):
-        G.load_goals(tmp_path / "nope.yaml")
+    with pytest.raises(GoalsError, match="file not found"):
+        load_goals(tmp_path / "nope.yaml")
 
 
 def test_goals_checked_against_registry_and_codebook(tmp_path):
     goals = make_goals(tmp_path)
-    G.check_goals_against(goals, REGISTRY, {"survey_support": "higher_is_better"})
-    with pytest.raises(G.GoalsError, match="'survey_support': not an indicator of the survey codebook"):
-        G.check_goals_against(goals, REGISTRY, {})
+    check_goals_against(goals, REGISTRY, {"survey_support": "higher_is_better"})
+    with pytest.raises(GoalsError, match="'survey_support': not an indicator of the survey codebook"):
+        check_goals_against(goals, REGISTRY, {})
     wrong = {**REGISTRY, "leisure_share": SimpleNamespace(**{**vars(REGISTRY["leisure_share"]),
                                                              "polarity": "higher_is_worse"})}
-    with pytest.raises(G.GoalsError, match="'leisure_share': polarity higher_is_better disagrees"):
-        G.check_goals_against(goals, wrong, {"survey_support": "higher_is_better"})
+    with pytest.raises(GoalsError, match="'leisure_share': polarity higher_is_better disagrees"):
+        check_goals_against(goals, wrong, {"survey_support": "higher_is_better"})
 
 
 def test_goals_frame(tmp_path):
-    frame = G.goals_frame(make_goals(tmp_path))
-    assert list(frame.columns) == G.GOALS_COLUMNS
+    frame = goals_frame(make_goals(tmp_path))
+    assert list(frame.columns) == GOALS_COLUMNS
     assert len(frame) == 5
     assert set(frame["data_source"]) == {"statistics", "survey"}
 
 
 @pytest.mark.parametrize("period, time", [("2021", 2021.0), ("2018-2020", 2020.0), ("2024K3", 2024.5)])
 def test_period_time(period, time):
-    assert G.period_time(period) == time
+    assert parse_period(period).time == time
 
 
 def test_period_errors():
     with pytest.raises(ValueError, match="is not a year"):
-        G.period_time("last year")
+        parse_period("last year")
     with pytest.raises(ValueError, match="ends before it starts"):
-        G.period_time("2020-2018")
+        parse_period("2020-2018")
 
 
 # --- goal_progress ---------------------------------------------------------------------------------
@@ -364,8 +375,8 @@ def test_several_age_groups_need_a_choice(tmp_path):
     indicator_values = make_indicator_values()
     extra = indicator_values[indicator_values["indicator_id"] == "leisure_share"].assign(age_group="13-15")
     indicator_values = pd.concat([indicator_values, extra], ignore_index=True)
-    with pytest.raises(G.GoalsError, match="goal 'activity', indicator 'leisure_share'.*set `age_group`"):
-        G.build_goal_progress(indicator_values, make_survey_results(), make_goals(tmp_path), REGISTRY,
+    with pytest.raises(GoalsError, match="goal 'activity', indicator 'leisure_share'.*set `age_group`"):
+        build_goal_progress(indicator_values, make_survey_results(), make_goals(tmp_path), REGISTRY,
                               SURVEY_NAMES)
 
 
@@ -375,5 +386,5 @@ def test_rows_name_their_indicator(progress, tmp_path):
     survey = _row(progress, "completion", "survey_support", "030101")
     assert survey["indicator_name_en"] == "Gets support at school" and pd.isna(survey["indicator_name_nb"])
     assert progress["indicator_name_en"].notna().all()
-    with pytest.raises(G.GoalsError, match="goal 'completion': indicator 'survey_support' has no name"):
-        G.build_goal_progress(make_indicator_values(), make_survey_results(), make_goals(tmp_path), REGISTRY, {})
+    with pytest.raises(GoalsError, match="goal 'completion': indicator 'survey_support' has no name"):
+        build_goal_progress(make_indicator_values(), make_survey_results(), make_goals(tmp_path), REGISTRY, {})

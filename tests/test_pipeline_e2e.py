@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from ci_pipeline.goals import load_goals
+from ci_pipeline.goals.config import load_goals
 from ci_pipeline.marts import MartStore
 from ci_pipeline.surveys.codebook import load_codebook
 from ci_pipeline.surveys.ingest import labelled_columns, wave_files, wave_id_from_path

@@ -7,14 +7,14 @@ import re
 import pytest
 from test_goals import make_inputs
 
-from ci_pipeline import goals as G
+from ci_pipeline.goals.progress import build_goal_progress
 from ci_pipeline.report import PROVENANCE_NOTICE, write_report
 
 
 @pytest.fixture
 def written(tmp_path):
     indicator_values, survey_results, goals, registry, survey_names = make_inputs(tmp_path)
-    progress = G.build_goal_progress(indicator_values, survey_results, goals, registry, survey_names)
+    progress = build_goal_progress(indicator_values, survey_results, goals, registry, survey_names)
     out = tmp_path / "reports" / "goal_report"
     index = write_report(progress, indicator_values, survey_results, goals, registry, out, "20250101T000000Z")
     return index, progress, goals, (indicator_values, survey_results, registry, out)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from test_goals import make_inputs
 
-from ci_pipeline import goals as G
+from ci_pipeline.goals.progress import build_goal_progress
 from ci_pipeline.report import write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -119,7 +119,7 @@ def _errors(events: list[dict]) -> list[str]:
 def test_goal_report_renders_in_chromium(tmp_path):
     chromium = _chromium()
     indicator_values, survey_results, goals, registry, survey_names = make_inputs(tmp_path)
-    progress = G.build_goal_progress(indicator_values, survey_results, goals, registry, survey_names)
+    progress = build_goal_progress(indicator_values, survey_results, goals, registry, survey_names)
     index = write_report(progress, indicator_values, survey_results, goals, registry, tmp_path / "report",
                          "20250101T000000Z")
     profile = tmp_path / "profile"

@@ -1,6 +1,6 @@
 """Dagster assets for the goals: marts/goals, marts/goal_progress and reports/goal_report.
 
-Thin layer over ci_pipeline.goals and ci_pipeline.report. The goal report is written after
+Thin layer over ci_pipeline.goals (config, progress) and ci_pipeline.report. The goal report is written after
 releases/goal_progress has published, from the published marts, so every publish refreshes it.
 """
 
@@ -8,14 +8,8 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetKey, MaterializeResult, MetadataValue, asset
 
 from ci_pipeline.defs.resources import PipelineSettings
-from ci_pipeline.goals import (
-    Goal,
-    build_goal_progress,
-    check_goals_against,
-    goals_frame,
-    load_goals,
-    survey_polarity,
-)
+from ci_pipeline.goals.config import Goal, check_goals_against, goals_frame, load_goals, survey_polarity
+from ci_pipeline.goals.progress import build_goal_progress
 from ci_pipeline.indicators import load_registry
 from ci_pipeline.marts import MartStore
 from ci_pipeline.report import write_report
@@ -63,7 +57,7 @@ def goals_mart(context: AssetExecutionContext, pipeline: PipelineSettings) -> pd
     },
     description="Progress per goal x indicator x region (Oslo, each bydel, Norway where it has the figure) "
     "and the gap between districts: baseline, latest, target, progress %, status, trend test, and "
-    "significance-tested comparisons with Oslo and Norway (ci_pipeline/goals.py has the rules).",
+    "significance-tested comparisons with Oslo and Norway (ci_pipeline/goals/rules.py has the rules).",
 )
 def goal_progress_mart(
     context: AssetExecutionContext,
