@@ -75,7 +75,7 @@ def main() -> int:
     args = parser.parse_args()
 
     started = time.perf_counter()
-    from ci_pipeline.quality import _gx
+    from ci_pipeline.quality.runner import _gx
 
     _gx()
     print(f"one-time GX import and context: {time.perf_counter() - started:.2f} s (not counted)")

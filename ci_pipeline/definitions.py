@@ -29,7 +29,7 @@ from ci_pipeline.defs.releases import build_release_assets
 from ci_pipeline.defs.resources import PipelineSettings
 from ci_pipeline.defs.sources import build_source_assets
 from ci_pipeline.defs.surveys import SURVEY_ASSETS, SURVEY_JOBS, SURVEY_SENSORS
-from ci_pipeline.quality import load_suites
+from ci_pipeline.quality.suites import load_suites
 from ci_pipeline.settings import Settings
 
 # 02:30 Oslo time: clear of SSB's metadata runs (05:00, 11:30) and the 07:55-08:15 publishing peak.

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 from dagster import AssetKey, asset, materialize
 
-from ci_pipeline import quality
-from ci_pipeline.quality import QualityError, load_suite, load_suites, run_suite
+from ci_pipeline.quality import derivations, runner, suites
+from ci_pipeline.quality.runner import run_suite
+from ci_pipeline.quality.suites import QualityError, load_suite, load_suites
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
@@ -104,7 +105,7 @@ def test_supported_table_matches_gx_classes():
     base = set(Expectation.__fields__) | {"batch_id", "library_metadata"}
     classes = {getattr(getattr(gxe, n), "expectation_type", None): getattr(gxe, n)
                for n in dir(gxe) if n.startswith("Expect")}
-    for name, (required, optional) in quality.SUPPORTED_EXPECTATIONS.items():
+    for name, (required, optional) in suites.SUPPORTED_EXPECTATIONS.items():
         assert name in classes, f"GX has no {name}"
         fields = {k: v for k, v in classes[name].__fields__.items() if k not in base}
         assert set(required) == {k for k, v in fields.items() if v.required}, name
@@ -117,8 +118,8 @@ def test_every_shipped_suite_builds_its_gx_objects():
             "marts/indicators"} <= {a for s in suites for a in s.assets}
     for suite in suites:
         for entry in suite.entries:
-            kwargs = quality._resolve_kwargs(entry, {"previous_row_count": 100})
-            quality.expectation_object(entry, kwargs)
+            kwargs = runner._resolve_kwargs(entry, {"previous_row_count": 100})
+            runner.expectation_object(entry, kwargs)
 
 
 # ------------------------------------------------------------------------------------- derivations
@@ -138,10 +139,10 @@ def test_region_valid_for_period():
     frame = tidy([{"region_code": "1201", "period": "2019"}, {"region_code": "1201", "period": "2020"},
                   {"region_code": "4601", "period": "2018-2020"}, {"region_code": "030101a", "period": "2003"},
                   {"region_code": "9999", "period": "2021"}, {"region_code": "0301", "period": "2021K3"}])
-    verdict = quality.region_valid_for_period(frame, {}, {"regions": REGIONS, "normalise_region_code": strip_suffix})
+    verdict = derivations.region_valid_for_period(frame, {}, {"regions": REGIONS, "normalise_region_code": strip_suffix})
     assert list(verdict) == ["ok", "1201 2020: not valid then", "ok", "ok",
                              "9999 2021: not in the regions dimension", "ok"]
-    as_released = quality.region_valid_for_period(
+    as_released = derivations.region_valid_for_period(
         frame.assign(source_updated="2024-05-01T00:00:00Z"), {"as_of": "source_updated"}, {"regions": REGIONS})
     assert list(as_released)[:3] == ["1201 2024-05-01T00:00:00Z: not valid then",
                                      "1201 2024-05-01T00:00:00Z: not valid then", "ok"]
@@ -150,7 +151,7 @@ def test_region_valid_for_period():
 def test_series_without_gaps_uses_the_tables_own_calendar():
     frame = tidy([{"region_code": r, "period": p} for r, p in
                   [("0301", "2018"), ("0301", "2020"), ("0301", "2022"), ("030101", "2018"), ("030101", "2022")]])
-    verdict = quality.series_without_gaps(frame, {}, {})
+    verdict = derivations.series_without_gaps(frame, {}, {})
     assert list(verdict) == ["ok"] * 4 + ["ssb 10826 population 030101 total total: missing 2020 before 2022"]
 
 
@@ -165,7 +166,7 @@ def test_district_sums_match_municipal():
             {"region_code": "0301", "unit": "percent", "indicator_id": "share", "value": 50.0},
             {"region_code": "030101", "region_level": "district", "unit": "percent", "indicator_id": "share",
              "value": 20.0}]
-    verdict = quality.district_sums_match_municipal(tidy(rows), {"units": ["persons"]}, {})
+    verdict = derivations.district_sums_match_municipal(tidy(rows), {"units": ["persons"]}, {})
     assert verdict[0] == "ok"
     assert verdict[3] == "0301 2022: 2 districts sum to 10, total is 11"
     assert verdict.drop([0, 3]).isna().all()  # districts, a suppressed group and shares are not judged
@@ -174,9 +175,9 @@ def test_district_sums_match_municipal():
 def test_value_status_consistent_and_source_age():
     frame = tidy([{"value": 1.0}, {"value": None, "status": ":"}, {"value": 0.0, "status": "."},
                   {"value": None}, {"source_updated": "2020-01-01T00:00:00Z"}])
-    assert list(quality.value_status_consistent(frame, {}, {})) == [
+    assert list(derivations.value_status_consistent(frame, {}, {})) == [
         "ok", "ok", "value 0 with status '.'", "no value and no status", "ok"]
-    age = quality.source_updated_age(frame, {"max_age_days": 800}, {"now": NOW})
+    age = derivations.source_updated_age(frame, {"max_age_days": 800}, {"now": NOW})
     assert list(age) == ["ok"] * 4 + ["updated 2020-01-01T00:00:00Z is 1978 days old (limit 800)"]
 
 
@@ -184,7 +185,7 @@ def test_source_age_reads_every_iso_8601_spelling():
     """FHI's 7-digit fractions and SSB's whole seconds in one frame (as in the indicator_values mart)."""
     frame = tidy([{"source_updated": "2024-06-20T12:00:41.5550912+00:00"},
                   {"source_updated": "2021-02-23T07:00:00Z"}, {"source_updated": None}])
-    age = quality.source_updated_age(frame, {"max_age_days": 800}, {"now": NOW})
+    age = derivations.source_updated_age(frame, {"max_age_days": 800}, {"now": NOW})
     assert list(age) == ["ok", "updated 2021-02-23T07:00:00Z is 1558 days old (limit 800)", "no source_updated"]
 
 

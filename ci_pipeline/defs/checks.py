@@ -25,7 +25,8 @@ from dagster import (
     asset_check,
 )
 
-from ci_pipeline.quality import Suite, SuiteResult, run_suite
+from ci_pipeline.quality.runner import SuiteResult, run_suite
+from ci_pipeline.quality.suites import Suite
 
 REGIONS_ASSET = AssetKey(["geography", "regions"])
 
