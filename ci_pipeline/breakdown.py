@@ -23,12 +23,14 @@ import re
 import pandas as pd
 
 from ci_pipeline.indicators import APPORTIONABLE_KINDS, Indicator
+from ci_pipeline.periods import PeriodError, parse_period
+from ci_pipeline.schema import observation_key_without
 
 METHODS = ("observed", "aggregated", "apportioned", "not_available")
 _BAND = re.compile(r"^(\d+)-(\d+)$")
 _OPEN_BAND = re.compile(r"^(\d+)\+$")
 _SINGLE_AGE = re.compile(r"^\d+$")
-POPULATION_KEY = ["source", "table_id", "indicator_id", "region_code", "period", "sex"]
+POPULATION_KEY = observation_key_without("age_group")
 
 
 class BreakdownError(ValueError):
@@ -107,10 +109,10 @@ def _add_total_sex(rows: pd.DataFrame) -> pd.DataFrame:
 
 def _reference_year(period: str) -> int:
     """The year whose population weighs a period: the year itself, or the last year of a multi-year period."""
-    match = re.match(r"^(\d{4})(?:-(\d{4}))?", period)
-    if match is None:
-        raise BreakdownError(f"cannot tell the year of period {period!r}")
-    return int(match.group(2) or match.group(1))
+    try:
+        return parse_period(period).last_year
+    except PeriodError:
+        raise BreakdownError(f"cannot tell the year of period {period!r}") from None
 
 
 def _district_weights(band: pd.DataFrame) -> pd.DataFrame:
@@ -234,7 +236,7 @@ def check_district_sums(frame: pd.DataFrame, registry: dict[str, Indicator],
     decimals = decimals or {}
     counts = [i for i, indicator in registry.items() if indicator.kind == "count"]
     observed = frame[frame["indicator_id"].isin(counts) & frame["harmonised"] & (frame["method"] == "observed")]
-    key = ["source", "table_id", "indicator_id", "period", "sex", "age_group"]
+    key = observation_key_without("region_code")
     districts = observed[observed["region_level"] == "district"].copy()
     districts["municipality"] = districts["region_code"].str[:4]
     sums = districts.groupby(key + ["municipality"], dropna=False).agg(

@@ -15,6 +15,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from ci_pipeline.schema import INDICATOR_COLUMNS as REGISTRY_COLUMNS
+
 KINDS = ("share", "count", "rate", "amount")
 POLARITIES = ("higher_is_better", "higher_is_worse")
 TESTS = ("binomial", "poisson", "none")
@@ -184,12 +186,6 @@ def load_registry(root: Path) -> dict[str, Indicator]:
                 f"{indicator.apportion_by['indicator_id']!r} is not in the registry"
             )
     return registry
-
-
-REGISTRY_COLUMNS = ["indicator_id", "name_nb", "name_en", "definition", "unit", "polarity", "kind", "sources",
-                    "numerator", "denominator", "test", "pooling_years", "suppression_min_numerator",
-                    "suppression_min_denominator", "district_method", "apportion_by_indicator_id",
-                    "apportion_by_age_group", "goals"]
 
 
 def registry_frame(registry: dict[str, Indicator]) -> pd.DataFrame:
