@@ -7,7 +7,7 @@ imports count as they do for a user:
 
 - the import floor: a process that only imports dagster, pandas, duckdb and great_expectations;
 - a full cold build into an empty warehouse and DAGSTER_HOME, in live mode against the local stand-in
-  (ci_pipeline.standin serving the embedded snapshots on 127.0.0.1), so downloads can be counted; the
+  (tests/standin.py serving the embedded snapshots on 127.0.0.1), so downloads can be counted; the
   client's rate limit is raised for the local server (the real APIs' 30 a minute would dominate);
 - an immediate rerun: its wall time as a ratio to the full build (aim: at most 0.5), the new mart
   versions it wrote and the data requests (POST .../data) it sent (aim: zero of both);
@@ -96,8 +96,9 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     args = parser.parse_args()
 
-    sys.path.insert(0, str(REPO))
-    from ci_pipeline.standin import StandinServer
+    # The stand-in API server is test support (tests/standin.py), not part of the shipped package.
+    sys.path[:0] = [str(REPO), str(REPO / "tests")]
+    from standin import StandinServer
 
     floor_wall, floor_peak, _ = min((measure([PYTHON, "-c", IMPORT_FLOOR]) for _ in range(2)), key=lambda m: m[0])
     with tempfile.TemporaryDirectory(prefix="ci-bench-build-") as folder, \

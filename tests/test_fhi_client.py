@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from standin import FaultPlan, StandinServer, store_answer
 
 from ci_pipeline.archive import Archive
 from ci_pipeline.errors import MissingDimensionsError
 from ci_pipeline.http import HttpClient
 from ci_pipeline.sources.fhi import FhiClient, parse_fhi_timestamp
-from ci_pipeline.standin import FaultPlan, StandinServer, store_answer
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "fhi"
 

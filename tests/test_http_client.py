@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from standin import Fault, FaultPlan, StandinServer, store_answer
 
 from ci_pipeline.archive import Archive, request_key
 from ci_pipeline.errors import (
@@ -21,7 +22,6 @@ from ci_pipeline.errors import (
     error_for_status,
 )
 from ci_pipeline.http import HttpClient, SlidingWindowThrottle, parse_retry_after
-from ci_pipeline.standin import Fault, FaultPlan, StandinServer, store_answer
 
 TABLE_BODY = json.dumps(
     {"id": "99999", "label": "illustrative table", "updated": "2024-01-01T07:00:00Z"}

@@ -7,11 +7,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from standin import StandinServer, store_answer
 
 from ci_pipeline.archive import Archive
 from ci_pipeline.http import HttpClient
 from ci_pipeline.sources.klass import KlassClient
-from ci_pipeline.standin import StandinServer, store_answer
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "klass"
 

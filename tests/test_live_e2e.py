@@ -1,4 +1,4 @@
-"""The whole pipeline in live mode against the local stand-in API server (ci_pipeline.standin).
+"""The whole pipeline in live mode against the local stand-in API server (tests/standin.py).
 
 The stand-in serves the embedded snapshot archive over HTTP on 127.0.0.1, so a live run downloads the
 same bytes a replay run reads. What "the same marts" means here: every mart has the same rows, keys,
@@ -27,11 +27,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from standin import Fault, FaultPlan, StandinServer
 
 from ci_pipeline.archive import Archive
 from ci_pipeline.marts import MartStore
 from ci_pipeline.settings import Settings
-from ci_pipeline.standin import Fault, FaultPlan, StandinServer
 
 pytestmark = pytest.mark.slow
 

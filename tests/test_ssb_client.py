@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from standin import StandinServer, store_answer
 
 from ci_pipeline.archive import Archive
 from ci_pipeline.errors import (
@@ -21,7 +22,6 @@ from ci_pipeline.errors import (
 )
 from ci_pipeline.http import HttpClient
 from ci_pipeline.sources.ssb import Selection, SsbClient, plan_chunks, resolve_values
-from ci_pipeline.standin import StandinServer, store_answer
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "ssb"
 DATA_PARAMS = {"lang": "no", "outputFormat": "json-stat2"}

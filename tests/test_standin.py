@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from standin import Fault, FaultPlan, StandinServer, store_answer
 
 from ci_pipeline.archive import Archive
-from ci_pipeline.standin import Fault, FaultPlan, StandinServer, store_answer
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 

@@ -7,6 +7,9 @@ A FaultPlan scripts the failures the real services show (429 with Retry-After, 5
 than the client's timeout, reset connections, truncated or garbled bodies, a whole source down, a server-side rate
 limit with x-ratelimit-* headers) and can move a table's `updated`/`modifiedAt` so change detection can
 be tested. The server counts requests per path, so a test can assert that nothing was downloaded.
+
+Test support, not part of the shipped package: the tests import it as `standin` (pytest puts tests/ on
+sys.path), benchmarks/pipeline_build.py by adding tests/ to sys.path.
 """
 
 from __future__ import annotations
