@@ -74,7 +74,7 @@ _TIDY = (
     Column("unit", "str", "persons, percent, nok, per_1000, ..."),
     Column("numerator", "float64", "where the source publishes it (FHI TELLER)"),
     Column("denominator", "float64", "where the source publishes it (FHI NEVNER)"),
-    Column("status", "str", "null, or . .. : ... - * (FHI flags 1/2/3 become .. . :)"),
+    Column("status", "str", "null, or `.` `..` `:` `...` `-` `*` (FHI flags 1/2/3 become `..` `.` `:`)"),
     Column("source_updated", "str", "the source's updated / modifiedAt, ISO-8601 UTC"),
     Column("retrieved_at", "str", "when the answer was retrieved, ISO-8601 UTC"),
     Column("snapshot_sha256", "str", "sha256 of the archived body the row came from"),
@@ -87,7 +87,7 @@ OBSERVATION_KEY = ["source", "table_id", "indicator_id", "region_code", "period"
 
 TIDY_OBSERVATIONS = Contract(
     "tidy_observations", "source x table x indicator x region x period x sex x age group, as the source "
-    "publishes it (every staging/<table> asset)", _TIDY, tuple(OBSERVATION_KEY))
+    "publishes it (every `staging/<table>` asset)", _TIDY, tuple(OBSERVATION_KEY))
 
 
 def observation_key_without(*columns: str) -> list[str]:
@@ -127,7 +127,7 @@ INDICATOR_VALUES = Contract(
 REGIONS = Contract(
     "regions", "region code x validity interval (current and historical)",
     (
-        Column("code", "str", "0 (Norway), 2-digit county, 4-digit municipality, 6-digit district; 030101@1988 "
+        Column("code", "str", "0 (Norway), 2-digit county, 4-digit municipality, 6-digit district; `030101@1988` "
                "for an older division that reused today's digits"),
         Column("name_nb", "str", "name in Norwegian"),
         Column("name_en", "str", "name in English (the country only)"),
@@ -273,7 +273,7 @@ SURVEY_RESULTS = Contract(
         Column("ci_low", "float64", "Wilson 95 % interval, lower bound, 0-1"),
         Column("ci_high", "float64", "Wilson 95 % interval, upper bound, 0-1"),
         Column("weighted", "bool", "weighted to the district's population"),
-        Column("status", "str", "null, or : (suppressed)"),
+        Column("status", "str", "null, or `:` (suppressed)"),
         Column("provenance", "str", "recorded or illustrative"),
     ),
     ("wave", "district_code", "indicator_id", "group_type", "group_value"),
@@ -291,7 +291,7 @@ SURVEY_CHANGE = Contract(
         Column("share_unchanged", "float64", "share unchanged"),
         Column("share_worsened", "float64", "share worsened"),
         Column("mean_change", "float64", "mean change in score"),
-        Column("status", "str", "null, or : (suppressed)"),
+        Column("status", "str", "null, or `:` (suppressed)"),
         Column("provenance", "str", "recorded or illustrative"),
     ),
     ("from_wave", "to_wave", "district_code", "indicator_id"),
