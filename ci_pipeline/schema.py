@@ -170,46 +170,45 @@ INDICATORS = Contract(
     ("indicator_id",),
 )
 
-GOALS = Contract(
-    "goals", "goal x indicator x scope (assets/goals.yaml)",
-    (
-        Column("goal_id", "str", "goal id"),
-        Column("goal_name_nb", "str", "goal name in Norwegian"),
-        Column("goal_name_en", "str", "goal name in English"),
-        Column("goal_description", "str", "what the goal is about"),
-        Column("indicator_id", "str", "registry id, or survey_... for a survey indicator"),
-        Column("data_source", "str", "statistics or survey"),
-        Column("source", "str", "survey, or the ssb/fhi source the goal follows (null: the only one)"),
-        Column("age_group", "object", "the age group followed; null = the only one (object: null throughout)"),
-        Column("scope", "str", "city, each_district or gap"),
-        Column("polarity", "str", "higher_is_better or higher_is_worse"),
-        Column("baseline_period", "str", "the period progress is measured from"),
-        Column("target_value", "float64", "the target, in the indicator's unit"),
-        Column("target_year", "int64", "the year the target is for"),
-    ),
-    ("goal_id", "indicator_id", "scope"),
+_GOALS = (
+    Column("goal_id", "str", "goal id"),
+    Column("goal_name_nb", "str", "goal name in Norwegian"),
+    Column("goal_name_en", "str", "goal name in English"),
+    Column("goal_description", "str", "what the goal is about"),
+    Column("indicator_id", "str", "registry id, or survey_... for a survey indicator"),
+    Column("data_source", "str", "statistics or survey"),
+    Column("source", "str", "survey, or the ssb/fhi source the goal follows (null: the only one)"),
+    Column("age_group", "object", "the age group followed; null = the only one (object: null throughout)"),
+    Column("scope", "str", "city, each_district or gap"),
+    Column("polarity", "str", "higher_is_better or higher_is_worse"),
+    Column("baseline_period", "str", "the period progress is measured from"),
+    Column("target_value", "float64", "the target, in the indicator's unit"),
+    Column("target_year", "int64", "the year the target is for"),
 )
+_goal = {column.name: column for column in _GOALS}
+
+GOALS = Contract("goals", "goal x indicator x scope (assets/goals.yaml)", _GOALS, ("goal_id", "indicator_id", "scope"))
 
 GOAL_PROGRESS = Contract(
     "goal_progress", "goal x indicator x scope x region (Oslo, each bydel, Norway), plus a gap row per gap goal",
     (
-        Column("goal_id", "str", "goal id"),
-        Column("indicator_id", "str", "registry or survey indicator id"),
+        _goal["goal_id"],
+        _goal["indicator_id"],
         Column("indicator_name_en", "str", "indicator name in English"),
         Column("indicator_name_nb", "str", "indicator name in Norwegian (null for survey indicators)"),
-        Column("data_source", "str", "statistics or survey"),
+        _goal["data_source"],
         Column("source", "str", "ssb, fhi or survey"),
         Column("table_id", "str", "the table the series comes from"),
         Column("region_code", "str", "0 (Norway), 0301 (Oslo) or a bydel 030101-030115"),
         Column("region_name", "str", "region name"),
         Column("region_level", "str", "country, municipality or district"),
         Column("measure", "str", "value, or gap (best vs worst bydel)"),
-        Column("scope", "str", "city, each_district or gap"),
+        _goal["scope"],
         Column("headline", "bool", "a row the goal is judged on"),
         Column("target_applies", "bool", "the target applies to this row"),
         Column("unit", "str", "the indicator's unit"),
         Column("polarity", "str", "higher_is_better or higher_is_worse (gap rows: higher_is_worse)"),
-        Column("baseline_period", "str", "the goal's baseline period"),
+        _goal["baseline_period"],
         Column("baseline_value", "float64", "value in the baseline period"),
         Column("baseline_status", "float64", "status symbol of the baseline (float64: null throughout)"),
         Column("latest_period", "str", "the latest period with a row"),
@@ -221,8 +220,8 @@ GOAL_PROGRESS = Contract(
         Column("latest_ci_high", "float64", "95 % interval, upper bound"),
         Column("n_years", "int64", "years pooled in the latest figure (0 for survey waves and gaps)"),
         Column("question_set_version", "str", "survey question set of the latest wave"),
-        Column("target_value", "float64", "the target"),
-        Column("target_year", "int64", "the target year"),
+        _goal["target_value"],
+        _goal["target_year"],
         Column("progress_pct", "float64", "(latest - baseline) / (target - baseline) x 100"),
         Column("status", "str", "on_track, off_track, insufficient_data or no_target"),
         Column("status_reason", "str", "why, in words"),
@@ -255,15 +254,22 @@ GOAL_PROGRESS = Contract(
     ("goal_id", "indicator_id", "scope", "measure", "region_code"),
 )
 
+_survey = {column.name: column for column in (
+    Column("district_code", "str", "0301 (Oslo) or a bydel"),
+    Column("indicator_id", "str", "survey indicator id (survey_...)"),
+    Column("status", "str", "null, or `:` (suppressed)"),
+    Column("provenance", "str", "recorded or illustrative"),
+)}
+
 SURVEY_RESULTS = Contract(
     "survey_results", "wave x district x indicator x group (suppressed cells keep their row)",
     (
         Column("wave", "str", "survey wave id, e.g. 2024-spring"),
         Column("wave_date", "str", "the wave's date (ISO)"),
-        Column("district_code", "str", "0301 (Oslo) or a bydel"),
+        _survey["district_code"],
         Column("district_name", "str", "district name"),
         Column("focus_area", "str", "the codebook's focus area"),
-        Column("indicator_id", "str", "survey indicator id (survey_...)"),
+        _survey["indicator_id"],
         Column("question_set_version", "str", "the questions asked; no trend across a change"),
         Column("group_type", "str", "all, sex or age_band"),
         Column("group_value", "str", "all, the sex or the age band"),
@@ -273,8 +279,8 @@ SURVEY_RESULTS = Contract(
         Column("ci_low", "float64", "Wilson 95 % interval, lower bound, 0-1"),
         Column("ci_high", "float64", "Wilson 95 % interval, upper bound, 0-1"),
         Column("weighted", "bool", "weighted to the district's population"),
-        Column("status", "str", "null, or `:` (suppressed)"),
-        Column("provenance", "str", "recorded or illustrative"),
+        _survey["status"],
+        _survey["provenance"],
     ),
     ("wave", "district_code", "indicator_id", "group_type", "group_value"),
 )
@@ -284,15 +290,15 @@ SURVEY_CHANGE = Contract(
     (
         Column("from_wave", "str", "earlier wave"),
         Column("to_wave", "str", "later wave"),
-        Column("district_code", "str", "0301 (Oslo) or a bydel"),
-        Column("indicator_id", "str", "survey indicator id"),
+        _survey["district_code"],
+        _survey["indicator_id"],
         Column("n_pairs", "Int64", "people in both waves (null when suppressed)"),
         Column("share_improved", "float64", "share whose answer improved, 0-1"),
         Column("share_unchanged", "float64", "share unchanged"),
         Column("share_worsened", "float64", "share worsened"),
         Column("mean_change", "float64", "mean change in score"),
-        Column("status", "str", "null, or `:` (suppressed)"),
-        Column("provenance", "str", "recorded or illustrative"),
+        _survey["status"],
+        _survey["provenance"],
     ),
     ("from_wave", "to_wave", "district_code", "indicator_id"),
 )

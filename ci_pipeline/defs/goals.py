@@ -1,7 +1,7 @@
 """Dagster assets for the goals: marts/goals, marts/goal_progress and reports/goal_report.
 
-Thin layer over ci_pipeline.goals (config, progress) and ci_pipeline.report. The goal report is written after
-releases/goal_progress has published, from the published marts, so every publish refreshes it.
+Thin layer over ci_pipeline.goals (config, progress) and ci_pipeline.report. The goal report is written
+after releases/goal_progress has published, from the published marts, so every publish refreshes it.
 """
 
 import pandas as pd

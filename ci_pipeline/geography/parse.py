@@ -58,19 +58,25 @@ def _frame(records: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
     ) if records else pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
 
 
+def _code_item(item: dict[str, Any], origin: str, where: str) -> dict[str, str | None]:
+    """The fields every KLASS code item has (in codes, codesAt and a version's classificationItems)."""
+    return {
+        "code": _required(item, "code", origin, where),
+        "parent_code": _text(item.get("parentCode")),
+        "level": _text(item.get("level")),
+        "name": _required(item, "name", origin, where),
+        "short_name": _text(item.get("shortName")),
+        "notes": _text(item.get("notes")),
+    }
+
+
 def parse_codes(doc: Any, *, origin: str = "KLASS codes") -> pd.DataFrame:
     """A `codes` or `codesAt` answer ({"codes": [...]}) as a frame with CODE_COLUMNS."""
     records = []
     for index, item in enumerate(_require_list(doc, "codes", origin)):
-        where = f"codes[{index}]"
         records.append({
-            "code": _required(item, "code", origin, where),
-            "parent_code": _text(item.get("parentCode")),
-            "level": _text(item.get("level")),
-            "name": _required(item, "name", origin, where),
-            "short_name": _text(item.get("shortName")),
+            **_code_item(item, origin, f"codes[{index}]"),
             "presentation_name": _text(item.get("presentationName")),
-            "notes": _text(item.get("notes")),
             "valid_from": _text(item.get("validFrom")),
             "valid_to": _text(item.get("validTo")),
             "valid_from_in_range": _text(item.get("validFromInRequestedRange")),
@@ -177,15 +183,7 @@ def parse_version(doc: Any, *, origin: str = "KLASS version") -> KlassVersion:
     """A `versions/{id}` answer: its classificationItems, changelogs and correspondence tables."""
     items = []
     for index, item in enumerate(_require_list(doc, "classificationItems", origin)):
-        where = f"classificationItems[{index}]"
-        items.append({
-            "code": _required(item, "code", origin, where),
-            "parent_code": _text(item.get("parentCode")),
-            "level": _text(item.get("level")),
-            "name": _required(item, "name", origin, where),
-            "short_name": _text(item.get("shortName")),
-            "notes": _text(item.get("notes")),
-        })
+        items.append(_code_item(item, origin, f"classificationItems[{index}]"))
     changelogs = [
         {"changed_at": _change_moment(item, origin, f"changelogs[{index}]"), "description": _text(item.get("description"))}
         for index, item in enumerate(_require_list(doc, "changelogs", origin))
