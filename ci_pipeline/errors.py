@@ -53,7 +53,10 @@ class HttpStatusError(SourceError):
 
 
 class TooManyCellsError(HttpStatusError):
-    hint = "narrow the selection or let the client split it (SsbClient.data splits by region, then time)"
+    hint = (
+        "narrow the selection or let the client split it (SsbClient.data splits by region, then time; "
+        "OsloStatbankClient.data by time)"
+    )
 
 
 class NonExistentValueError(HttpStatusError):
@@ -132,6 +135,10 @@ SSB_PROBLEM_TITLES: dict[str, type[HttpStatusError]] = {
 }
 
 
+# PxWeb v1 (SSB api/v0, Oslo kommune statistikkbank) answers a query over its value limit with 403 and
+# {"error": "Too many values selected"} (statisticsnorway/PxWeb SSDHandler.cs).
+PXWEB_V1_TOO_MANY_VALUES = "too many values selected"
+
 # FHI's 400 answer when a data request does not list exactly the table's dimensions.
 FHI_DIMENSIONS_MISMATCH = "does not match the required dimensions"
 
@@ -163,6 +170,8 @@ def error_for_status(source: str, table: str | None, url: str, status: int, body
         described += f": {_body_excerpt(body)}"
     if status == 404:
         return NotFoundError(source, table, url, described, status=status, body=body)
+    if status == 403 and str(problem.get("error") or "").strip().lower() == PXWEB_V1_TOO_MANY_VALUES:
+        return TooManyCellsError(source, table, url, f"HTTP 403: {problem['error']}", status=status, body=body)
     if status == 400 and FHI_DIMENSIONS_MISMATCH in body.decode("utf-8", errors="replace"):
         return MissingDimensionsError(source, table, url, described, status=status, body=body)
     error_class = (

@@ -19,6 +19,7 @@ import yaml
 
 from ci_pipeline.archive import Archive, ArchivedResponse, request_key
 from ci_pipeline.settings import FHI_BASE_URL, SSB_BASE_URL
+from ci_pipeline.sources.ssb import dimension_codes, resolve_values
 
 REPO = Path(__file__).resolve().parents[1]
 CATALOGUE = REPO / "assets" / "sources"
@@ -181,8 +182,12 @@ def test_ssb_metadata_has_no_values_and_data_matches_the_selection(entry):
     for item in entry["selection"]:
         index = data["dimension"][item["variable"]]["category"]["index"]
         assert isinstance(index, dict)
-        if item["values"] != ["*"]:
-            assert sorted(index) == sorted(item["values"])
+        available = dimension_codes(metadata, item["variable"])
+        if item.get("codelist"):
+            codelist = answer(entry, "codelists", "GET", f"codeLists/{item['codelist']}", {"lang": "no"}, None)
+            available = [value["code"] for value in codelist.json()["values"]]
+        wanted = resolve_values(item["values"], available, is_time=item["variable"] == "Tid")
+        assert sorted(index) == sorted(wanted)
 
 
 @pytest.mark.parametrize("entry", FHI_ENTRIES, ids=entry_id)
@@ -259,21 +264,57 @@ def test_10826_equals_the_export_cell_for_cell():
                 position += 1
 
 
-def test_07459_oslo_equals_the_10826_oslo_total_for_the_export_years():
-    municipal = data_answer(next(entry for entry in SSB_ENTRIES if entry["table_id"] == "07459")).json()
+def test_10826_publishes_the_real_population_of_1_january_2024():
+    data = population_data()
+    ages = list(data["dimension"]["Alder"]["category"]["index"])
+
+    def total(region: str) -> int:
+        return sum(cell(data, Region=region, Alder=age, ContentsCode="Personer1", Tid="2024")[0] for age in ages)
+
+    assert list(data["dimension"]["Tid"]["category"]["index"])[-4:] == ["2021", "2022", "2023", "2024"]
+    assert total("030100aa") == 717_710
+    assert total("030101a") == 63_712
+
+
+def municipal_data() -> dict[str, Any]:
+    return data_answer(next(entry for entry in SSB_ENTRIES if entry["table_id"] == "07459")).json()
+
+
+def test_07459_holds_only_real_years_without_an_invented_sex_split():
+    municipal = municipal_data()
+    assert "Kjonn" not in municipal["id"]
+    assert list(municipal["dimension"]["Tid"]["category"]["index"]) == ["2022", "2023", "2024"]
+    assert "status" not in municipal
+
+
+def test_07459_equals_the_exports_cell_for_cell():
+    needs_reference()
+    export = load_builder().read_07459_export(REFERENCE)
+    municipal = municipal_data()
+    ages = list(municipal["dimension"]["Alder"]["category"]["index"])
+    assert set(ages) == set(export.age_labels)
+    national = {year: 0 for year in export.years}
+    for (region, age, year), count in export.persons.items():
+        national[year] += count
+        if region == "K-0301":
+            assert cell(municipal, Region="0301", Alder=age, ContentsCode="Personer1", Tid=year) == (count, None)
+    for year in export.years:
+        assert national[year] == sum(
+            cell(municipal, Region="0", Alder=age, ContentsCode="Personer1", Tid=year)[0] for age in ages
+        )
+    assert national == {"2022": 5_425_270, "2023": 5_488_984, "2024": 5_550_203}
+
+
+def test_07459_oslo_equals_the_10826_oslo_total():
+    municipal = municipal_data()
     districts = population_data()
     ages = list(districts["dimension"]["Alder"]["category"]["index"])
-    for year in ("2010", "2015", "2021"):
-        oslo = sum(
-            cell(municipal, Region="0301", Kjonn=sex, Alder=age, ContentsCode="Personer1", Tid=year)[0]
-            for sex in ("1", "2")
-            for age in ages
-        )
-        total = sum(
-            cell(districts, Region="030100aa", Alder=age, ContentsCode="Personer1", Tid=year)[0]
-            for age in ages
-        )
-        assert oslo == total
+    for year in ("2022", "2023", "2024"):
+        for age in ages:
+            assert (
+                cell(municipal, Region="0301", Alder=age, ContentsCode="Personer1", Tid=year)
+                == cell(districts, Region="030100aa", Alder=age, ContentsCode="Personer1", Tid=year)
+            )
 
 
 # --- the builder -------------------------------------------------------------------------------------
@@ -293,17 +334,48 @@ def test_builder_is_deterministic_and_the_committed_snapshot_is_current(tmp_path
     assert committed == built, "data/snapshots is stale: run .venv/bin/python tools/build_snapshots.py"
 
 
-def test_builder_rejects_a_selection_value_the_table_does_not_have(tmp_path):
+def build_with_changed_entry(tmp_path: Path, name: str, change) -> None:
+    """Build from a catalogue holding only the SSB entry `name`, after `change(entry)`."""
     needs_reference()
-    builder = load_builder()
     catalogue = tmp_path / "sources"
     (catalogue / "ssb").mkdir(parents=True)
     (catalogue / "fhi").mkdir()
-    entry = yaml.safe_load((CATALOGUE / "ssb" / "ssb_13563.yaml").read_text(encoding="utf-8"))
-    entry["selection"][0]["values"] = ["0301", "9999"]
-    (catalogue / "ssb" / "ssb_13563.yaml").write_text(yaml.safe_dump(entry), encoding="utf-8")
-    with pytest.raises(builder.BuildError, match=r"ssb_13563.*Region.*9999"):
-        builder.build(REFERENCE, tmp_path / "out", catalogue)
+    entry = yaml.safe_load((CATALOGUE / "ssb" / f"{name}.yaml").read_text(encoding="utf-8"))
+    change(entry)
+    (catalogue / "ssb" / f"{name}.yaml").write_text(yaml.safe_dump(entry), encoding="utf-8")
+    load_builder().build(REFERENCE, tmp_path / "out", catalogue)
+
+
+def test_builder_rejects_a_selection_value_the_table_does_not_have(tmp_path):
+    def unknown_region(entry):
+        entry["selection"][0]["values"] = ["0301", "9999"]
+
+    with pytest.raises(Exception, match=r"ssb_13563.*Region.*9999") as caught:
+        build_with_changed_entry(tmp_path, "ssb_13563", unknown_region)
+    assert type(caught.value).__name__ == "BuildError"
+
+
+def test_builder_refuses_a_sex_split_the_population_exports_do_not_have(tmp_path):
+    def with_sex(entry):
+        entry["selection"].insert(1, {"variable": "Kjonn", "values": ["1", "2"]})
+        entry["dimensions"]["sex"] = "Kjonn"
+
+    with pytest.raises(Exception, match=r"07459.*no sex split") as caught:
+        build_with_changed_entry(tmp_path, "ssb_07459", with_sex)
+    assert type(caught.value).__name__ == "BuildError"
+
+
+def test_builder_refuses_an_export_that_repeats_a_year(tmp_path):
+    needs_reference()
+    builder = load_builder()
+    reference = tmp_path / "reference"
+    (reference / "ssb").mkdir(parents=True)
+    for path in (REFERENCE / "ssb").glob(builder.EXPORT_10826):
+        (reference / "ssb" / path.name).write_bytes(path.read_bytes())
+    original = reference / "ssb" / "ssb_10826_bydel_population_Personerward2024.csv"
+    (reference / "ssb" / "ssb_10826_bydel_population_Personerward2024b.csv").write_bytes(original.read_bytes())
+    with pytest.raises(builder.BuildError, match=r"Personerward2024b?\.csv line 3: years \['2024'\] repeat"):
+        builder.read_10826_export(reference)
 
 
 # --- replay through the real clients and the reader ----------------------------------------------------

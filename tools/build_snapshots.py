@@ -7,8 +7,10 @@ the requests the clients send (docs/ARCHITECTURE.md, "SSB requests" / "FHI reque
 shapes (see ../shared/reference/).
 
 Where the numbers come from (the `provenance` of every archived answer):
-- reconstructed: SSB 10826 (population by city district and age) is re-encoded from the real StatBank
-  CSV exports in the reference folder (ssb/ssb_10826_bydel_population_Personerward*.csv).
+- reconstructed: SSB 10826 (population by city district and age, 2001-2024) and SSB 07459 (population
+  of Oslo and Norway by age, 2022-2024) are re-encoded from the real StatBank CSV exports in the
+  reference folder (ssb/ssb_10826_bydel_population_Personerward*.csv,
+  ssb/ssb_07459_municipal_population_Personer*.csv).
 - illustrative: every other table. No real figures are at hand for them, so values are made up:
   plausible levels per district (a fixed "deprivation" score per district), a trend, and a small
   deterministic jitter. Population denominators follow the real 10826 export.
@@ -39,7 +41,9 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from ci_pipeline.archive import Archive, ArchivedResponse, sha256_bytes
 from ci_pipeline.catalogue import TableSpec, load_table_spec
+from ci_pipeline.errors import SourceError
 from ci_pipeline.settings import FHI_BASE_URL, SSB_BASE_URL
+from ci_pipeline.sources.ssb import Selection, resolve_values
 
 # Every envelope carries this retrieval time, so a rebuild gives the same files.
 BUILD_TIMESTAMP = "2026-03-02T06:00:00.000000Z"
@@ -102,7 +106,6 @@ MUNICIPALITIES = {"0301": "Oslo", "4601": "Bergen", "5001": "Trondheim", "1103":
 NORWAY_DEPRIVATION = 0.35
 # Norway's population per year of age as a multiple of Oslo's (about right for the 2010s-2020s).
 NORWAY_TO_OSLO = ((19, 8.5), (39, 5.7), (66, 8.3), (200, 11.4))
-LAST_EXPORT_YEAR = 2021
 YEARLY_GROWTH_AFTER_EXPORT = 0.009
 
 Cell = tuple[Any, "str | None"]  # (value, SSB status symbol)
@@ -122,14 +125,16 @@ def norway_factor(age: int) -> float:
     return next(factor for upper, factor in NORWAY_TO_OSLO if age <= upper)
 
 
-# --- the real 10826 export ----------------------------------------------------------------------------
+# --- the real StatBank exports (10826, 07459) -----------------------------------------------------------
 
 AGE_LABEL = re.compile(r"^(\d+) years?( or older)?$")
+EXPORT_10826 = "ssb_10826_bydel_population_Personerward*.csv"
+EXPORT_07459 = "ssb_07459_municipal_population_Personer*.csv"
 
 
 @dataclass
 class PopulationExport:
-    """SSB 10826 as exported from StatBank: persons by region code, age code and year."""
+    """An SSB population table as exported from StatBank: persons by region code, age code and year."""
 
     region_labels: dict[str, str]
     age_labels: dict[str, str]  # code ("000".."104", "105+") -> English export label
@@ -145,32 +150,42 @@ class PopulationExport:
 
     def total(self, region: str, ages: range, year: int) -> float:
         """Persons of the given ages; years after the export are extrapolated with a steady growth."""
-        export_year = min(year, LAST_EXPORT_YEAR)
+        export_year = min(year, int(self.years[-1]))
         count = sum(self.persons[region, age_code(age), str(export_year)] for age in ages)
         return count * (1 + YEARLY_GROWTH_AFTER_EXPORT) ** (year - export_year)
+
+    def regions_in(self, year: str) -> list[str]:
+        """The region codes the export of `year` lists (municipal exports follow each year's reforms)."""
+        return [region for region in self.region_labels if (region, "000", year) in self.persons]
 
 
 def age_code(age: int) -> str:
     return "105+" if age >= 105 else f"{age:03d}"
 
 
-def read_10826_export(reference: Path) -> PopulationExport:
-    """Read and merge the two StatBank CSV exports (latin1, ';', wide by year, title + blank line)."""
-    files = sorted((reference / "ssb").glob("ssb_10826_bydel_population_Personerward*.csv"))
-    if len(files) != 2:
-        raise BuildError(
-            f"expected the two 10826 exports in {reference / 'ssb'}, found {[f.name for f in files]}"
-        )
+def read_statbank_exports(files: list[Path], table_id: str) -> PopulationExport:
+    """Read and merge StatBank CSV exports of one table (latin1, ';', title line + blank line, then a
+    header "region";"age";"Persons <year>"... wide by year). Each file must be a full region x age x
+    year grid, and no year may come from two files."""
+    if not files:
+        raise BuildError(f"no StatBank export of table {table_id} found")
     region_labels: dict[str, str] = {}
     age_labels: dict[str, str] = {}
     persons: dict[tuple[str, str, str], int] = {}
     years: list[str] = []
     for path in files:
         lines = path.read_text(encoding="latin1").splitlines()
+        if not lines or not lines[0].startswith(f'"{table_id}:'):
+            raise BuildError(f"{path.name} line 1: expected the title of table {table_id}, got {lines[:1]}")
         rows = list(csv.reader(lines[2:], delimiter=";"))
         header, body = rows[0], [row for row in rows[1:] if row]
         file_years = [column.removeprefix("Persons ") for column in header[2:]]
+        repeated = sorted(set(file_years) & set(years))
+        if repeated or not all(re.fullmatch(r"\d{4}", year) for year in file_years):
+            raise BuildError(f"{path.name} line 3: years {file_years} repeat {repeated} or are not years")
         years.extend(file_years)
+        file_regions: set[str] = set()
+        file_ages: set[str] = set()
         for line_number, row in enumerate(body, start=4):
             code, _, label = row[0].partition(" ")
             match = AGE_LABEL.match(row[1])
@@ -179,18 +194,40 @@ def read_10826_export(reference: Path) -> PopulationExport:
             age = age_code(int(match.group(1)))
             region_labels.setdefault(code, label)
             age_labels.setdefault(age, row[1])
+            file_regions.add(code)
+            file_ages.add(age)
             for year, count in zip(file_years, row[2:]):
                 if not count.isdigit():
                     raise BuildError(
                         f"{path.name} line {line_number}: count {count!r} for {year} is not a number"
                     )
+                if (code, age, year) in persons:
+                    raise BuildError(f"{path.name} line {line_number}: {code} {row[1]} {year} is listed twice")
                 persons[code, age, year] = int(count)
-    expected = len(region_labels) * len(age_labels) * len(years)
-    if len(persons) != expected:
-        raise BuildError(
-            f"10826 exports are not a full region x age x year grid ({len(persons)} of {expected})"
-        )
+        expected = len(file_regions) * len(file_ages) * len(file_years)
+        found = sum(1 for (_, _, year) in persons if year in file_years)
+        if found != expected:
+            raise BuildError(f"{path.name}: not a full region x age x year grid ({found} of {expected})")
     return PopulationExport(region_labels, age_labels, sorted(years), persons)
+
+
+def read_10826_export(reference: Path) -> PopulationExport:
+    """Every 10826 export (2001-2020, 2021, 2022, ...) merged; each must list the same regions."""
+    files = sorted((reference / "ssb").glob(EXPORT_10826))
+    export = read_statbank_exports(files, "10826")
+    first = export.regions_in(export.years[0])
+    for year in export.years:
+        if export.regions_in(year) != first:
+            raise BuildError(
+                f"10826 exports in {reference / 'ssb'}: the regions of {year} differ from those of "
+                f"{export.years[0]}; the snapshot needs one region list for all years"
+            )
+    return export
+
+
+def read_07459_export(reference: Path) -> PopulationExport:
+    """Every 07459 export (one year each, municipalities spelled as agg_KommSummer codes "K-0301")."""
+    return read_statbank_exports(sorted((reference / "ssb").glob(EXPORT_07459)), "07459")
 
 
 # --- table models ------------------------------------------------------------------------------------
@@ -377,29 +414,30 @@ def resolve_ssb_selection(table: SsbTable, entry: TableSpec) -> list[tuple[Varia
             if item["codelist"] not in codelists:
                 raise BuildError(f"{where}: variable {variable.code} has no codelist {item['codelist']!r}")
             available = codelists[item["codelist"]].values
-        values = [str(value) for value in item["values"]]
-        if values == ["*"]:
-            chosen.append((variable, dict(available)))
-            continue
-        missing = [value for value in values if value not in available]
-        if missing:
-            raise BuildError(f"{where}: variable {variable.code} has no value {missing}")
-        chosen.append((variable, {code: label for code, label in available.items() if code in values}))
+        try:
+            # The client's own resolver, so the snapshot answers exactly what the client asks for.
+            wanted = set(
+                resolve_values(
+                    [str(value) for value in item["values"]],
+                    list(available),
+                    is_time=variable.code == "Tid",
+                    variable=variable.code,
+                    table=table.table_id,
+                )
+            )
+        except SourceError as exc:
+            raise BuildError(f"{where}: {exc}") from None
+        chosen.append((variable, {code: label for code, label in available.items() if code in wanted}))
     return chosen
 
 
 def ssb_request_body(entry: TableSpec) -> dict[str, Any]:
     """The POST body the SSB client sends for a catalogue entry (selection in catalogue order)."""
-    selection = []
-    for item in entry.selection:
-        part: dict[str, Any] = {
-            "variableCode": item["variable"],
-            "valueCodes": [str(v) for v in item["values"]],
-        }
-        if item.get("codelist"):
-            part["codelist"] = item["codelist"]
-        selection.append(part)
-    return {"selection": selection}
+    selection = [
+        Selection(item["variable"], [str(value) for value in item["values"]], item.get("codelist"))
+        for item in entry.selection
+    ]
+    return {"selection": [item.as_body() for item in selection]}
 
 
 def ssb_data(table: SsbTable, entry: TableSpec) -> dict[str, Any]:
@@ -711,88 +749,90 @@ def norwegian_age_label(code: str) -> str:
     return "105 år eller eldre" if code == "105+" else f"{int(code)} år"
 
 
+def without_sex(table_id: str, codes: dict[str, str]) -> None:
+    if "Kjonn" in codes:
+        raise BuildError(
+            f"SSB table {table_id}: the StatBank exports have no sex split; leave Kjonn out of the "
+            "catalogue selection (it is eliminated, i.e. summed over both sexes)"
+        )
+
+
+def population_variables(export: PopulationExport, regions: dict[str, str]) -> tuple[Variable, ...]:
+    """Region, Kjonn, Alder, ContentsCode and Tid of SSB's population tables (10826, 07459)."""
+    return (
+        Variable("Region", "region", regions),
+        Variable("Kjonn", "kjønn", {"1": "Menn", "2": "Kvinner"}, elimination=True),
+        Variable(
+            "Alder",
+            "alder",
+            {code: norwegian_age_label(code) for code in export.age_labels},
+            elimination=True,
+        ),
+        contents("Personer1", "Personer", "personer", 0),
+        Variable("Tid", "år", {year: year for year in export.years}),
+    )
+
+
 def ssb_10826(export: PopulationExport) -> SsbTable:
     def cell(codes: dict[str, str]) -> Cell:
+        without_sex("10826", codes)
         region, year = codes["Region"], codes["Tid"]
         if not export.region_alive(region, year):
             return None, "."
         return export.persons[region, codes["Alder"], year], None
 
+    first, last = export.years[0], export.years[-1]
     return SsbTable(
         table_id="10826",
         title="Befolkning, etter region, kjønn, alder, statistikkvariabel og år",
-        # Approximate publication date of the 1 January 2021 figures (the export does not carry it).
-        updated="2021-02-23T07:00:00Z",
+        # Approximate publication date of the 1 January figures of the last export year (the export
+        # does not carry it).
+        updated=f"{last}-02-21T07:00:00Z",
         subject_code="be",
         subject_area="Befolkning",
-        variables=(
-            Variable("Region", "region", dict(export.region_labels)),
-            Variable("Kjonn", "kjønn", {"1": "Menn", "2": "Kvinner"}, elimination=True),
-            Variable(
-                "Alder",
-                "alder",
-                {code: norwegian_age_label(code) for code in export.age_labels},
-                elimination=True,
-            ),
-            contents("Personer1", "Personer", "personer", 0),
-            Variable("Tid", "år", {year: year for year in export.years}),
-        ),
+        variables=population_variables(export, dict(export.region_labels)),
         cell=cell,
         provenance="reconstructed",
         note=(
-            "Reconstructed from the real SSB StatBank CSV exports of table 10826 for 2001-2020 and 2021 "
-            "(folkehelseinstituttet/fhidata inst/rawdata/population, latin1, wide by year; no sex dimension, "
-            "so Kjonn is eliminated). Region codes and labels as in the export (English label text); age "
-            "labels translated to the Norwegian StatBank wording. The export writes 0 for region-years "
-            "outside a region's lifetime: where a region-year is 0 for every age, its cells have status '.' "
-            "(cannot occur) and a null value; a 0 inside a living region-year is kept. The table-level "
-            "'updated' is the approximate publication date of the 2021 figures."
+            f"Reconstructed from the real SSB StatBank CSV exports of table 10826 for {first}-{last} "
+            "(2001-2020 and 2021: folkehelseinstituttet/fhidata inst/rawdata/population; 2022-2024: "
+            "niphr/csdata data-raw/files/population; latin1, wide by year; no sex dimension, so Kjonn is "
+            "eliminated). Region codes and labels as in the export (English label text); age labels "
+            "translated to the Norwegian StatBank wording. The export writes 0 for region-years outside a "
+            "region's lifetime: where a region-year is 0 for every age, its cells have status '.' (cannot "
+            "occur) and a null value; a 0 inside a living region-year is kept. The table-level 'updated' "
+            f"is the approximate publication date of the {last} figures."
         ),
     )
 
 
-def oslo_sex_split(total: int, age: int, sex: str) -> int:
-    """An illustrative split of a count by sex: boys are a slight majority young, women old."""
-    male_share = 0.513 if age < 20 else 0.505 if age < 60 else 0.48 if age < 80 else 0.38
-    male = round(total * male_share)
-    return male if sex == "1" else total - male
-
-
 def ssb_07459(export: PopulationExport) -> SsbTable:
     def cell(codes: dict[str, str]) -> Cell:
-        age_code_, year, sex = codes["Alder"], int(codes["Tid"]), codes["Kjonn"]
-        age = int(age_code_.rstrip("+"))
-        oslo = round(export.total("030100aa", range(age, age + 1), year))
+        without_sex("07459", codes)
+        age, year = codes["Alder"], codes["Tid"]
         if codes["Region"] == "0301":
-            return oslo_sex_split(oslo, age, sex), None
-        norway = round(oslo * norway_factor(age) * (1 + 0.02 * jitter("07459", age, year)))
-        return oslo_sex_split(norway, age, sex), None
+            return export.persons["K-0301", age, year], None
+        return sum(export.persons[region, age, year] for region in export.regions_in(year)), None
 
+    first, last = export.years[0], export.years[-1]
     return SsbTable(
         table_id="07459",
         title="Befolkning, etter region, kjønn, alder, statistikkvariabel og år",
-        updated="2025-02-20T07:00:00Z",
+        # Approximate publication date of the 1 January figures of the last export year.
+        updated=f"{last}-02-21T07:00:00Z",
         subject_code="be",
         subject_area="Befolkning",
-        variables=(
-            Variable("Region", "region", {"0": "Hele landet", "0301": "Oslo"}),
-            Variable("Kjonn", "kjønn", {"1": "Menn", "2": "Kvinner"}, elimination=True),
-            Variable(
-                "Alder",
-                "alder",
-                {age_code(age): norwegian_age_label(age_code(age)) for age in range(106)},
-                elimination=True,
-            ),
-            contents("Personer1", "Personer", "personer", 0),
-            years(2010, 2025),
-        ),
+        variables=population_variables(export, {"0": "Hele landet", "0301": "Oslo"}),
         cell=cell,
-        provenance="illustrative",
+        provenance="reconstructed",
         note=(
-            "ILLUSTRATIVE, in the real PxWebApi v2 shape. Oslo 2010-2021 per year of age equals the real "
-            "10826 Oslo total (030100aa, reconstructed from the StatBank export) split by sex with made-up "
-            "shares; Oslo 2022-2025 grows 0.9 % a year from 2021; Norway is Oslo times made-up age-band "
-            "ratios. Not official figures."
+            f"Reconstructed from the real SSB StatBank CSV exports of table 07459 for {first}-{last}, one "
+            "file a year (niphr/csdata data-raw/files/population/Personer<year>.csv; latin1, municipalities "
+            "as agg_KommSummer codes 'K-0301', no sex dimension, so Kjonn is eliminated). Oslo (0301) is the "
+            "export's row K-0301; Hele landet (0) is the sum of every row of that year's export (all "
+            "municipalities and 'Rest: divided municipalities and unknown'), as SSB's national total is. "
+            "Age labels translated to the Norwegian StatBank wording. No illustrative cells. The "
+            f"table-level 'updated' is the approximate publication date of the {last} figures."
         ),
     )
 
@@ -1285,7 +1325,7 @@ def build(reference: Path, out: Path, catalogue_root: Path) -> int:
         table.table_id: table
         for table in (
             ssb_10826(export),
-            ssb_07459(export),
+            ssb_07459(read_07459_export(reference)),
             ssb_06944(export),
             ssb_08764(export),
             ssb_13563(export),
