@@ -38,16 +38,12 @@ from pydantic import Field, model_validator
 from ci_pipeline.archive import PROVENANCES
 from ci_pipeline.config import ConfigModel, collect, load_model
 from ci_pipeline.jsonstat import JsonStatTable
+from ci_pipeline.schema import TIDY_COLUMNS
 from ci_pipeline.sources.oslo import SOURCE, Query
+from ci_pipeline.tidy import STATUS_SYMBOLS
 
 # The tidy observation columns (docs/ARCHITECTURE.md); to be imported from the shared tidy module once
 # jsonstat.py's tidy part has moved there.
-TIDY_COLUMNS = [
-    "source", "table_id", "indicator_id", "region_code", "region_level", "period", "period_type",
-    "sex", "age_group", "value", "unit", "numerator", "denominator", "status", "source_updated",
-    "retrieved_at", "snapshot_sha256", "provenance",
-]
-STATUS_SYMBOLS = frozenset({".", "..", ":", "...", "-", "*"})
 SUPPRESSED = ":"
 
 OSLO_CODE = "0301"

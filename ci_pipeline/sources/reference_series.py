@@ -43,10 +43,10 @@ from pydantic import Field, model_validator
 
 from ci_pipeline.archive import file_sha256
 from ci_pipeline.config import ConfigModel, load_model
+from ci_pipeline.schema import TIDY_COLUMNS
 from ci_pipeline.sources.oslo_tidy import (
     OSLO_CODE,
     OSLO_DISTRICTS,
-    TIDY_COLUMNS,
     UNKNOWN_DISTRICT,
     district_code_for_name,
 )
