@@ -102,16 +102,29 @@ def file_sha256(path: Path | str) -> str:
     return digest.hexdigest()
 
 
+def fsync_dir(path: Path) -> None:
+    """Make a folder's entries (a new, renamed or removed file) durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that a reader (or a crash) sees the old file or the new one, never half."""
+    """Write `data` to `path` so that a reader (or a crash) sees the old file or the new one, never half.
+
+    The file is 0644 whatever the umask (mkstemp creates 0600), so the warehouse's group can read it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     try:
+        os.fchmod(fd, 0o644)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+        fsync_dir(path.parent)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
