@@ -124,10 +124,20 @@ def file_sha256(path: Path | str) -> str:
     return digest.hexdigest()
 
 
+def fsync_dir(path: Path) -> None:
+    """Make a folder's entries (a new, renamed or removed file) durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def atomic_writer(path: Path) -> Iterator[BinaryIO]:
     """A binary file to write `path` through: a reader (or a crash) sees the old file or the whole new
-    one, never half. The new file replaces `path` (mode FILE_MODE) when the block ends without error."""
+    one, never half. The new file replaces `path` when the block ends without error; it is FILE_MODE
+    (0644) whatever the umask (mkstemp creates 0600), so the warehouse's group can read it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     try:
@@ -137,6 +147,7 @@ def atomic_writer(path: Path) -> Iterator[BinaryIO]:
             os.fchmod(handle.fileno(), FILE_MODE)
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+        fsync_dir(path.parent)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -1,8 +1,8 @@
 """Crash safety of publishing: the publish step killed with SIGKILL at random points, many times.
 
-releases/<mart> publishes through MartStore.publish (write the version into _staging, fsync, rename into
-place, verify, replace LATEST, rebuild catalog.duckdb). Here a child process runs exactly that for two
-marts and is killed, in a loop with a fixed seed, either
+releases/<mart> publishes through MartStore.publish (repair what an earlier kill left, write the version
+into _staging, rename it into place, verify, replace LATEST, journal it, rebuild catalog.duckdb). Here a
+child process runs exactly that for two marts and is killed, in a loop with a fixed seed, either
 
 - at the k-th executed line of ci_pipeline/marts.py (k drawn from the seeded generator over every line a
   publish executes, so every step boundary is hit without depending on timing), or
@@ -181,6 +181,10 @@ def test_sigkill_at_random_points_of_a_publish_never_breaks_latest(context, tmp_
             store.verify(mart, version)
         leftovers = list((store.mart_dir(mart) / STAGING_DIR).glob("*"))
         assert leftovers == [], f"{mart}: abandoned staging folders are cleared by the next publish"
+        folders = sorted(p.name.split("=", 1)[1] for p in store.mart_dir(mart).glob("version=*"))
+        assert folders == store.versions(mart), f"{mart}: unpublished version folders are cleared too"
+    temporary = [p.name for p in store.root.rglob(".*")]
+    assert temporary == [], "temporary files of killed writes and catalogue refreshes are removed"
 
 
 PIPELINE_CHILD = '''
@@ -189,28 +193,26 @@ import os, signal, sys
 from ci_pipeline import marts, run
 
 kill_at = int(sys.argv[1])
-write_text_atomic = marts._write_text_atomic
-latest_writes = 0
+promoted = 0
 
 
-def kill_at_the_nth_latest(path, text):
-    global latest_writes
-    if path.name == marts.LATEST_FILE:
-        latest_writes += 1
-        if latest_writes == kill_at:
+def kill_at_the_nth_promotion(boundary, mart):
+    global promoted
+    if boundary == "renamed":
+        promoted += 1
+        if promoted == kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
-    write_text_atomic(path, text)
 
 
-marts._write_text_atomic = kill_at_the_nth_latest
+marts.set_boundary_hook(kill_at_the_nth_promotion)
 sys.exit(run.main())
 '''
 
 
 @pytest.mark.slow
 def test_the_whole_pipeline_killed_during_its_publishes_recovers_on_the_next_run(tmp_path):
-    """`make run` itself, SIGKILLed when its 4th mart is about to be named LATEST (three marts published,
-    the fourth's version folder renamed into place): the published marts stay complete, and the next
+    """`make run` itself, SIGKILLed when its 4th mart's version folder has been renamed into place but is
+    not yet named by LATEST (three marts published): the published marts stay complete, and the next
     run completes, publishes every mart and leaves no abandoned version folder behind."""
     import os
     import subprocess

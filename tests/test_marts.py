@@ -1,17 +1,12 @@
-"""MartStore: versioned Parquet marts, manifests, LATEST, retention, the DuckDB catalogue, and crash safety.
+"""MartStore: versioned Parquet marts, manifests, LATEST, retention and the DuckDB catalogue.
 
-The crash tests kill a child process with SIGKILL at a chosen point of a publish (by replacing the function
-that runs at that point), so they do not depend on timing.
+Crash safety: tests/test_publish_boundaries.py (a kill at every write boundary) and tests/test_crash.py
+(kills at random points, and of the whole pipeline).
 """
 
 import hashlib
 import json
-import signal
-import subprocess
-import sys
-import textwrap
 from datetime import UTC, datetime
-from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -20,13 +15,10 @@ import pytest
 
 from ci_pipeline.marts import MartError, MartStore, content_sha256
 
-REPO = Path(__file__).resolve().parents[1]
 MART = "demo"
 T1 = datetime(2024, 1, 1, tzinfo=UTC)
 T2 = datetime(2024, 2, 1, tzinfo=UTC)
 T3 = datetime(2024, 3, 1, tzinfo=UTC)
-T_CHILD = "2024-04-01T00:00:00+00:00"
-T4 = datetime(2024, 5, 1, tzinfo=UTC)
 
 
 def frame(values: list[float], label: str = "a") -> pd.DataFrame:
@@ -128,96 +120,3 @@ def test_catalog_has_a_latest_view_and_a_versions_view(tmp_path):
     per_version = catalog_query(store, f"SELECT version, count(*) FROM {MART}_versions GROUP BY 1 ORDER BY 1")
     assert [(str(v), n) for v, n in per_version] == [(v1, 3), (v2, 5)]
     assert catalog_query(store, "SELECT sum(value) FROM other") == [(7.0,)]
-
-
-def run_killed_publish(warehouse: Path, kill_point: str) -> subprocess.CompletedProcess:
-    """Publish a second version of MART in a child process that kills itself with SIGKILL at kill_point:
-    'latest' (version folder written and renamed, LATEST not yet replaced) or 'parquet' (halfway through
-    writing the Parquet file in _staging)."""
-    child = textwrap.dedent(f"""
-        import io, os, signal, sys
-        from datetime import datetime
-        import pandas as pd
-        import pyarrow.parquet as pq
-        import ci_pipeline.marts as marts
-
-        write_text_atomic, write_table = marts._write_text_atomic, pq.write_table
-
-        def kill_before_latest(path, text):
-            if path.name == marts.LATEST_FILE:
-                os.kill(os.getpid(), signal.SIGKILL)
-            write_text_atomic(path, text)
-
-        def kill_while_writing_parquet(table, where, **kwargs):
-            buffer = io.BytesIO()
-            write_table(table, buffer, **kwargs)
-            with open(where, "wb") as handle:
-                handle.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.kill(os.getpid(), signal.SIGKILL)
-
-        if {kill_point!r} == "latest":
-            marts._write_text_atomic = kill_before_latest
-        else:
-            marts.pq.write_table = kill_while_writing_parquet
-        frame = pd.DataFrame({{"region_code": ["030101", "030102"], "label": "b", "value": [10.0, 20.0]}})
-        marts.MartStore(sys.argv[1]).publish({MART!r}, frame, now=datetime.fromisoformat({T_CHILD!r}))
-        sys.exit("the publish was not interrupted")
-    """)
-    return subprocess.run([sys.executable, "-c", child, str(warehouse)], cwd=REPO, capture_output=True,
-                          text=True, timeout=120, check=False)
-
-
-def assert_previous_version_intact(store: MartStore, version: str, expected: pd.DataFrame) -> None:
-    assert store.latest_version(MART) == version
-    store.verify(MART, version)
-    pd.testing.assert_frame_equal(store.read(MART), expected)
-    assert catalog_query(store, f"SELECT count(*) FROM {MART}") == [(len(expected),)]
-    assert catalog_query(store, f"SELECT count(*) FROM {MART}_versions WHERE version = '{version}'") == [
-        (len(expected),)]
-
-
-def test_kill_before_latest_is_replaced_leaves_the_previous_version(tmp_path):
-    store = MartStore(tmp_path)
-    original = frame([1.0, 2.0, 3.0])
-    v1 = store.publish(MART, original, now=T1).version
-
-    child = run_killed_publish(tmp_path, "latest")
-    assert child.returncode == -signal.SIGKILL, child.stderr
-    folders = sorted(p.name for p in (tmp_path / "marts" / MART).glob("version=*"))
-    assert len(folders) == 2, "the child got as far as renaming its version folder into place"
-    # that folder was never named in LATEST: not a version, not in the catalogue
-    assert store.versions(MART) == [v1]
-    assert catalog_query(store, f"SELECT count(DISTINCT version) FROM {MART}_versions") == [(1,)]
-
-    assert_previous_version_intact(store, v1, original)
-    after = store.publish(MART, frame([5.0, 6.0]), now=T4)
-    assert after.published and after.previous_version == v1
-    assert store.latest_version(MART) == after.version
-    store.verify(MART, after.version)
-    assert catalog_query(store, f"SELECT sum(value) FROM {MART}") == [(11.0,)]
-    assert list((tmp_path / "marts" / MART / "_staging").iterdir()) == []
-    # the next publish removed the abandoned folder
-    assert sorted(p.name.split("=")[1] for p in (tmp_path / "marts" / MART).glob("version=*")) == [
-        v1, after.version]
-
-
-def test_kill_while_writing_parquet_leaves_latest_and_is_cleaned_up(tmp_path):
-    store = MartStore(tmp_path)
-    original = frame([1.0, 2.0, 3.0])
-    v1 = store.publish(MART, original, now=T1).version
-
-    child = run_killed_publish(tmp_path, "parquet")
-    assert child.returncode == -signal.SIGKILL, child.stderr
-    staging = tmp_path / "marts" / MART / "_staging"
-    leftovers = list(staging.iterdir())
-    assert len(leftovers) == 1 and (leftovers[0] / "part-0.parquet").stat().st_size > 0
-    assert store.versions(MART) == [v1]
-
-    assert_previous_version_intact(store, v1, original)
-    after = store.publish(MART, frame([5.0, 6.0]), now=T4)
-    assert after.published and after.previous_version == v1
-    assert list(staging.iterdir()) == []
-    assert store.versions(MART) == [v1, after.version]
-    assert catalog_query(store, f"SELECT sum(value) FROM {MART}") == [(11.0,)]

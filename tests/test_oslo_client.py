@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from standin import store_answer
 
 from ci_pipeline.archive import Archive
 from ci_pipeline.errors import (
@@ -30,7 +31,6 @@ from ci_pipeline.errors import (
 from ci_pipeline.http import HttpClient
 from ci_pipeline.jsonstat import read_jsonstat
 from ci_pipeline.sources.oslo import OsloStatbankClient, Query, data_request_body, plan_queries
-from ci_pipeline.standin import store_answer
 
 DB_PREFIX = "/statbank/api/v1/no/db1/"
 PATH = "Trygd, sosiale tjenester og barnevern/Sosialtjenesten/OK-TEST.px"
