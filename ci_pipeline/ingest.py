@@ -141,8 +141,7 @@ class FetchResult:
 
 def request_fingerprint(spec: TableSpec) -> str:
     """Changes when the catalogue entry asks for different data, so a new selection is always fetched."""
-    asked = spec.selection if spec.source == "ssb" else spec.dimensions_filter
-    return hashlib.sha256(canonical_json(asked).encode()).hexdigest()[:16]
+    return hashlib.sha256(canonical_json(spec.request).encode()).hexdigest()[:16]
 
 
 def fetch_table(spec: TableSpec, clients: Clients, state: SourceState) -> FetchResult:

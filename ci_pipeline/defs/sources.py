@@ -11,11 +11,9 @@ from ci_pipeline.catalogue import TableSpec
 from ci_pipeline.defs.resources import PipelineSettings
 from ci_pipeline.ingest import SourceState, fetch_table, load_ref, make_clients, tidy_observations
 
-SOURCE_NAMES = {"ssb": "SSB PxWebApi v2", "fhi": "FHI Statistikk open API"}
-
 
 def _describe(spec: TableSpec, layer: str) -> str:
-    origin = f"{SOURCE_NAMES[spec.source]} table {spec.table_id}: {spec.title}"
+    origin = f"{spec.api} table {spec.table_id}: {spec.title}"
     if layer == "raw":
         what = ("Archived API answers (raw layer). Each run first asks for the table's update stamp and "
                 "downloads the data only when it changed.")
