@@ -47,14 +47,11 @@ in `FAMILIES`: the `source` key picks the model, and its folder sources/<source>
 
 from __future__ import annotations
 
-import re
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, NotRequired, Required, Union, get_args
 
 from pydantic import (
-    AfterValidator,
-    ConfigDict,
     Discriminator,
     Field,
     RootModel,
@@ -62,34 +59,33 @@ from pydantic import (
     ValidationInfo,
     field_validator,
     model_validator,
-    with_config,
 )
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict  # pydantic needs this TypedDict before Python 3.12
 
 from ci_pipeline.archive import PROVENANCES
-from ci_pipeline.config import Code, ConfigError, ConfigModel, Text, collect, load_model, raise_problems
+from ci_pipeline.config import (
+    Code,
+    ConfigError,
+    ConfigModel,
+    Text,
+    collect,
+    forbid_extra_keys,
+    load_model,
+    matching,
+    raise_problems,
+)
 
 ROLES = ("region", "period", "sex", "age", "indicator")
 
-_FORBID = ConfigDict(extra="forbid")
-_NAME = re.compile(r"^[A-Za-z0-9_]+$")
-
-
-def _asset_name(name: str) -> str:
-    if not _NAME.match(name):
-        raise ValueError(f"{name!r} may only hold letters, digits and _ (it becomes an asset name)")
-    return name
-
-
 NonEmpty = Field(min_length=1)
-Name = Annotated[str, AfterValidator(_asset_name)]
+Name = Annotated[str, matching(r"[A-Za-z0-9_]+", "may only hold letters, digits and _ (it becomes an asset name)")]
 Sex = Literal["total", "male", "female"]
 PeriodType = Literal["multi_year", "school_year"]
 Provenance = Literal[PROVENANCES]
 
 
-@with_config(_FORBID)
+@forbid_extra_keys
 class DimensionRoles(TypedDict, total=False):
     """Role -> dimension id. `measure` is another spelling of `indicator` (FHI's MEASURE_TYPE)."""
 
@@ -101,18 +97,18 @@ class DimensionRoles(TypedDict, total=False):
     measure: Code
 
 
-@with_config(_FORBID)
+@forbid_extra_keys
 class ValueCode(TypedDict):
     indicator_id: Text
     unit: Text
 
 
-@with_config(_FORBID)
+@forbid_extra_keys
 class NumeratorCode(TypedDict):
     numerator_of: Text
 
 
-@with_config(_FORBID)
+@forbid_extra_keys
 class DenominatorCode(TypedDict):
     denominator_of: Text
 
@@ -133,14 +129,14 @@ IndicatorCode = Annotated[
 ]
 
 
-@with_config(_FORBID)
+@forbid_extra_keys
 class SsbSelection(TypedDict):
     variable: Code
     values: Annotated[list[Code], NonEmpty]
     codelist: NotRequired[Code | None]
 
 
-@with_config(_FORBID)
+@forbid_extra_keys
 class FhiFilter(TypedDict):
     code: Code
     filter: Literal["item", "all", "top"]

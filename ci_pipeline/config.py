@@ -9,12 +9,13 @@ as `file: key.path: message`, so a data engineer fixes them in one pass.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError, with_config
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -159,6 +160,21 @@ def _not_a_number(value: Any) -> Any:
             f"must be a quoted string, got {value!r} (YAML reads an unquoted 0301 as the number 193 and yes as true)")
     return value
 
+
+def matching(pattern: str, rule: str) -> AfterValidator:
+    """Validates that a string matches `pattern` entirely; the problem says `rule` and the value."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"{rule}, got {value!r}")
+        return value
+
+    return AfterValidator(check)
+
+
+# A TypedDict whose unknown keys are errors, like ConfigModel's (decorate the class with it).
+forbid_extra_keys = with_config(ConfigDict(extra="forbid"))
 
 # Text a person writes (a title, a unit): any non-empty string.
 Text = Annotated[str, AfterValidator(_text)]

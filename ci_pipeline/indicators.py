@@ -8,25 +8,26 @@ files at once, each as `file: key.path: message`; registry_frame() turns the reg
 from __future__ import annotations
 
 import json
-import re
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Literal, NotRequired
 
 import pandas as pd
-from pydantic import (
-    AfterValidator,
-    ConfigDict,
-    Field,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-    with_config,
-)
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 from typing_extensions import TypedDict  # pydantic needs this TypedDict before Python 3.12
 
 from ci_pipeline.catalogue import SOURCES
-from ci_pipeline.config import Code, ConfigError, ConfigModel, Text, collect, load_model, raise_problems
+from ci_pipeline.config import (
+    Code,
+    ConfigError,
+    ConfigModel,
+    Text,
+    collect,
+    forbid_extra_keys,
+    load_model,
+    matching,
+    raise_problems,
+)
 
 KINDS = ("share", "count", "rate", "amount")
 POLARITIES = ("higher_is_better", "higher_is_worse")
@@ -35,22 +36,12 @@ DISTRICT_METHODS = ("observed", "aggregated", "apportioned", "not_available")
 # Only counts add up over areas; a rate, share or amount spread by population would invent district values.
 APPORTIONABLE_KINDS = ("count",)
 
-_FORBID = ConfigDict(extra="forbid")
-_SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-def _snake_case(value: str) -> str:
-    if not _SNAKE_CASE.match(value):
-        raise ValueError(f"must be snake_case, got {value!r}")
-    return value
-
-
 # The registry publishes names and definitions without the line breaks YAML's block scalars leave.
 Trimmed = Annotated[Text, AfterValidator(str.strip)]
 WholeNumber = Annotated[int, Field(strict=True, ge=0)]
 
 
-@with_config(_FORBID)
+@forbid_extra_keys
 class IndicatorSource(TypedDict):
     """Where the catalogue gives this indicator: the table and its contents code or FHI measure type."""
 
@@ -60,7 +51,7 @@ class IndicatorSource(TypedDict):
     measure_type: NotRequired[Code]
 
 
-@with_config(_FORBID)
+@forbid_extra_keys
 class Suppression(TypedDict, total=False):
     """Primary suppression limits (FHI style: a cell at or below a limit is suppressed)."""
 
@@ -68,7 +59,7 @@ class Suppression(TypedDict, total=False):
     min_denominator: WholeNumber
 
 
-@with_config(_FORBID)
+@forbid_extra_keys
 class ApportionBy(TypedDict):
     """The population that spreads a municipal count over districts."""
 
@@ -79,7 +70,7 @@ class ApportionBy(TypedDict):
 class Indicator(ConfigModel):
     """One indicator of the registry (docs/REGISTRY.md)."""
 
-    id: Annotated[Trimmed, AfterValidator(_snake_case)]
+    id: Annotated[Trimmed, matching(r"[a-z][a-z0-9_]*", "must be snake_case")]
     name_nb: Trimmed
     name_en: Trimmed
     definition: Trimmed
