@@ -76,8 +76,6 @@ from ci_pipeline.config import (
     raise_problems,
 )
 
-ROLES = ("region", "period", "sex", "age", "indicator")
-
 NonEmpty = Field(min_length=1)
 Name = Annotated[str, matching(r"[A-Za-z0-9_]+", "may only hold letters, digits and _ (it becomes an asset name)")]
 Sex = Literal["total", "male", "female"]
@@ -114,17 +112,19 @@ class DenominatorCode(TypedDict):
 
 
 def _code_form(entry: Any) -> str:
-    """Which of the three forms an indicator code entry is meant to be (so errors speak of that form)."""
+    """Which of the three forms an indicator code entry is meant to be (so errors speak of that form).
+    The tags are no keys of the file, so error locations never mistake one for a key."""
     if isinstance(entry, dict):
-        for key in ("numerator_of", "denominator_of"):
-            if key in entry:
-                return key
+        if "numerator_of" in entry:
+            return "numerator"
+        if "denominator_of" in entry:
+            return "denominator"
     return "value"
 
 
 IndicatorCode = Annotated[
-    Annotated[ValueCode, Tag("value")] | Annotated[NumeratorCode, Tag("numerator_of")]
-    | Annotated[DenominatorCode, Tag("denominator_of")],
+    Annotated[ValueCode, Tag("value")] | Annotated[NumeratorCode, Tag("numerator")]
+    | Annotated[DenominatorCode, Tag("denominator")],
     Discriminator(_code_form),
 ]
 

@@ -161,6 +161,9 @@ def test_duplicate_names_name_both_files(tmp_path):
     ("fhi/x.yaml", FHI_FILE.replace("{denominator_of: persistent_low_income_children}",
                                     "{indicator_id: persistent_low_income_children, unit: persons}"),
      "indicators.NEVNER", "indicator_id 'persistent_low_income_children' is also given by 'RATE'"),
+    ("fhi/x.yaml", FHI_FILE.replace("{numerator_of: persistent_low_income_children}",
+                                    "{numerator_of: persistent_low_income_children, unit: persons}"),
+     "indicators.TELLER.unit", "unknown key"),
     ("fhi/x.yaml", FHI_FILE.replace("measure: MEASURE_TYPE", "measure: MEASURE_TYPE, indicator: X"),
      "dimensions", "give either indicator or measure, not both"),
 ])
