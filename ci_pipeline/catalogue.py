@@ -1,8 +1,9 @@
-"""The source catalogue: which SSB and FHI tables the pipeline fetches and how their cells map to indicators.
+"""The source catalogue: which tables the pipeline fetches and how their cells map to indicators.
 
-One YAML file per table under <catalogue root>/sources/ssb/ and <catalogue root>/sources/fhi/. A data
-engineer adds a table by adding a file; `load_catalogue()` checks every file and fails with the file and
-key at fault, so a typo never becomes a silently empty indicator.
+One YAML file per table under <catalogue root>/sources/<source>/ (ssb, fhi). A data engineer adds a
+table by adding a file; `load_catalogue()` validates every file against the models below and reports
+every problem of every file at once, each as `file: key.path: message`, so a typo never becomes a
+silently empty indicator and an unknown key (`untis:`) is never silently ignored.
 
 Schema of one file (codes are strings: quote them, YAML reads 0301 as the octal number 193):
 
@@ -37,340 +38,307 @@ Every dimension in `selection`/`dimensions_filter` must be mapped in `dimensions
 and every mapped or fixed dimension must be selected, so the response can be mapped without guessing.
 Selections are kept as plain dicts ({"variable", "values", "codelist"} / {"code", "filter", "values"});
 the source clients turn them into their own request objects.
+
+The models: `CatalogueEntry` holds what every file says (identity and description); `TableSpec` adds how
+the cells of a table answered as JSON-stat map to indicators; each source family is one model derived
+from it (`SsbTableSpec`, `FhiTableSpec`) that adds its own data request. A new family is one more model
+in `FAMILIES`: the `source` key picks the model, and its folder sources/<source>/ is read.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal, NotRequired, Required, Union, get_args
 
-import yaml
+from pydantic import (
+    Discriminator,
+    Field,
+    RootModel,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+from typing_extensions import TypedDict  # pydantic needs this TypedDict before Python 3.12
 
 from ci_pipeline.archive import PROVENANCES
+from ci_pipeline.config import (
+    Code,
+    ConfigError,
+    ConfigModel,
+    Text,
+    collect,
+    forbid_extra_keys,
+    load_model,
+    matching,
+    raise_problems,
+)
 
-SOURCES = ("ssb", "fhi")
-ROLES = ("region", "period", "sex", "age", "indicator")
-REQUIRED_ROLES = ("region", "period", "indicator")
-SEXES = ("total", "male", "female")
-PERIOD_TYPES = ("multi_year", "school_year")
-FHI_FILTERS = ("item", "all", "top")
-
-_COMMON_KEYS = {"source", "name", "table_id", "title", "title_en", "description", "group", "dimensions",
-                "fixed", "indicators", "sex_codes", "age_codes", "period_type", "snapshot_provenance"}
-_SOURCE_KEYS = {"ssb": {"selection"}, "fhi": {"fhi_source", "dimensions_filter"}}
-_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+NonEmpty = Field(min_length=1)
+Name = Annotated[str, matching(r"[A-Za-z0-9_]+", "may only hold letters, digits and _ (it becomes an asset name)")]
+Sex = Literal["total", "male", "female"]
+PeriodType = Literal["multi_year", "school_year"]
+Provenance = Literal[PROVENANCES]
 
 
-class CatalogueError(ValueError):
-    """A catalogue file that does not follow the schema."""
+@forbid_extra_keys
+class DimensionRoles(TypedDict, total=False):
+    """Role -> dimension id. `measure` is another spelling of `indicator` (FHI's MEASURE_TYPE)."""
+
+    region: Required[Code]
+    period: Required[Code]
+    sex: Code
+    age: Code
+    indicator: Code
+    measure: Code
 
 
-@dataclass(frozen=True)
-class TableSpec:
-    """One catalogue entry: a source table and how its cells become indicator observations."""
+@forbid_extra_keys
+class ValueCode(TypedDict):
+    indicator_id: Text
+    unit: Text
 
+
+@forbid_extra_keys
+class NumeratorCode(TypedDict):
+    numerator_of: Text
+
+
+@forbid_extra_keys
+class DenominatorCode(TypedDict):
+    denominator_of: Text
+
+
+def _code_form(entry: Any) -> str:
+    """Which of the three forms an indicator code entry is meant to be (so errors speak of that form).
+    The tags are no keys of the file, so error locations never mistake one for a key."""
+    if isinstance(entry, dict):
+        if "numerator_of" in entry:
+            return "numerator"
+        if "denominator_of" in entry:
+            return "denominator"
+    return "value"
+
+
+IndicatorCode = Annotated[
+    Annotated[ValueCode, Tag("value")] | Annotated[NumeratorCode, Tag("numerator")]
+    | Annotated[DenominatorCode, Tag("denominator")],
+    Discriminator(_code_form),
+]
+
+
+@forbid_extra_keys
+class SsbSelection(TypedDict):
+    variable: Code
+    values: Annotated[list[Code], NonEmpty]
+    codelist: NotRequired[Code | None]
+
+
+@forbid_extra_keys
+class FhiFilter(TypedDict):
+    code: Code
+    filter: Literal["item", "all", "top"]
+    values: Annotated[list[Code], NonEmpty]
+
+
+class CatalogueEntry(ConfigModel):
+    """What every catalogue file says, whatever its source: which table it is and what it means."""
+
+    # The source family; each family's model narrows it to its own name.
     source: str
-    name: str
-    table_id: str
-    title: str
-    description: str
-    group: str
-    dimensions: dict[str, str]
-    indicators: dict[str, dict[str, str]]
+    name: Name
+    table_id: Code
+    title: Text
+    title_en: Text | None = None
+    description: Text
+    group: Text
+    snapshot_provenance: Provenance | None = None
+    # The file the entry was read from: set by the loader, never a key of the file.
     path: Path | None = None
-    title_en: str | None = None
-    fhi_source: str | None = None
-    selection: tuple[dict, ...] = ()
-    dimensions_filter: tuple[dict, ...] = ()
-    fixed: dict[str, str] = field(default_factory=dict)
-    sex_codes: dict[str, str] | None = None
-    age_codes: dict[str, str] | None = None
-    period_type: str | None = None
-    snapshot_provenance: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_name(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("name") is None:
+            return {**data, "name": f"{data.get('source')}_{data.get('table_id')}"}
+        return data
+
+    @field_validator("source")
+    @classmethod
+    def _in_its_folder(cls, source: str, info: ValidationInfo) -> str:
+        folder = (info.context or {}).get("folder")
+        if folder is not None and source != folder:
+            raise ValueError(f"is {source!r} but the file is in the sources/{folder} folder")
+        return source
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _not_written_in_files(cls, path: Any, info: ValidationInfo) -> Any:
+        if (info.context or {}).get("from_file"):
+            raise PydanticCustomError("extra_forbidden", "the loader sets path; it is not a key of the file")
+        return path
+
+
+class TableSpec(CatalogueEntry):
+    """A table answered as JSON-stat, and how its cells become indicator observations."""
+
+    dimensions: DimensionRoles
+    fixed: Annotated[dict[Code, Code], NonEmpty] = Field(default_factory=dict)
+    indicators: Annotated[dict[Code, IndicatorCode], NonEmpty]
+    sex_codes: Annotated[dict[Code, Sex], NonEmpty] | None = None
+    age_codes: Annotated[dict[Code, Text], NonEmpty] | None = None
+    period_type: PeriodType | None = None
+
+    @field_validator("dimensions")
+    @classmethod
+    def _indicator_role(cls, roles: dict[str, str]) -> dict[str, str]:
+        problems = []
+        if "measure" in roles and "indicator" in roles:
+            problems.append(((), "give either indicator or measure, not both"))
+        elif "measure" not in roles and "indicator" not in roles:
+            problems.append((("indicator",), "required key is missing (or write measure:)"))
+        if len(set(roles.values())) != len(roles):
+            problems.append(((), "maps two roles to the same dimension"))
+        raise_problems(problems)
+        return {("indicator" if role == "measure" else role): dim_id for role, dim_id in roles.items()}
+
+    @field_validator("indicators")
+    @classmethod
+    def _numerators_and_denominators_have_a_value(cls, indicators: dict[str, dict]) -> dict[str, dict]:
+        problems = []
+        value_codes: dict[str, str] = {}
+        for code, entry in indicators.items():
+            value_id = entry.get("indicator_id")
+            if value_id in value_codes:
+                problems.append(((code,), f"indicator_id {value_id!r} is also given by {value_codes[value_id]!r}"))
+            elif value_id is not None:
+                value_codes[value_id] = code
+        for role in ("numerator_of", "denominator_of"):
+            partners: dict[str, str] = {}
+            for code, entry in indicators.items():
+                target = entry.get(role)
+                if target is None:
+                    continue
+                if target not in value_codes:
+                    problems.append(((code, role), f"{target!r} is not the indicator_id of any value entry in this file"))
+                elif target in partners:
+                    problems.append(((code, role), f"{target!r} already has {role.split('_')[0]} {partners[target]!r}"))
+                partners.setdefault(target, code)
+        raise_problems(problems)
+        return indicators
+
+    @model_validator(mode="after")
+    def _fixed_is_not_mapped(self) -> TableSpec:
+        raise_problems((("fixed", dim_id), "is also mapped in 'dimensions'")
+                       for dim_id in self.fixed if dim_id in self.dimensions.values())
+        return self
+
+    def check_request(self, key: str, requested: list[tuple[str, list[str] | None]]) -> None:
+        """The data request under `key` asks for exactly the mapped and fixed dimensions, each once,
+        and for a fixed one only its code; `requested` holds (dimension id, its codes, or None when the
+        request takes whatever the table holds)."""
+        names = [dim_id for dim_id, _ in requested]
+        selected = dict(requested)
+        expected = set(self.dimensions.values()) | set(self.fixed)
+        problems = [((key,), f"lists {name!r} twice") for name in sorted({n for n in names if names.count(n) > 1})]
+        unmapped = sorted(set(selected) - expected)
+        if unmapped:
+            problems.append(((key,), f"selects {unmapped}, which are neither mapped in 'dimensions' nor in 'fixed'"))
+        unselected = sorted(expected - set(selected))
+        if unselected:
+            problems.append(((key,), f"does not select {unselected}, which 'dimensions'/'fixed' name"))
+        for dim_id, code in self.fixed.items():
+            if selected.get(dim_id) not in (None, [code]):
+                problems.append(((key,), (f"fixed dimension {dim_id!r} must select only {code!r}, "
+                                         f"not {selected[dim_id]}")))
+        raise_problems(problems)
+
+
+class SsbTableSpec(TableSpec):
+    """A table of SSB's StatBank, fetched through PxWebApi v2."""
+
+    api: ClassVar[str] = "SSB PxWebApi v2"
+    source: Literal["ssb"]
+    selection: Annotated[list[SsbSelection], NonEmpty]
+
+    @field_validator("selection")
+    @classmethod
+    def _codelist_is_always_given(cls, selection: list[dict]) -> list[dict]:
+        return [{"variable": item["variable"], "values": item["values"], "codelist": item.get("codelist")}
+                for item in selection]
+
+    @model_validator(mode="after")
+    def _selection_covers_the_dimensions(self) -> SsbTableSpec:
+        self.check_request("selection", [(item["variable"], item["values"]) for item in self.selection])
+        return self
+
+    @property
+    def request(self) -> list[dict]:
+        """The data request as the file writes it."""
+        return self.selection
+
+
+class FhiTableSpec(TableSpec):
+    """A table of FHI Statistikk (by default its `nokkel` source), fetched through the FHI open API."""
+
+    api: ClassVar[str] = "FHI Statistikk open API"
+    source: Literal["fhi"]
+    fhi_source: Text = "nokkel"
+    dimensions_filter: Annotated[list[FhiFilter], NonEmpty]
+
+    @model_validator(mode="after")
+    def _filter_covers_the_dimensions(self) -> FhiTableSpec:
+        # Only an `item` filter names its codes; `all`/`top` select whatever the table holds.
+        self.check_request("dimensions_filter", [(item["code"], item["values"] if item["filter"] == "item" else None)
+                                                 for item in self.dimensions_filter])
+        return self
+
+    @property
+    def request(self) -> list[dict]:
+        """The data request as the file writes it."""
+        return self.dimensions_filter
+
+
+# Every source family; `source` in a file picks one, and sources/<source>/ holds its files.
+FAMILIES = (SsbTableSpec, FhiTableSpec)
+SOURCES = tuple(get_args(family.model_fields["source"].annotation)[0] for family in FAMILIES)
+
+
+class _CatalogueFile(RootModel[Annotated[Union[FAMILIES], Field(discriminator="source")]]):  # noqa: UP007
+    """One catalogue file: the family its `source` names."""
+
+
+def load_table_spec(path: Path | str, *, expected_source: str | None = None) -> TableSpec:
+    """One catalogue file, validated (`expected_source`: the family its folder is for)."""
+    path = Path(path)
+    entry = load_model(_CatalogueFile, path, context={"from_file": True, "folder": expected_source}).root
+    return entry.model_copy(update={"path": path})
 
 
 def load_catalogue(root: Path | str) -> list[TableSpec]:
-    """Every table spec under <root>/sources/{ssb,fhi}/*.yaml, checked, in file-name order."""
-    root = Path(root)
-    folders = [root / "sources" / source for source in SOURCES]
-    if not any(folder.is_dir() for folder in folders):
-        raise CatalogueError(f"{root}: no sources/ssb or sources/fhi folder")
-    specs: list[TableSpec] = []
-    by_name: dict[str, TableSpec] = {}
-    for source, folder in zip(SOURCES, folders):
-        for path in sorted(folder.glob("*.yaml")):
-            spec = load_table_spec(path, expected_source=source)
-            if spec.name in by_name:
-                raise CatalogueError(
-                    f"{path}: name {spec.name!r} is already used by {by_name[spec.name].path}; "
-                    "names must be unique across the catalogue")
-            by_name[spec.name] = spec
-            specs.append(spec)
-    return specs
+    """Every table spec under <root>/sources/<source>/*.yaml, in family order, then file-name order.
 
-
-def load_table_spec(path: Path, *, expected_source: str | None = None) -> TableSpec:
-    """One catalogue file, checked."""
+    Raises one ConfigError listing the problems of every file, then names used twice."""
+    sources = Path(root) / "sources"
+    if not any((sources / source).is_dir() for source in SOURCES):
+        raise ConfigError([f"{root}: no {' or '.join(f'sources/{source}' for source in SOURCES)} folder"])
+    problems = [f"{folder}: not a source folder (the sources are {', '.join(SOURCES)})"
+                for folder in sorted(sources.iterdir())
+                if folder.is_dir() and folder.name not in SOURCES and not folder.name.startswith(".")]
+    loaders = [partial(load_table_spec, path, expected_source=source)
+               for source in SOURCES for path in sorted((sources / source).glob("*.yaml"))]
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise CatalogueError(f"{path}: not valid YAML: {exc}") from exc
-    return table_spec_from_dict(document, path=path, expected_source=expected_source)
-
-
-def table_spec_from_dict(document: Any, *, path: Path | None = None,
-                         expected_source: str | None = None) -> TableSpec:
-    check = _Checker(path)
-    if not isinstance(document, dict):
-        check.fail(None, "the file must hold a mapping of keys")
-
-    source = check.choice(document, "source", SOURCES)
-    if expected_source is not None and source != expected_source:
-        check.fail("source", f"is {source!r} but the file is in the sources/{expected_source} folder")
-    allowed = _COMMON_KEYS | _SOURCE_KEYS[source]
-    unknown = sorted(set(document) - allowed)
-    if unknown:
-        check.fail(unknown[0], f"is not a {source} catalogue key (allowed: {', '.join(sorted(allowed))})")
-
-    table_id = check.text(document, "table_id")
-    name = check.text(document, "name", default=f"{source}_{table_id}")
-    if not _NAME.match(name):
-        check.fail("name", f"{name!r} may only hold letters, digits and _ (it becomes an asset name)")
-    dimensions = _dimensions(check, document)
-    fixed = check.text_mapping(document, "fixed", default={})
-    for dim_id in fixed:
-        if dim_id in dimensions.values():
-            check.fail(f"fixed.{dim_id}", "is also mapped in 'dimensions'")
-    indicators = _indicators(check, document)
-
-    if source == "ssb":
-        selection = _ssb_selection(check, document)
-        selected = {item["variable"]: item["values"] for item in selection}
-        selection_key, dimensions_filter, fhi_source = "selection", (), None
-    else:
-        dimensions_filter = _fhi_filter(check, document)
-        # Only an `item` filter names its codes; `all`/`top` select whatever the table holds.
-        selected = {item["code"]: item["values"] if item["filter"] == "item" else None
-                    for item in dimensions_filter}
-        selection_key, selection, fhi_source = "dimensions_filter", (), check.text(
-            document, "fhi_source", default="nokkel")
-    _check_coverage(check, selection_key, selected, dimensions, fixed)
-
-    sex_codes = check.text_mapping(document, "sex_codes", default=None)
-    if sex_codes is not None:
-        for code, sex in sex_codes.items():
-            if sex not in SEXES:
-                check.fail(f"sex_codes.{code}", f"is {sex!r}; must be one of {', '.join(SEXES)}")
-    period_type = document.get("period_type")
-    if period_type is not None:
-        check.choice(document, "period_type", PERIOD_TYPES)
-    snapshot_provenance = document.get("snapshot_provenance")
-    if snapshot_provenance is not None:
-        check.choice(document, "snapshot_provenance", PROVENANCES)
-
-    return TableSpec(
-        source=source,
-        name=name,
-        table_id=table_id,
-        title=check.text(document, "title"),
-        title_en=check.text(document, "title_en", default=None),
-        description=check.text(document, "description"),
-        group=check.text(document, "group"),
-        dimensions=dimensions,
-        indicators=indicators,
-        path=path,
-        fhi_source=fhi_source,
-        selection=selection,
-        dimensions_filter=dimensions_filter,
-        fixed=fixed,
-        sex_codes=sex_codes,
-        age_codes=check.text_mapping(document, "age_codes", default=None),
-        period_type=period_type,
-        snapshot_provenance=snapshot_provenance,
-    )
-
-
-class _Checker:
-    """Reads keys of one file and names the file and the key in every error."""
-
-    _REQUIRED = object()
-
-    def __init__(self, path: Path | None):
-        self.path = path
-
-    def fail(self, key: str | None, message: str) -> None:
-        where = str(self.path) if self.path else "<catalogue entry>"
-        raise CatalogueError(f"{where}: {key}: {message}" if key else f"{where}: {message}")
-
-    def get(self, document: dict, key: str, default: Any = _REQUIRED, *, label: str | None = None) -> Any:
-        if key not in document or document[key] is None:
-            if default is self._REQUIRED:
-                self.fail(label or key, "is required")
-            return default
-        return document[key]
-
-    def text(self, document: dict, key: str, default: Any = _REQUIRED, *, label: str | None = None) -> Any:
-        value = self.get(document, key, default, label=label)
-        if value is default and default is not self._REQUIRED:
-            return value
-        if not isinstance(value, str) or not value.strip():
-            self.fail(label or key, f"must be a non-empty string, got {value!r}{_quote_hint(value)}")
-        return value
-
-    def choice(self, document: dict, key: str, choices: tuple[str, ...]) -> str:
-        value = self.get(document, key)
-        if value not in choices:
-            self.fail(key, f"is {value!r}; must be one of {', '.join(choices)}")
-        return value
-
-    def text_mapping(self, document: dict, key: str, default: Any = _REQUIRED) -> Any:
-        value = self.get(document, key, default)
-        if value is default and default is not self._REQUIRED:
-            return value
-        if not isinstance(value, dict) or not value:
-            self.fail(key, f"must be a non-empty mapping, got {value!r}")
-        for item_key, item in value.items():
-            if not isinstance(item_key, str):
-                self.fail(f"{key}.{item_key}", f"the key must be a string{_quote_hint(item_key)}")
-            if not isinstance(item, str):
-                self.fail(f"{key}.{item_key}", f"must be a string, got {item!r}{_quote_hint(item)}")
-        return dict(value)
-
-    def codes(self, items: Any, key: str) -> list[str]:
-        if not isinstance(items, list) or not items:
-            self.fail(key, f"must be a non-empty list of codes, got {items!r}")
-        for position, code in enumerate(items):
-            if not isinstance(code, str):
-                self.fail(f"{key}[{position}]", f"must be a string, got {code!r}{_quote_hint(code)}")
-        return list(items)
-
-
-def _quote_hint(value: Any) -> str:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return " (quote codes in YAML: an unquoted 0301 is read as a number)"
-    return ""
-
-
-def _dimensions(check: _Checker, document: dict) -> dict[str, str]:
-    raw = check.text_mapping(document, "dimensions")
-    if "measure" in raw:
-        if "indicator" in raw:
-            check.fail("dimensions", "give either indicator or measure, not both")
-        raw = {("indicator" if role == "measure" else role): dim_id for role, dim_id in raw.items()}
-    for role in raw:
-        if role not in ROLES:
-            check.fail(f"dimensions.{role}", f"is not a role (roles: {', '.join(ROLES)}, or measure)")
-    for role in REQUIRED_ROLES:
-        if role not in raw:
-            check.fail(f"dimensions.{role}", "is required")
-    if len(set(raw.values())) != len(raw):
-        check.fail("dimensions", "maps two roles to the same dimension")
-    return raw
-
-
-def _indicators(check: _Checker, document: dict) -> dict[str, dict[str, str]]:
-    raw = check.get(document, "indicators")
-    if not isinstance(raw, dict) or not raw:
-        check.fail("indicators", f"must be a non-empty mapping of codes, got {raw!r}")
-    indicators: dict[str, dict[str, str]] = {}
-    for code, entry in raw.items():
-        key = f"indicators.{code}"
-        if not isinstance(code, str):
-            check.fail(key, f"the code must be a string{_quote_hint(code)}")
-        if not isinstance(entry, dict):
-            check.fail(key, f"must be a mapping, got {entry!r}")
-        if set(entry) == {"indicator_id", "unit"}:
-            indicators[code] = {name: check.text(entry, name, label=f"{key}.{name}") for name in entry}
-        elif set(entry) in ({"numerator_of"}, {"denominator_of"}):
-            (role,) = entry
-            indicators[code] = {role: check.text(entry, role, label=f"{key}.{role}")}
-        else:
-            check.fail(key, "must be {indicator_id, unit}, {numerator_of: <indicator_id>} or "
-                            f"{{denominator_of: <indicator_id>}}; got keys {sorted(entry)}")
-
-    value_ids: dict[str, str] = {}
-    for code, entry in indicators.items():
-        if "indicator_id" in entry:
-            if entry["indicator_id"] in value_ids:
-                check.fail(f"indicators.{code}", f"indicator_id {entry['indicator_id']!r} is also given by "
-                                                 f"{value_ids[entry['indicator_id']]!r}")
-            value_ids[entry["indicator_id"]] = code
-    for role in ("numerator_of", "denominator_of"):
-        partners: dict[str, str] = {}
-        for code, entry in indicators.items():
-            if role not in entry:
-                continue
-            if entry[role] not in value_ids:
-                check.fail(f"indicators.{code}.{role}",
-                           f"{entry[role]!r} is not the indicator_id of any value entry in this file")
-            if entry[role] in partners:
-                check.fail(f"indicators.{code}.{role}",
-                           f"{entry[role]!r} already has {role.split('_')[0]} {partners[entry[role]]!r}")
-            partners[entry[role]] = code
-    return indicators
-
-
-def _ssb_selection(check: _Checker, document: dict) -> tuple[dict, ...]:
-    raw = check.get(document, "selection")
-    if not isinstance(raw, list) or not raw:
-        check.fail("selection", f"must be a non-empty list of {{variable, values, codelist}}, got {raw!r}")
-    selection = []
-    for position, item in enumerate(raw):
-        key = f"selection[{position}]"
-        if not isinstance(item, dict):
-            check.fail(key, f"must be a mapping, got {item!r}")
-        unknown = sorted(set(item) - {"variable", "values", "codelist"})
-        if unknown:
-            check.fail(f"{key}.{unknown[0]}", "is not a selection key (variable, values, codelist)")
-        entry = {"variable": check.text(item, "variable", label=f"{key}.variable"),
-                 "values": check.codes(item.get("values"), f"{key}.values"),
-                 "codelist": check.text(item, "codelist", default=None, label=f"{key}.codelist")}
-        selection.append(entry)
-    _check_unique(check, "selection", [entry["variable"] for entry in selection])
-    return tuple(selection)
-
-
-def _fhi_filter(check: _Checker, document: dict) -> tuple[dict, ...]:
-    raw = check.get(document, "dimensions_filter")
-    if not isinstance(raw, list) or not raw:
-        check.fail("dimensions_filter", f"must be a non-empty list of {{code, filter, values}}, got {raw!r}")
-    filters = []
-    for position, item in enumerate(raw):
-        key = f"dimensions_filter[{position}]"
-        if not isinstance(item, dict):
-            check.fail(key, f"must be a mapping, got {item!r}")
-        unknown = sorted(set(item) - {"code", "filter", "values"})
-        if unknown:
-            check.fail(f"{key}.{unknown[0]}", "is not a dimensions_filter key (code, filter, values)")
-        filter_kind = item.get("filter")
-        if filter_kind not in FHI_FILTERS:
-            check.fail(f"{key}.filter", f"is {filter_kind!r}; must be one of {', '.join(FHI_FILTERS)}")
-        filters.append({"code": check.text(item, "code", label=f"{key}.code"),
-                        "filter": filter_kind,
-                        "values": check.codes(item.get("values"), f"{key}.values")})
-    _check_unique(check, "dimensions_filter", [entry["code"] for entry in filters])
-    return tuple(filters)
-
-
-def _check_unique(check: _Checker, key: str, names: list[str]) -> None:
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        check.fail(key, f"lists {duplicates[0]!r} twice")
-
-
-def _check_coverage(check: _Checker, key: str, selected: dict[str, list[str] | None],
-                    dimensions: dict[str, str], fixed: dict[str, str]) -> None:
-    """The request selects exactly the mapped and fixed dimensions, and a fixed one only its code."""
-    expected = set(dimensions.values()) | set(fixed)
-    unmapped = sorted(set(selected) - expected)
-    if unmapped:
-        check.fail(key, f"selects {unmapped}, which are neither mapped in 'dimensions' nor in 'fixed'")
-    unselected = sorted(expected - set(selected))
-    if unselected:
-        check.fail(key, f"does not select {unselected}, which 'dimensions'/'fixed' name")
-    for dim_id, code in fixed.items():
-        if selected[dim_id] is not None and selected[dim_id] != [code]:
-            check.fail(key, f"fixed dimension {dim_id!r} must select only {code!r}, "
-                            f"not {selected[dim_id]}")
+        specs = collect(loaders)
+    except ConfigError as error:
+        raise ConfigError(problems + error.problems) from None
+    first_with: dict[str, TableSpec] = {}
+    for spec in specs:
+        if spec.name in first_with:
+            problems.append(f"{spec.path}: name: {spec.name!r} is already used by {first_with[spec.name].path}; "
+                            "names must be unique across the catalogue")
+        first_with.setdefault(spec.name, spec)
+    if problems:
+        raise ConfigError(problems)
+    return specs

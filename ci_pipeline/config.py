@@ -9,12 +9,14 @@ as `file: key.path: message`, so a data engineer fixes them in one pass.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError, with_config
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 Model = TypeVar("Model", bound=BaseModel)
 T = TypeVar("T")
@@ -63,42 +65,122 @@ def read_yaml(path: Path | str, *, shown_as: str | None = None) -> Any:
         raise ConfigError([f"{shown}: not valid YAML{where}: {problem}"]) from None
 
 
-def _key_path(location: tuple[int | str, ...]) -> str:
+def _key_path(location: tuple[int | str, ...], data: Any, last_is_key: bool) -> tuple[str, bool]:
+    """The key path of an error as the file spells it, and whether the error is about a mapping's key.
+
+    Walks `data` along pydantic's location: a mapping's key is written `.key` (even a number, as in
+    `sex_codes.1`), a list position `[n]`. Location parts that are not in the data (the tag of a
+    tagged union, a validator's name) are not keys the file has and are left out, except the last part
+    when `last_is_key` (it names a key the file lacks).
+    """
     parts: list[str] = []
-    for item in location:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif parts:
-            parts.append(f".{item}")
+    node, about_key = data, False
+    for position, item in enumerate(location):
+        if item == "[key]":
+            about_key = True
+            continue
+        if data is None:
+            in_list = isinstance(item, int)
+        elif isinstance(node, dict) and item in node:
+            in_list, node = False, node[item]
+        elif isinstance(node, list) and isinstance(item, int) and 0 <= item < len(node):
+            in_list, node = True, node[item]
+        elif last_is_key and position == len(location) - 1:
+            in_list = False
         else:
-            parts.append(str(item))
-    return "".join(parts) or "(top level)"
+            continue
+        parts.append(f"[{item}]" if in_list else f".{item}" if parts else str(item))
+    return "".join(parts) or "(top level)", about_key
+
+
+_SHOWS_INPUT = {"string_type", "int_type", "int_parsing", "float_type", "float_parsing", "bool_type",
+                "bool_parsing", "dict_type", "list_type", "tuple_type", "model_type", "model_attributes_type",
+                "greater_than", "greater_than_equal", "less_than", "less_than_equal", "too_short", "too_long",
+                "string_pattern_mismatch"}
+# Errors whose location ends in a key the file may lack (a missing key, one a rule asks for).
+_NAMES_A_KEY = {"missing", "union_tag_not_found", "config_rule"}
+_MAPPING_TYPES = {"dict_type", "model_type", "model_attributes_type"}
 
 
 def _message(error: dict[str, Any]) -> str:
     kind = error.get("type", "")
     if kind == "extra_forbidden":
         return "unknown key (check its spelling against the schema)"
-    if kind == "missing":
+    if kind in ("missing", "union_tag_not_found"):
         return "required key is missing"
-    message = str(error.get("msg", "invalid"))
+    if kind == "union_tag_invalid":
+        return f"must be one of {error['ctx']['expected_tags']} (got {error['ctx']['tag']!r})"
+    if kind in _MAPPING_TYPES:
+        message = "must be a mapping of keys to values"
+    else:
+        message = str(error.get("msg", "invalid"))
     # pydantic prefixes messages raised inside validators; the person reading needs only the reason.
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
-    if kind.startswith(("literal_error", "enum")) or kind in {"string_type", "int_type", "float_type",
-                                                             "bool_type", "dict_type", "list_type"}:
+    if kind.startswith(("literal_error", "enum")) or kind in _SHOWS_INPUT:
         message += f" (got {error.get('input')!r})"
     return message
 
 
-def format_validation_error(shown_as: str, error: ValidationError) -> list[str]:
-    """One `file: key.path: message` line per problem pydantic found."""
+def format_validation_error(shown_as: str, error: ValidationError, data: Any = None) -> list[str]:
+    """One `file: key.path: message` line per problem pydantic found in `data` (the validated input)."""
     lines = []
     for item in error.errors(include_url=False):
-        # Tagged unions add the tag to the location; it is not a key the file has.
-        location = tuple(part for part in item["loc"] if not (isinstance(part, str) and part.startswith("function-")))
-        lines.append(f"{shown_as}: {_key_path(location)}: {_message(item)}")
+        location = tuple(item["loc"])
+        if item["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            # The error sits on the union; the key at fault is the discriminator.
+            location += (item["ctx"]["discriminator"].strip("'"),)
+        key, about_key = _key_path(location, data, item["type"] in _NAMES_A_KEY)
+        message = _message(item)
+        if about_key:
+            message = f"the key {message}" if message.startswith("must") else f"the key: {message}"
+        lines.append(f"{shown_as}: {key}: {message}")
     return lines
+
+
+def raise_problems(problems: Iterable[tuple[tuple[int | str, ...], str]]) -> None:
+    """Report the problems a cross-field validator found, each at its own key path (relative to the
+    model or field being validated), all at once; does nothing when there are none."""
+    details = [InitErrorDetails(type=PydanticCustomError("config_rule", "{reason}", {"reason": message}),
+                                loc=location, input=None) for location, message in problems]
+    if details:
+        raise ValidationError.from_exception_data("configuration rules", details)
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _not_a_number(value: Any) -> Any:
+    if isinstance(value, (bool, int, float)):
+        # A ValueError, not a TypeError: pydantic reports only the former as a problem of the file.
+        raise ValueError(  # noqa: TRY004
+            f"must be a quoted string, got {value!r} (YAML reads an unquoted 0301 as the number 193 and yes as true)")
+    return value
+
+
+def matching(pattern: str, rule: str) -> AfterValidator:
+    """Validates that a string matches `pattern` entirely; the problem says `rule` and the value."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"{rule}, got {value!r}")
+        return value
+
+    return AfterValidator(check)
+
+
+# A TypedDict whose unknown keys are errors, like ConfigModel's (decorate the class with it).
+forbid_extra_keys = with_config(ConfigDict(extra="forbid"))
+
+# Text a person writes (a title, a unit): any non-empty string.
+Text = Annotated[str, AfterValidator(_text)]
+# A code or id of a source (table ids, region and contents codes): a string, never a number YAML made of
+# an unquoted code.
+Code = Annotated[str, BeforeValidator(_not_a_number), AfterValidator(_text)]
 
 
 def validate(model: type[Model], data: Any, *, shown_as: str, context: dict[str, Any] | None = None) -> Model:
@@ -108,7 +190,7 @@ def validate(model: type[Model], data: Any, *, shown_as: str, context: dict[str,
     try:
         return model.model_validate(data, context=context)
     except ValidationError as error:
-        raise ConfigError(format_validation_error(shown_as, error)) from None
+        raise ConfigError(format_validation_error(shown_as, error, data)) from None
 
 
 def load_model(model: type[Model], path: Path | str, *, root: Path | str | None = None,

@@ -26,7 +26,7 @@ from ci_pipeline.defs.geography import build_geography_assets
 from ci_pipeline.defs.goals import GOAL_ASSETS
 from ci_pipeline.defs.io import WarehouseIOManager
 from ci_pipeline.defs.releases import build_release_assets
-from ci_pipeline.defs.resources import PipelineSettings
+from ci_pipeline.defs.resources import PipelineResource
 from ci_pipeline.defs.sources import build_source_assets
 from ci_pipeline.defs.surveys import SURVEY_ASSETS, SURVEY_JOBS, SURVEY_SENSORS
 from ci_pipeline.quality.suites import load_suites
@@ -45,8 +45,9 @@ def _partitioned(assets) -> set[AssetKey]:
 
 
 def build_definitions(settings: Settings | None = None, include_checks: bool = True) -> Definitions:
-    """All definitions for one settings object (paths and mode), so tests and benchmarks can point them
-    at a temporary warehouse or snapshot archive."""
+    """All definitions for one settings object (paths, mode, HTTP behaviour; from the environment when
+    not given), so tests and benchmarks can point them at a temporary warehouse or snapshot archive. Every
+    asset, check, sensor and the IO manager reads them from the one `pipeline` resource."""
     settings = settings or Settings.from_env()
     specs = load_catalogue(settings.catalogue_root)
     geography_assets = build_geography_assets([spec.name for spec in specs])
@@ -83,6 +84,7 @@ def build_definitions(settings: Settings | None = None, include_checks: bool = T
         default_status=DefaultScheduleStatus.RUNNING,
         description="Nightly refresh at 02:30 Oslo time, away from SSB's 05:00/11:30 maintenance and 08:00 publishing.",
     )
+    pipeline = PipelineResource(settings=settings)
     return Definitions(
         assets=assets,
         asset_checks=checks,
@@ -90,8 +92,8 @@ def build_definitions(settings: Settings | None = None, include_checks: bool = T
         schedules=[nightly],
         sensors=SURVEY_SENSORS,
         resources={
-            "pipeline": PipelineSettings.from_settings(settings),
-            "io_manager": WarehouseIOManager(warehouse_root=str(settings.warehouse_root)),
+            "pipeline": pipeline,
+            "io_manager": WarehouseIOManager(pipeline=pipeline),
         },
         executor=in_process_executor,
     )

@@ -37,30 +37,37 @@ class Clients:
     warehouse_archive: Archive
 
 
-# One throttle per host and limit for the whole process: SSB's limit counts every request from this
-# machine, whichever asset's clients send it, and SSB and KLASS share data.ssb.no.
-_HOST_THROTTLES: dict[tuple[str, int], SlidingWindowThrottle] = {}
+class HostThrottles:
+    """One throttle per host and request limit, shared by every client made with this object.
+
+    SSB's limit counts every request from this machine, whichever asset's client sends it, and SSB and
+    KLASS share data.ssb.no; so one object serves every client of a process (the Dagster resource owns it).
+    """
+
+    def __init__(self) -> None:
+        self._by_host: dict[tuple[str, int], SlidingWindowThrottle] = {}
+
+    def for_url(self, base_url: str, per_minute: int) -> SlidingWindowThrottle:
+        key = (urlsplit(base_url).netloc, per_minute)
+        if key not in self._by_host:
+            self._by_host[key] = SlidingWindowThrottle(per_minute, RATE_WINDOW_SECONDS,
+                                                       clock=time.monotonic, sleep=time.sleep)
+        return self._by_host[key]
 
 
-def host_throttle(base_url: str, per_minute: int) -> SlidingWindowThrottle:
-    key = (urlsplit(base_url).netloc, per_minute)
-    if key not in _HOST_THROTTLES:
-        _HOST_THROTTLES[key] = SlidingWindowThrottle(per_minute, RATE_WINDOW_SECONDS,
-                                                     clock=time.monotonic, sleep=time.sleep)
-    return _HOST_THROTTLES[key]
-
-
-def make_clients(settings: Settings) -> Clients:
-    """The three API clients in the settings' mode, sharing the snapshot and warehouse archives."""
+def make_clients(settings: Settings, throttles: HostThrottles) -> Clients:
+    """The three API clients in the settings' mode, sharing the snapshot and warehouse archives and
+    drawing on `throttles` for their hosts."""
     snapshots = Archive(settings.snapshot_root)
     warehouse = Archive(settings.archive_root)
 
     def http(source: str, base_url: str) -> HttpClient:
         # A connection that is not accepted within 10 s will not be; the read timeout is the setting.
         return HttpClient(source, base_url, mode=settings.mode, snapshot_archive=snapshots,
-                          warehouse_archive=warehouse, max_retries=settings.http_max_retries, backoff_base=settings.http_backoff_base,
+                          warehouse_archive=warehouse, max_retries=settings.http_max_retries,
+                          backoff_base=settings.http_backoff_base,
                           timeout=(min(10.0, settings.http_timeout), settings.http_timeout),
-                          throttle=host_throttle(base_url, settings.requests_per_minute))
+                          throttle=throttles.for_url(base_url, settings.requests_per_minute))
 
     # SSB's documented limit (30 requests a minute, the default) also serves FHI and KLASS, which
     # document none.
@@ -142,8 +149,7 @@ class FetchResult:
 
 def request_fingerprint(spec: TableSpec) -> str:
     """Changes when the catalogue entry asks for different data, so a new selection is always fetched."""
-    asked = spec.selection if spec.source == "ssb" else spec.dimensions_filter
-    return hashlib.sha256(canonical_json(asked).encode()).hexdigest()[:16]
+    return hashlib.sha256(canonical_json(spec.request).encode()).hexdigest()[:16]
 
 
 def fetch_table(spec: TableSpec, clients: Clients, state: SourceState) -> FetchResult:

@@ -26,6 +26,7 @@ import pandas as pd
 from dagster import AssetKey, DagsterInstance
 
 from ci_pipeline.archive import atomic_write, file_sha256
+from ci_pipeline.config import ConfigError
 from ci_pipeline.marts import MartStore, content_sha256
 from ci_pipeline.settings import Settings
 
@@ -255,10 +256,15 @@ def run_pipeline(settings: Settings, instance: DagsterInstance, defs=None) -> Ru
 
 
 def main() -> int:
-    settings = Settings.from_env()
-    instance = dagster_instance(settings)
-    print(f"mode: {settings.mode}; snapshots: {settings.snapshot_root}; warehouse: {settings.warehouse_root}")
-    summary = run_pipeline(settings, instance)
+    try:
+        settings = Settings.from_env()
+        instance = dagster_instance(settings)
+        print(f"mode: {settings.mode}; snapshots: {settings.snapshot_root}; warehouse: {settings.warehouse_root}")
+        summary = run_pipeline(settings, instance)
+    except ConfigError as error:
+        # A setting or configuration file to fix: each problem on its own line, not a traceback.
+        print(f"configuration problems (nothing was run):\n{error}", file=sys.stderr)
+        return 2
     for line in summary.lines():
         print(line, file=sys.stdout if summary.success else sys.stderr)
     print(f"catalogue: {settings.catalog_path}")

@@ -33,9 +33,6 @@ def pipeline_run(tmp_path_factory) -> PipelineRun:
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
     settings = Settings.from_env().with_(warehouse_root=root / "warehouse", mode="replay")
     patch = pytest.MonkeyPatch()
-    # Survey assets and the IO manager read paths from the environment; point them at the same place.
-    patch.setenv("CI_PIPELINE_WAREHOUSE", str(settings.warehouse_root))
-    patch.setenv("CI_PIPELINE_MODE", "replay")
     patch.setenv("DAGSTER_HOME", str(home))
     instance = DagsterInstance.from_config(str(home))
     try:

@@ -84,8 +84,10 @@ def test_suppressed_municipal_count_gives_suppressed_districts_never_numbers():
 
 
 def test_a_share_is_never_apportioned():
-    registry = {**REGISTRY, "neet_share": indicator("neet_share", "share", "apportioned",
-                                                    {"indicator_id": "population", "age_group": "15-29"})}
+    # The registry refuses such an indicator; breakdown refuses it too, whoever built it.
+    share = indicator("neet_share", "share", "not_available").model_copy(
+        update={"district_method": "apportioned", "apportion_by": {"indicator_id": "population", "age_group": "15-29"}})
+    registry = {**REGISTRY, "neet_share": share}
     rows = pd.DataFrame([tidy("0301", "municipality", "neet_share", "2020", 12.5)])
     with pytest.raises(BreakdownError, match="neet_share is a share: a share is never apportioned over districts"):
         breakdown(rows, registry, population())

@@ -94,15 +94,18 @@ def test_the_build_runs_unless_the_recorded_build_is_still_current(settings: Set
 
 
 def test_http_settings_come_from_the_environment():
-    from ci_pipeline.ingest import make_clients
+    from ci_pipeline.ingest import HostThrottles, make_clients
 
     settings = Settings.from_env({"CI_PIPELINE_HTTP_TIMEOUT": "2.5", "CI_PIPELINE_HTTP_MAX_RETRIES": "0",
                                   "CI_PIPELINE_HTTP_BACKOFF_BASE": "0.01", "CI_PIPELINE_REQUESTS_PER_MINUTE": "600"})
-    http = make_clients(settings).ssb.http
+    http = make_clients(settings, HostThrottles()).ssb.http
     assert (http.timeout, http.max_retries, http.backoff_base, http.throttle.max_calls) == ((2.5, 2.5), 0, 0.01, 600)
-    defaults = make_clients(Settings.from_env({})).fhi.http
+    defaults = make_clients(Settings.from_env({}), HostThrottles()).fhi.http
     assert (defaults.timeout, defaults.max_retries, defaults.throttle.max_calls) == ((10.0, 120.0), 6, 30)
-    with pytest.raises(ValueError, match="CI_PIPELINE_HTTP_MAX_RETRIES must be an integer, got 'many'"):
+    with pytest.raises(ValueError, match=r"^environment: CI_PIPELINE_HTTP_MAX_RETRIES: Input should be a valid "
+                                         r"integer.*\(got 'many'\)$"):
         Settings.from_env({"CI_PIPELINE_HTTP_MAX_RETRIES": "many"})
-    with pytest.raises(ValueError, match="CI_PIPELINE_REQUESTS_PER_MINUTE must be at least 1"):
+    with pytest.raises(ValueError, match=r"^environment: CI_PIPELINE_REQUESTS_PER_MINUTE: Input should be greater "
+                                         r"than or equal to 1 \(got '0'\)$"):
         Settings.from_env({"CI_PIPELINE_REQUESTS_PER_MINUTE": "0"})
+

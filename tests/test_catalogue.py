@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ci_pipeline.catalogue import CatalogueError, TableSpec, load_catalogue
+from ci_pipeline.catalogue import FhiTableSpec, SsbTableSpec, TableSpec, load_catalogue
+from ci_pipeline.config import ConfigError
 
 SSB_FILE = """\
 source: ssb
@@ -70,14 +71,16 @@ def test_good_files_load(tmp_path):
     assert ssb.selection[1]["codelist"] is None
     assert ssb.fixed == {"HusholdType": "0000"}
     assert ssb.sex_codes == {"1": "male", "2": "female"}
-    assert ssb.fhi_source is None and ssb.dimensions_filter == ()
+    assert isinstance(ssb, SsbTableSpec) and ssb.request == ssb.selection
+    assert not hasattr(ssb, "fhi_source") and not hasattr(ssb, "dimensions_filter")
     assert ssb.snapshot_provenance == "reconstructed"
 
     assert (fhi.source, fhi.name, fhi.fhi_source, fhi.path) == ("fhi", "fhi_360", "nokkel", fhi_path)
     assert fhi.dimensions == {"region": "GEO", "period": "AAR", "age": "ALDER", "indicator": "MEASURE_TYPE"}
     assert fhi.indicators["TELLER"] == {"numerator_of": "persistent_low_income_children"}
     assert fhi.dimensions_filter[1] == {"code": "AAR", "filter": "top", "values": ["3"]}
-    assert fhi.selection == () and fhi.age_codes is None and fhi.period_type is None
+    assert isinstance(fhi, FhiTableSpec) and not hasattr(fhi, "selection")
+    assert fhi.age_codes is None and fhi.period_type is None
 
 
 def test_explicit_name_and_overrides(tmp_path):
@@ -95,31 +98,31 @@ def test_only_one_source_folder_is_enough(tmp_path):
 
 
 def test_no_sources_folder_is_an_error(tmp_path):
-    with pytest.raises(CatalogueError, match="no sources/ssb or sources/fhi folder"):
+    with pytest.raises(ConfigError, match="no sources/ssb or sources/fhi folder"):
         load_catalogue(tmp_path)
 
 
 def test_duplicate_names_name_both_files(tmp_path):
     first = write(tmp_path, "ssb/a.yaml", SSB_FILE)
     second = write(tmp_path, "ssb/b.yaml", SSB_FILE)
-    with pytest.raises(CatalogueError) as raised:
+    with pytest.raises(ConfigError) as raised:
         load_catalogue(tmp_path)
     assert str(second) in str(raised.value) and str(first) in str(raised.value)
     assert "'ssb_10826' is already used" in str(raised.value)
 
 
 @pytest.mark.parametrize("relative, text, key, message", [
-    ("ssb/x.yaml", SSB_FILE.replace('table_id: "10826"\n', ""), "table_id", "is required"),
+    ("ssb/x.yaml", SSB_FILE.replace('table_id: "10826"\n', ""), "table_id", "required key is missing"),
     ("ssb/x.yaml", SSB_FILE.replace('table_id: "10826"', "table_id: 10826"), "table_id",
-     "must be a non-empty string, got 10826 (quote codes"),
-    ("ssb/x.yaml", SSB_FILE + "colour: red\n", "colour", "is not a ssb catalogue key"),
-    ("ssb/x.yaml", SSB_FILE + "fhi_source: nokkel\n", "fhi_source", "is not a ssb catalogue key"),
+     "must be a quoted string, got 10826 (YAML reads an unquoted 0301 as the number 193"),
+    ("ssb/x.yaml", SSB_FILE + "colour: red\n", "colour", "unknown key"),
+    ("ssb/x.yaml", SSB_FILE + "fhi_source: nokkel\n", "fhi_source", "unknown key"),
     ("fhi/x.yaml", SSB_FILE, "source", "is 'ssb' but the file is in the sources/fhi folder"),
-    ("ssb/x.yaml", SSB_FILE.replace("source: ssb", "source: eurostat"), "source", "must be one of ssb, fhi"),
+    ("ssb/x.yaml", SSB_FILE.replace("source: ssb", "source: eurostat"), "source", "must be one of 'ssb', 'fhi' (got 'eurostat')"),
     ("ssb/x.yaml", SSB_FILE.replace('values: ["1", "2"]', "values: [1, 2]"), "selection[1].values[0]",
-     "must be a string, got 1 (quote codes"),
+     "must be a quoted string, got 1"),
     ("ssb/x.yaml", SSB_FILE.replace("{variable: Kjonn,", "{variabel: Kjonn,"), "selection[1].variabel",
-     "is not a selection key"),
+     "unknown key"),
     ("ssb/x.yaml", SSB_FILE.replace("  - {variable: Kjonn, values: [\"1\", \"2\"]}\n", ""), "selection",
      "does not select ['Kjonn']"),
     ("ssb/x.yaml", SSB_FILE.replace("dimensions: {region: Region, period: Tid, sex: Kjonn, age: Alder,",
@@ -128,25 +131,25 @@ def test_duplicate_names_name_both_files(tmp_path):
     ("ssb/x.yaml", SSB_FILE.replace('{variable: HusholdType, values: ["0000"]}',
                                     '{variable: HusholdType, values: ["0000", "0001"]}'), "selection",
      "fixed dimension 'HusholdType' must select only '0000'"),
-    ("ssb/x.yaml", SSB_FILE.replace("region: Region, ", ""), "dimensions.region", "is required"),
-    ("ssb/x.yaml", SSB_FILE.replace("age: Alder", "alder: Alder"), "dimensions.alder", "is not a role"),
+    ("ssb/x.yaml", SSB_FILE.replace("region: Region, ", ""), "dimensions.region", "required key is missing"),
+    ("ssb/x.yaml", SSB_FILE.replace("age: Alder", "alder: Alder"), "dimensions.alder", "unknown key"),
     ("ssb/x.yaml", SSB_FILE.replace("{indicator_id: population, unit: persons}",
                                     "{indicator_id: population}"),
-     "indicators.Personer1", "must be {indicator_id, unit}"),
+     "indicators.Personer1.unit", "required key is missing"),
     ("ssb/x.yaml", SSB_FILE.replace("unit: persons", "unit: ''"), "indicators.Personer1.unit",
-     "must be a non-empty string"),
+     "must not be empty"),
     ("ssb/x.yaml", SSB_FILE.replace('{"1": male, "2": female}', '{"1": man, "2": female}'), "sex_codes.1",
-     "is 'man'; must be one of total, male, female"),
-    ("ssb/x.yaml", SSB_FILE.replace('{"1": male', '{1: male'), "sex_codes.1", "the key must be a string"),
-    ("ssb/x.yaml", SSB_FILE + "period_type: week\n", "period_type", "must be one of multi_year, school_year"),
+     "should be 'total', 'male' or 'female' (got 'man')"),
+    ("ssb/x.yaml", SSB_FILE.replace('{"1": male', '{1: male'), "sex_codes.1", "the key must be a quoted string"),
+    ("ssb/x.yaml", SSB_FILE + "period_type: week\n", "period_type", "should be 'multi_year' or 'school_year' (got 'week')"),
     ("ssb/x.yaml", SSB_FILE.replace("reconstructed", "real"), "snapshot_provenance",
-     "must be one of recorded, reconstructed, illustrative"),
+     "should be 'recorded', 'reconstructed' or 'illustrative' (got 'real')"),
     ("ssb/x.yaml", SSB_FILE.replace("source: ssb\n", "source: ssb\nname: ssb-10826\n"), "name",
      "may only hold letters, digits and _"),
     ("ssb/x.yaml", SSB_FILE.replace('fixed: {HusholdType: "0000"}', 'fixed: {Region: "0301"}'),
      "fixed.Region", "is also mapped in 'dimensions'"),
     ("fhi/x.yaml", FHI_FILE.replace("filter: top", "filter: bottom"), "dimensions_filter[1].filter",
-     "is 'bottom'; must be one of item, all, top"),
+     "should be 'item', 'all' or 'top' (got 'bottom')"),
     ("fhi/x.yaml", FHI_FILE.replace("  - {code: ALDER, filter: item, values: [\"0_17\"]}\n", ""),
      "dimensions_filter", "does not select ['ALDER']"),
     ("fhi/x.yaml", FHI_FILE.replace("{numerator_of: persistent_low_income_children}",
@@ -158,23 +161,95 @@ def test_duplicate_names_name_both_files(tmp_path):
     ("fhi/x.yaml", FHI_FILE.replace("{denominator_of: persistent_low_income_children}",
                                     "{indicator_id: persistent_low_income_children, unit: persons}"),
      "indicators.NEVNER", "indicator_id 'persistent_low_income_children' is also given by 'RATE'"),
+    ("fhi/x.yaml", FHI_FILE.replace("{numerator_of: persistent_low_income_children}",
+                                    "{numerator_of: persistent_low_income_children, unit: persons}"),
+     "indicators.TELLER.unit", "unknown key"),
     ("fhi/x.yaml", FHI_FILE.replace("measure: MEASURE_TYPE", "measure: MEASURE_TYPE, indicator: X"),
      "dimensions", "give either indicator or measure, not both"),
 ])
 def test_bad_files_name_the_file_and_key(tmp_path, relative, text, key, message):
     path = write(tmp_path, relative, text)
-    expected = rf"^{re.escape(str(path))}: {re.escape(key)}: .*{re.escape(message)}"
-    with pytest.raises(CatalogueError, match=expected):
+    expected = rf"(?m)^{re.escape(str(path))}: {re.escape(key)}: .*{re.escape(message)}"
+    with pytest.raises(ConfigError, match=expected):
         load_catalogue(tmp_path)
 
 
 def test_invalid_yaml_names_the_file(tmp_path):
     path = write(tmp_path, "ssb/x.yaml", "source: [ssb\n")
-    with pytest.raises(CatalogueError, match=rf"^{re.escape(str(path))}: not valid YAML"):
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: not valid YAML"):
         load_catalogue(tmp_path)
 
 
 def test_file_that_is_not_a_mapping_is_an_error(tmp_path):
     path = write(tmp_path, "ssb/x.yaml", "- ssb\n")
-    with pytest.raises(CatalogueError, match=rf"^{re.escape(str(path))}: the file must hold a mapping"):
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: \(top level\): must be a mapping of keys to values"):
         load_catalogue(tmp_path)
+
+
+def problems_of(root: Path) -> list[str]:
+    with pytest.raises(ConfigError) as raised:
+        load_catalogue(root)
+    return raised.value.problems
+
+
+def test_a_typo_in_a_key_is_never_ignored(tmp_path):
+    path = write(tmp_path, "ssb/x.yaml", SSB_FILE.replace("unit: persons", "untis: persons"))
+    assert problems_of(tmp_path) == [
+        f"{path}: indicators.Personer1.unit: required key is missing",
+        f"{path}: indicators.Personer1.untis: unknown key (check its spelling against the schema)",
+    ]
+
+
+def test_every_problem_of_a_file_is_reported_at_once(tmp_path):
+    text = (SSB_FILE.replace('table_id: "10826"', "table_id: 10826")
+            .replace("reconstructed", "real")
+            .replace("{variable: Tid,", "{variabel: Tid,")
+            + "colour: red\n")
+    path = write(tmp_path, "ssb/x.yaml", text)
+    assert problems_of(tmp_path) == [
+        (f"{path}: table_id: must be a quoted string, got 10826 (YAML reads an unquoted 0301 as the number 193 "
+        "and yes as true)"),
+        f"{path}: snapshot_provenance: Input should be 'recorded', 'reconstructed' or 'illustrative' (got 'real')",
+        f"{path}: selection[5].variable: required key is missing",
+        f"{path}: selection[5].variabel: unknown key (check its spelling against the schema)",
+        f"{path}: colour: unknown key (check its spelling against the schema)",
+    ]
+
+
+def test_cross_field_problems_are_reported_together(tmp_path):
+    text = (SSB_FILE.replace("  - {variable: Kjonn, values: [\"1\", \"2\"]}\n", "")
+            .replace('{variable: HusholdType, values: ["0000"]}', '{variable: Husholdning, values: ["0000"]}'))
+    path = write(tmp_path, "ssb/x.yaml", text)
+    assert problems_of(tmp_path) == [
+        f"{path}: selection: selects ['Husholdning'], which are neither mapped in 'dimensions' nor in 'fixed'",
+        f"{path}: selection: does not select ['HusholdType', 'Kjonn'], which 'dimensions'/'fixed' name",
+    ]
+
+
+def test_problems_of_every_file_are_reported_together(tmp_path):
+    ssb = write(tmp_path, "ssb/a.yaml", SSB_FILE.replace("period: Tid, ", ""))
+    fhi = write(tmp_path, "fhi/b.yaml", FHI_FILE.replace('values: ["0_17"]', "values: [0]"))
+    good = write(tmp_path, "fhi/c.yaml", FHI_FILE.replace('table_id: "360"', 'table_id: "361"'))
+    problems = problems_of(tmp_path)
+    assert problems == [
+        f"{ssb}: dimensions.period: required key is missing",
+        (f"{fhi}: dimensions_filter[2].values[0]: must be a quoted string, got 0 (YAML reads an unquoted 0301 as "
+        "the number 193 and yes as true)"),
+    ]
+    assert not any(str(good) in problem for problem in problems)
+
+
+def test_the_loader_sets_path_and_a_file_cannot(tmp_path):
+    path = write(tmp_path, "ssb/x.yaml", SSB_FILE + "path: /elsewhere.yaml\n")
+    assert problems_of(tmp_path) == [f"{path}: path: unknown key (check its spelling against the schema)"]
+
+
+def test_a_folder_that_is_no_source_is_reported(tmp_path):
+    write(tmp_path, "ssb/x.yaml", SSB_FILE)
+    (tmp_path / "sources" / "fhl").mkdir()
+    assert problems_of(tmp_path) == [f"{tmp_path / 'sources' / 'fhl'}: not a source folder (the sources are ssb, fhi)"]
+
+
+def test_the_indicator_role_is_required(tmp_path):
+    path = write(tmp_path, "fhi/x.yaml", FHI_FILE.replace(", measure: MEASURE_TYPE", ""))
+    assert problems_of(tmp_path) == [f"{path}: dimensions.indicator: required key is missing (or write measure:)"]

@@ -357,13 +357,15 @@ def test_parse_retry_after() -> None:
 
 
 def test_clients_of_one_host_share_one_throttle(tmp_path):
-    # SSB's limit counts every request from the machine: every asset's clients for data.ssb.no (SSB and
-    # KLASS alike) draw on one budget.
-    from ci_pipeline.ingest import make_clients
+    # SSB's limit counts every request from the machine: every client for data.ssb.no (SSB and KLASS
+    # alike) made with one HostThrottles draws on one budget (the pipeline resource keeps one for the
+    # process; tests/test_resources.py).
+    from ci_pipeline.ingest import HostThrottles, make_clients
     from ci_pipeline.settings import Settings
 
     settings = Settings.from_env().with_(warehouse_root=tmp_path)
-    first, second = make_clients(settings), make_clients(settings)
+    throttles = HostThrottles()
+    first, second = make_clients(settings, throttles), make_clients(settings, throttles)
     assert first.ssb.http.throttle is second.ssb.http.throttle
     assert first.ssb.http.throttle is first.klass.http.throttle  # both on data.ssb.no
     assert first.fhi.http.throttle is not first.ssb.http.throttle

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ci_pipeline.indicators import RegistryError, load_registry, registry_frame
+from ci_pipeline.config import ConfigError
+from ci_pipeline.indicators import load_registry, registry_frame
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -48,19 +49,19 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 
 @pytest.mark.parametrize("name, text, message", [
-    ("x_share", GOOD.format(id="x_share").replace("pooling_years: 3\n", ""), r"x_share.yaml: pooling_years: is required"),
+    ("x_share", GOOD.format(id="x_share").replace("pooling_years: 3\n", ""), r"x_share.yaml: pooling_years: required key is missing"),
     ("x_share", GOOD.format(id="other_id"), r"x_share.yaml: id: must equal the file name 'x_share'"),
-    ("x_share", GOOD.format(id="x_share").replace("kind: share", "kind: ratio"), r"kind: must be one of share, count"),
+    ("x_share", GOOD.format(id="x_share").replace("kind: share", "kind: ratio"), r"x_share.yaml: kind: Input should be 'share', 'count', 'rate' or 'amount' \(got 'ratio'\)"),
     ("x_share", GOOD.format(id="x_share").replace("not_available", "apportioned")
      + 'apportion_by: {indicator_id: population, age_group: "0-17"}\n',
-     r"district_method: apportioned is only for counts; a share is never spread over districts"),
-    ("x_share", GOOD.format(id="x_share").replace('"08764"', "8764"), r"sources\[0\].table_id: must be text"),
+     r"x_share.yaml: district_method: apportioned is only for counts; a share is never spread over districts"),
+    ("x_share", GOOD.format(id="x_share").replace('"08764"', "8764"), r"x_share.yaml: sources\[0\].table_id: must be a quoted string, got 8764"),
     ("x_share", GOOD.format(id="x_share") + "colour: red\n", r"x_share.yaml: colour: unknown key"),
     ("x_share", GOOD.format(id="x_share") + "goals: [a\n", r"x_share.yaml: not valid YAML"),
 ])
 def test_bad_files_give_clear_errors(tmp_path, name, text, message):
     write(tmp_path, name, text)
-    with pytest.raises(RegistryError, match=message):
+    with pytest.raises(ConfigError, match=message):
         load_registry(tmp_path)
 
 
@@ -68,10 +69,50 @@ def test_apportion_by_must_name_a_registered_indicator(tmp_path):
     count = (GOOD.format(id="x_count").replace("kind: share", "kind: count").replace("not_available", "apportioned")
              + 'apportion_by: {indicator_id: population, age_group: "0-17"}\n')
     write(tmp_path, "x_count", count)
-    with pytest.raises(RegistryError, match=r"x_count.yaml: apportion_by.indicator_id: 'population' is not in the registry"):
+    with pytest.raises(ConfigError, match=r"x_count.yaml: apportion_by.indicator_id: 'population' is not in the registry"):
         load_registry(tmp_path)
 
 
 def test_empty_folder_is_an_error(tmp_path):
-    with pytest.raises(RegistryError, match="no indicator files"):
+    with pytest.raises(ConfigError, match="no indicator files"):
         load_registry(tmp_path)
+
+
+def problems_of(root: Path) -> list[str]:
+    with pytest.raises(ConfigError) as raised:
+        load_registry(root)
+    return raised.value.problems
+
+
+def test_a_typo_in_a_key_is_never_ignored(tmp_path):
+    path = write(tmp_path, "x_share", GOOD.format(id="x_share").replace("unit: percent", "untis: percent"))
+    assert problems_of(tmp_path) == [
+        f"{path}: unit: required key is missing",
+        f"{path}: untis: unknown key (check its spelling against the schema)",
+    ]
+
+
+def test_every_problem_of_a_file_is_reported_at_once(tmp_path):
+    text = (GOOD.format(id="x_share").replace("kind: share", "kind: ratio").replace('"08764"', "8764")
+            .replace("pooling_years: 3", 'pooling_years: "3"').replace("source: ssb", "source: eurostat")
+            + "suppression: {min_numerator: -1, min_count: 3}\n")
+    path = write(tmp_path, "x_share", text)
+    assert problems_of(tmp_path) == [
+        f"{path}: kind: Input should be 'share', 'count', 'rate' or 'amount' (got 'ratio')",
+        f"{path}: sources[0].source: Input should be 'ssb' or 'fhi' (got 'eurostat')",
+        (f"{path}: sources[0].table_id: must be a quoted string, got 8764 (YAML reads an unquoted 0301 as the "
+        "number 193 and yes as true)"),
+        f"{path}: pooling_years: Input should be a valid integer (got '3')",
+        f"{path}: suppression.min_numerator: Input should be greater than or equal to 0 (got -1)",
+        f"{path}: suppression.min_count: unknown key (check its spelling against the schema)",
+    ]
+
+
+def test_problems_of_every_file_are_reported_together(tmp_path):
+    first = write(tmp_path, "a_share", GOOD.format(id="a_share").replace("polarity: higher_is_worse\n", ""))
+    write(tmp_path, "b_share", GOOD.format(id="b_share"))
+    third = write(tmp_path, "c_share", GOOD.format(id="c-share"))
+    assert problems_of(tmp_path) == [
+        f"{first}: polarity: required key is missing",
+        f"{third}: id: must be snake_case, got 'c-share'",
+    ]

@@ -67,7 +67,7 @@ class LiveWarehouse:
     standin: StandinServer
 
     def run(self, **env_options):
-        """One run_pipeline in live mode, with the environment set the way the assets read it."""
+        """One run_pipeline in live mode, with the settings read from the environment as `make run` does."""
         from dagster import DagsterInstance
 
         from ci_pipeline.run import run_pipeline

@@ -70,15 +70,11 @@ def published(pipeline_run, tmp_path_factory) -> Published:
 
 
 def _fresh_copy(published: Published, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """A copy of the published warehouse and of the embedded snapshots, for one case to corrupt. The
-    survey assets and the IO manager read paths from the environment, so it points at the copy too."""
+    """A copy of the published warehouse and of the embedded snapshots, for one case to corrupt."""
     shutil.copytree(published.warehouse, tmp_path / "warehouse")
     shutil.copytree(SNAPSHOTS, tmp_path / "snapshots")
     settings = Settings.from_env().with_(snapshot_root=tmp_path / "snapshots", warehouse_root=tmp_path / "warehouse",
                                          mode="replay")
-    monkeypatch.setenv("CI_PIPELINE_SNAPSHOTS", str(settings.snapshot_root))
-    monkeypatch.setenv("CI_PIPELINE_WAREHOUSE", str(settings.warehouse_root))
-    monkeypatch.setenv("CI_PIPELINE_MODE", "replay")
     monkeypatch.setenv("DAGSTER_HOME", str(published.dagster_home))
     return settings
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from ci_pipeline.defs.io import WarehouseIOManager
-from ci_pipeline.defs.resources import PipelineSettings
+from ci_pipeline.defs.resources import PipelineResource
 from ci_pipeline.defs.surveys import (
     SURVEY_ASSETS,
     survey_change_mart,
@@ -18,14 +18,12 @@ from ci_pipeline.defs.surveys import (
     survey_wave_sensor,
     survey_waves_partitions,
 )
+from ci_pipeline.settings import Settings
 from ci_pipeline.surveys.codebook import load_codebook
 from ci_pipeline.surveys.generator import generate_wave_frames, write_csv, write_sav, write_waves, write_xlsx
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 7
-# The survey assets and the sensor read their paths from the `pipeline` resource, which reads the
-# CI_PIPELINE_* variables the survey_env fixture sets.
-SENSOR_RESOURCES = {"pipeline": PipelineSettings()}
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +63,8 @@ def test_generated_waves_are_realistic(codebook):
 
 @pytest.fixture
 def survey_env(tmp_path, monkeypatch, codebook):
-    """Small generated waves in a temporary survey root; warehouse in tmp; no pseudonymisation secret."""
+    """Small generated waves in a temporary survey root; warehouse in tmp; no pseudonymisation secret.
+    The survey assets, the sensor and the IO manager read these paths from the `pipeline` resource."""
     survey_root = tmp_path / "surveys"
     (survey_root / "incoming").mkdir(parents=True)
     (survey_root / "waves").mkdir()
@@ -74,20 +73,28 @@ def survey_env(tmp_path, monkeypatch, codebook):
     write_csv(frames[waves[0]], survey_root / "waves" / f"{waves[0]}.csv", codebook)
     write_xlsx(frames[waves[1]], survey_root / "waves" / f"{waves[1]}.xlsx")
     write_sav(frames[waves[2]], survey_root / "incoming" / f"{waves[2]}.sav", codebook)
-    monkeypatch.setenv("CI_PIPELINE_SURVEYS", str(survey_root))
-    monkeypatch.setenv("CI_PIPELINE_WAREHOUSE", str(tmp_path / "warehouse"))
     monkeypatch.delenv("CI_SURVEY_PSEUDONYM_KEY", raising=False)
-    return {"root": survey_root, "warehouse": tmp_path / "warehouse", "frames": frames, "waves": waves}
+    pipeline = PipelineResource(settings=Settings.from_env({}).with_(survey_root=survey_root,
+                                                                      warehouse_root=tmp_path / "warehouse"))
+    return {"root": survey_root, "warehouse": tmp_path / "warehouse", "frames": frames, "waves": waves,
+            "resources": {"pipeline": pipeline, "io_manager": WarehouseIOManager(pipeline=pipeline)}}
+
+
+def evaluate_sensor(instance, survey_env, cursor=None):
+    # The pipeline resource is set up inside the sensor context, as the daemon does.
+    with dg.build_sensor_context(instance=instance, resources={"pipeline": survey_env["resources"]["pipeline"]},
+                                 cursor=cursor) as context:
+        return survey_wave_sensor(context)
 
 
 def test_sensor_adds_partitions_and_skips_known_content(survey_env):
     instance = dg.DagsterInstance.ephemeral()
-    result = survey_wave_sensor(dg.build_sensor_context(instance=instance, resources=SENSOR_RESOURCES))
+    result = evaluate_sensor(instance, survey_env)
     assert sorted(r.partition_key for r in result.run_requests) == sorted(survey_env["waves"])
     assert sorted(result.dynamic_partitions_requests[0].partition_keys) == sorted(survey_env["waves"])
 
     instance.add_dynamic_partitions(survey_waves_partitions.name, survey_env["waves"])
-    again = survey_wave_sensor(dg.build_sensor_context(instance=instance, resources=SENSOR_RESOURCES, cursor=result.cursor))
+    again = evaluate_sensor(instance, survey_env, result.cursor)
     assert again.run_requests == [] and again.dynamic_partitions_requests == []
 
     # a corrected file for a known wave is ingested again; a file for an unregistered wave is skipped
@@ -95,7 +102,7 @@ def test_sensor_adds_partitions_and_skips_known_content(survey_env):
     frame = survey_env["frames"][survey_env["waves"][2]]
     write_sav(frame.iloc[:-1], survey_env["root"] / "incoming" / f"{survey_env['waves'][2]}.sav", codebook)
     write_sav(frame.iloc[:-2], survey_env["root"] / "incoming" / "2031-spring.sav", codebook)
-    corrected = survey_wave_sensor(dg.build_sensor_context(instance=instance, resources=SENSOR_RESOURCES, cursor=result.cursor))
+    corrected = evaluate_sensor(instance, survey_env, result.cursor)
     assert [r.partition_key for r in corrected.run_requests] == [survey_env["waves"][2]]
     assert corrected.dynamic_partitions_requests == []
 
@@ -111,8 +118,7 @@ def population_asset(frame: pd.DataFrame):
 def test_materialise_survey_assets_and_scan_for_raw_ids(survey_env, codebook):
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(survey_waves_partitions.name, survey_env["waves"])
-    resources = {"io_manager": WarehouseIOManager(warehouse_root=str(survey_env["warehouse"])),
-                 "pipeline": PipelineSettings()}
+    resources = survey_env["resources"]
     run_ids = []
     for wave in survey_env["waves"]:
         result = dg.materialize([survey_wave_ingest], partition_key=wave, instance=instance, resources=resources)

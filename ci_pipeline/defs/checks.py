@@ -40,7 +40,7 @@ def build_suite_checks(
 
     normalise_region_code maps source spellings onto the regions dimension's codes (030101a -> 030101);
     region-validity derivations get the geography/regions asset as an extra input when it exists. Suites
-    comparing the row count with the previous version need the `pipeline` resource (PipelineSettings).
+    comparing the row count with the previous version need the `pipeline` resource (PipelineResource).
     """
     available = {key if isinstance(key, AssetKey) else AssetKey.from_user_string(key)
                  for key in available_asset_keys}
@@ -108,7 +108,7 @@ def _previous_row_count(context: AssetCheckExecutionContext, key: AssetKey) -> i
         return None
     from ci_pipeline.marts import MartStore
 
-    manifest = MartStore(context.resources.pipeline.settings().warehouse_root).latest_manifest(key.path[1])
+    manifest = MartStore(context.resources.pipeline.settings.warehouse_root).latest_manifest(key.path[1])
     return int(manifest["row_count"]) if manifest else None
 
 

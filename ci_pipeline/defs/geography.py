@@ -10,13 +10,12 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetOut, MetadataValue, asset, multi_asset
 
 from ci_pipeline.breakdown import breakdown, check_district_sums
-from ci_pipeline.defs.resources import PipelineSettings
+from ci_pipeline.defs.resources import PipelineResource
 from ci_pipeline.geography.harmonise import harmonise
 from ci_pipeline.geography.history import build_code_history
 from ci_pipeline.geography.load import load_klass_geography
 from ci_pipeline.geography.regions import build_regions
 from ci_pipeline.indicators import load_registry, registry_frame
-from ci_pipeline.ingest import make_clients
 from ci_pipeline.schema import INDICATOR_VALUE_COLUMNS, OBSERVATION_KEY
 
 POPULATION_INDICATOR = "population"
@@ -37,9 +36,8 @@ POPULATION_INDICATOR = "population"
         ),
     },
 )
-def klass_geography(context: AssetExecutionContext, pipeline: PipelineSettings):
-    settings = pipeline.settings()
-    geo = load_klass_geography(make_clients(settings).klass.http)
+def klass_geography(context: AssetExecutionContext, pipeline: PipelineResource):
+    geo = load_klass_geography(pipeline.clients.klass.http)
     regions = build_regions(geo)
     history = build_code_history(geo, regions)
     by_level = regions.groupby("level").size().to_dict()
@@ -83,9 +81,8 @@ def _core_observations(staging_names: list[str]):
         "'.' (cannot occur) for a region outside its lifetime are not carried; their count is reported.",
     )
     def observations(context: AssetExecutionContext, regions: pd.DataFrame, region_history: pd.DataFrame,
-                     pipeline: PipelineSettings, **staged: pd.DataFrame) -> pd.DataFrame:
-        settings = pipeline.settings()
-        registry = load_registry(settings.catalogue_root)
+                     pipeline: PipelineResource, **staged: pd.DataFrame) -> pd.DataFrame:
+        registry = load_registry(pipeline.settings.catalogue_root)
         tidy = pd.concat([staged[name] for name in sorted(staged)], ignore_index=True)
         harmonised, report = harmonise(tidy, region_history, regions)
         outside_life = (harmonised["harmonisation_outcome"] == "invalid_for_period") & (harmonised["status"] == ".")
@@ -156,7 +153,7 @@ def regions_mart(regions: pd.DataFrame) -> pd.DataFrame:
     description="indicators (staged build): the indicator registry (assets/indicators/*.yaml): names nb/en, "
     "definition, unit, polarity, sources, numerator/denominator, test, pooling, suppression, district method.",
 )
-def indicators_mart(context: AssetExecutionContext, pipeline: PipelineSettings) -> pd.DataFrame:
-    frame = registry_frame(load_registry(pipeline.settings().catalogue_root))
+def indicators_mart(context: AssetExecutionContext, pipeline: PipelineResource) -> pd.DataFrame:
+    frame = registry_frame(load_registry(pipeline.settings.catalogue_root))
     context.add_output_metadata({"indicators": len(frame)})
     return frame

@@ -7,7 +7,7 @@ after releases/goal_progress has published, from the published marts, so every p
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetKey, MaterializeResult, MetadataValue, asset
 
-from ci_pipeline.defs.resources import PipelineSettings
+from ci_pipeline.defs.resources import PipelineResource
 from ci_pipeline.goals.config import Goal, check_goals_against, goals_frame, load_goals, survey_polarity
 from ci_pipeline.goals.progress import build_goal_progress
 from ci_pipeline.indicators import load_registry
@@ -40,8 +40,8 @@ def _load(settings: Settings) -> tuple[list[Goal], dict, dict[str, str]]:
     description="The initiative's goals from assets/goals.yaml: one row per goal x indicator, with baseline, "
     "target value and year, polarity and scope (city, each district, or the gap between districts).",
 )
-def goals_mart(context: AssetExecutionContext, pipeline: PipelineSettings) -> pd.DataFrame:
-    goals, _, _ = _load(pipeline.settings())
+def goals_mart(context: AssetExecutionContext, pipeline: PipelineResource) -> pd.DataFrame:
+    goals, _, _ = _load(pipeline.settings)
     frame = goals_frame(goals)
     context.add_output_metadata({"goals": len(goals), "rows": len(frame)})
     return frame
@@ -63,9 +63,9 @@ def goal_progress_mart(
     context: AssetExecutionContext,
     indicator_values: pd.DataFrame,
     survey_results: pd.DataFrame,
-    pipeline: PipelineSettings,
+    pipeline: PipelineResource,
 ) -> pd.DataFrame:
-    goals, registry, survey_names = _load(pipeline.settings())
+    goals, registry, survey_names = _load(pipeline.settings)
     frame = build_goal_progress(indicator_values, survey_results, goals, registry, survey_names)
     headline = frame[frame["headline"]]
     context.add_output_metadata({
@@ -86,8 +86,8 @@ def goal_progress_mart(
     description="The HTML goal report (static files, no server needed), written from the published marts "
     "after every publish: <warehouse>/reports/goal_report/<goal_progress version>/index.html and latest/.",
 )
-def goal_report(context: AssetExecutionContext, pipeline: PipelineSettings) -> MaterializeResult:
-    settings = pipeline.settings()
+def goal_report(context: AssetExecutionContext, pipeline: PipelineResource) -> MaterializeResult:
+    settings = pipeline.settings
     goals, registry, _ = _load(settings)
     store = MartStore(settings.warehouse_root)
     version = store.latest_version("goal_progress")

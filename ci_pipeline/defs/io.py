@@ -16,18 +16,16 @@ import pandas as pd
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
 from ci_pipeline.archive import atomic_write, atomic_writer
-from ci_pipeline.settings import Settings
+from ci_pipeline.defs.resources import PipelineResource
 
 
 class WarehouseIOManager(ConfigurableIOManager):
-    """Stores asset values under the warehouse root (from CI_PIPELINE_WAREHOUSE unless configured)."""
+    """Stores asset values under the warehouse root of the `pipeline` resource's settings."""
 
-    warehouse_root: str | None = None
+    pipeline: PipelineResource
 
     def _root(self) -> Path:
-        if self.warehouse_root:
-            return Path(self.warehouse_root)
-        return Settings.from_env().warehouse_root
+        return self.pipeline.settings.warehouse_root
 
     def _base(self, context: OutputContext | InputContext) -> Path:
         return self._root() / "assets" / Path(*context.asset_key.path)

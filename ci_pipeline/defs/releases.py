@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 from dagster import AssetCheckKey, AssetExecutionContext, AssetIn, AssetsDefinition, MetadataValue, asset
 
-from ci_pipeline.defs.resources import PipelineSettings
+from ci_pipeline.defs.resources import PipelineResource
 from ci_pipeline.marts import MartStore
 
 INPUT_COLUMNS = ["source", "table_id", "snapshot_sha256", "source_updated", "provenance"]
@@ -57,8 +57,8 @@ def _release_asset(mart: str, check_keys: list[AssetCheckKey]) -> AssetsDefiniti
             "expectation suites on marts/" + mart + " passed; an unchanged build publishes nothing."
         ),
     )
-    def release(context: AssetExecutionContext, staged: pd.DataFrame, pipeline: PipelineSettings) -> dict:
-        settings = pipeline.settings()
+    def release(context: AssetExecutionContext, staged: pd.DataFrame, pipeline: PipelineResource) -> dict:
+        settings = pipeline.settings
         store = MartStore(settings.warehouse_root)
         result = store.publish(
             mart,

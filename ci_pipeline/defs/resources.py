@@ -1,34 +1,30 @@
-"""The one resource every asset shares: the run's settings (mode, paths, base URLs)."""
+"""The one resource every asset, check, sensor and the IO manager share: the run's settings and the
+API clients built from them."""
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, ResourceDependency
+from pydantic import Field, PrivateAttr
 
+from ci_pipeline.ingest import Clients, HostThrottles, make_clients
 from ci_pipeline.settings import Settings
 
-PATHS = ("catalogue_root", "checks_root", "snapshot_root", "warehouse_root", "survey_root")
 
+class PipelineResource(ConfigurableResource):
+    """The run's settings (paths, mode, base URLs, HTTP behaviour) and its access to the sources.
 
-class PipelineSettings(ConfigurableResource):
-    """Settings from the environment (CI_PIPELINE_*), optionally overridden in run or resource config.
-
-    mode: replay (default; the embedded snapshot archive, no network), live or record. Relative paths are
-    taken from the repository root.
+    build_definitions(settings) makes one, so tests and benchmarks point a whole definition at a temporary
+    warehouse or snapshot archive; without settings it reads the environment (CI_PIPELINE_*). `clients`
+    are built once per run, on first use, and shared by every asset and check of the run; every client
+    of one host draws on one throttle for as long as the definitions live (SSB and KLASS share
+    data.ssb.no).
     """
 
-    mode: str | None = None
-    catalogue_root: str | None = None
-    checks_root: str | None = None
-    snapshot_root: str | None = None
-    warehouse_root: str | None = None
-    survey_root: str | None = None
+    settings: ResourceDependency[Settings] = Field(default_factory=Settings.from_env)
+    throttles: ResourceDependency[HostThrottles] = Field(default_factory=HostThrottles)
+    _clients: Clients | None = PrivateAttr(default=None)
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> "PipelineSettings":
-        return cls(mode=settings.mode, **{name: str(getattr(settings, name)) for name in PATHS})
-
-    def settings(self) -> Settings:
-        settings = Settings.from_env()
-        overrides = {name: settings.repo_root.joinpath(getattr(self, name)).resolve()
-                     for name in PATHS if getattr(self, name)}
-        if self.mode:
-            overrides["mode"] = self.mode
-        return settings.with_(**overrides) if overrides else settings
+    @property
+    def clients(self) -> Clients:
+        """The SSB, FHI and KLASS clients in the settings' mode and the snapshot and warehouse archives."""
+        if self._clients is None:
+            self._clients = make_clients(self.settings, self.throttles)
+        return self._clients

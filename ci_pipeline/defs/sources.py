@@ -8,14 +8,12 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataValue, asset
 
 from ci_pipeline.catalogue import TableSpec
-from ci_pipeline.defs.resources import PipelineSettings
-from ci_pipeline.ingest import SourceState, fetch_table, load_ref, make_clients, tidy_observations
-
-SOURCE_NAMES = {"ssb": "SSB PxWebApi v2", "fhi": "FHI Statistikk open API"}
+from ci_pipeline.defs.resources import PipelineResource
+from ci_pipeline.ingest import SourceState, fetch_table, load_ref, tidy_observations
 
 
 def _describe(spec: TableSpec, layer: str) -> str:
-    origin = f"{SOURCE_NAMES[spec.source]} table {spec.table_id}: {spec.title}"
+    origin = f"{spec.api} table {spec.table_id}: {spec.title}"
     if layer == "raw":
         what = ("Archived API answers (raw layer). Each run first asks for the table's update stamp and "
                 "downloads the data only when it changed.")
@@ -39,10 +37,9 @@ def _assets_for(spec: TableSpec) -> list[AssetsDefinition]:
         description=_describe(spec, "raw"),
         tags={"source": spec.source},
     )
-    def raw_table(context: AssetExecutionContext, pipeline: PipelineSettings) -> dict:
-        settings = pipeline.settings()
-        clients = make_clients(settings)
-        result = fetch_table(spec, clients, SourceState(settings.state_root / spec.source))
+    def raw_table(context: AssetExecutionContext, pipeline: PipelineResource) -> dict:
+        settings = pipeline.settings
+        result = fetch_table(spec, pipeline.clients, SourceState(settings.state_root / spec.source))
         if result.changed:
             context.log.info(f"{spec.name}: downloaded {len(result.responses)} answer(s) (updated {result.updated})")
         else:
@@ -71,11 +68,10 @@ def _assets_for(spec: TableSpec) -> list[AssetsDefinition]:
         description=_describe(spec, "staging"),
         tags={"source": spec.source},
     )
-    def staging_table(context: AssetExecutionContext, raw: dict, pipeline: PipelineSettings) -> pd.DataFrame:
-        clients = make_clients(pipeline.settings())
+    def staging_table(context: AssetExecutionContext, raw: dict, pipeline: PipelineResource) -> pd.DataFrame:
         responses = []
         for ref in raw["responses"]:
-            response = load_ref(ref, clients)
+            response = load_ref(ref, pipeline.clients)
             if response is None:
                 raise FileNotFoundError(
                     f"{spec.name}: archived answer {ref['url']} (sha256 {ref['sha256'][:12]}) is in neither the "

@@ -1,7 +1,7 @@
 """Dagster layer of the survey subsystem: wave partitions, ingest assets, survey marts and the wave sensor.
 
 Thin by design: every rule lives in ci_pipeline.surveys. Paths come from the `pipeline` resource
-(PipelineSettings), so build_definitions(settings) governs them as it does the other assets: the codebook
+(PipelineResource), so build_definitions(settings) governs them as it does the other assets: the codebook
 from <catalogue>/surveys, wave files from <survey_root>/waves and <survey_root>/incoming, stored
 responses and quarantine under <warehouse>/survey/.
 """
@@ -13,7 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from ci_pipeline.archive import file_sha256
-from ci_pipeline.defs.resources import PipelineSettings
+from ci_pipeline.defs.resources import PipelineResource
 from ci_pipeline.settings import Settings
 from ci_pipeline.surveys.codebook import CodebookError, load_codebook
 from ci_pipeline.surveys.ingest import (
@@ -48,9 +48,9 @@ def _codebook(settings: Settings):
     ],
     partitions_def=survey_waves_partitions,
 )
-def survey_wave_ingest(context: dg.AssetExecutionContext, pipeline: PipelineSettings):
+def survey_wave_ingest(context: dg.AssetExecutionContext, pipeline: PipelineResource):
     """Read, pseudonymise and validate one wave file and store its accepted rows and its quarantine."""
-    settings = pipeline.settings()
+    settings = pipeline.settings
     codebook = _codebook(settings)
     wave_id = context.partition_key
     path = find_wave_file(settings.survey_root, wave_id)
@@ -98,8 +98,8 @@ def _mart_metadata(mart, codebook, files) -> dict:
     description="Survey indicators per wave x district (and Oslo) x group, with disclosure control.",
 )
 def survey_results_mart(context: dg.AssetExecutionContext, population: pd.DataFrame,
-                        pipeline: PipelineSettings) -> pd.DataFrame:
-    settings = pipeline.settings()
+                        pipeline: PipelineResource) -> pd.DataFrame:
+    settings = pipeline.settings
     codebook = _codebook(settings)
     files = stored_response_files(settings.warehouse_root, codebook)
     mart = build_survey_results(files, codebook, population)
@@ -113,8 +113,8 @@ def survey_results_mart(context: dg.AssetExecutionContext, population: pd.DataFr
     deps=[RESPONSES_KEY],
     description="Change per person between consecutive waves, as district aggregates with disclosure control.",
 )
-def survey_change_mart(context: dg.AssetExecutionContext, pipeline: PipelineSettings) -> pd.DataFrame:
-    settings = pipeline.settings()
+def survey_change_mart(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> pd.DataFrame:
+    settings = pipeline.settings
     codebook = _codebook(settings)
     files = stored_response_files(settings.warehouse_root, codebook)
     mart = build_survey_change(files, codebook)
@@ -134,14 +134,14 @@ survey_marts_job = dg.define_asset_job(
 
 
 @dg.sensor(job=survey_ingest_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
-def survey_wave_sensor(context: dg.SensorEvaluationContext, pipeline: PipelineSettings):
+def survey_wave_sensor(context: dg.SensorEvaluationContext, pipeline: PipelineResource):
     """Adds a wave partition and requests its ingest when a wave file with unseen content appears in
     <survey_root>/incoming (or the embedded default folder <survey_root>/waves).
 
     The cursor maps each ingested file's sha256 to its wave: the same content is never requested twice;
     a corrected file for a known wave (new sha256) is ingested again. Files for waves missing from
     waves.yaml are skipped with a warning until the wave is registered."""
-    settings = pipeline.settings()
+    settings = pipeline.settings
     codebook = _codebook(settings)
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     requests: list[dg.RunRequest] = []
