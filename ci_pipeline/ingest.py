@@ -20,7 +20,7 @@ import pandas as pd
 from ci_pipeline.archive import Archive, ArchivedResponse, atomic_write, canonical_json
 from ci_pipeline.catalogue import TableSpec
 from ci_pipeline.http import RATE_WINDOW_SECONDS, HttpClient, SlidingWindowThrottle
-from ci_pipeline.jsonstat import read_jsonstat
+from ci_pipeline.jsonstat import JsonStatError, parse_timestamp, read_jsonstat
 from ci_pipeline.settings import Settings
 from ci_pipeline.sources.fhi import FhiClient
 from ci_pipeline.sources.klass import KlassClient
@@ -152,8 +152,22 @@ def request_fingerprint(spec: TableSpec) -> str:
     return hashlib.sha256(canonical_json(spec.request).encode()).hexdigest()[:16]
 
 
+def _usable_stamp(updated: Any) -> bool:
+    """Only a readable timestamp can say "unchanged": a malformed one ("2021-11-25T14:11:2Z") may stay
+    the same while the data changes."""
+    try:
+        return parse_timestamp(updated) is not None
+    except JsonStatError:
+        return False
+
+
 def fetch_table(spec: TableSpec, clients: Clients, state: SourceState) -> FetchResult:
-    """Ask for the table's update stamp; download its data only when it changed since the last fetch."""
+    """Ask for the table's update stamp; download its data only when it changed since the last fetch.
+
+    Without a usable stamp (none, or one that is not a timestamp, such as "2021-11-25T14:11:2Z")
+    nothing tells that the table is unchanged, so it is downloaded again; the archive keeps each
+    distinct body once, by its sha256.
+    """
     if spec.source == "ssb":
         info = clients.ssb.table_info(spec.table_id)
         updated = info.get("updated")
@@ -164,8 +178,8 @@ def fetch_table(spec: TableSpec, clients: Clients, state: SourceState) -> FetchR
 
     previous = state.load(spec.name)
     fingerprint = request_fingerprint(spec)
-    # Without a stamp nothing tells that the table is unchanged, so it is downloaded again.
-    if updated and previous and previous.get("updated") == updated and previous.get("fingerprint") == fingerprint:
+    same_request = previous is not None and previous.get("fingerprint") == fingerprint
+    if same_request and _usable_stamp(updated) and previous.get("updated") == updated:
         reused = [load_ref(ref, clients) for ref in previous["responses"]]
         if all(r is not None for r in reused):
             return FetchResult(spec, updated, False, reused, info)

@@ -19,6 +19,7 @@ This module only reads; ci_pipeline.tidy maps a table through its catalogue entr
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from math import prod
@@ -34,23 +35,54 @@ class JsonStatError(ValueError):
     (ci_pipeline.tidy)."""
 
 
+class JsonStatWarning(UserWarning):
+    """A response that was read, with something its caller should show (a malformed `updated`, a
+    renamed dimension). Callers surface it with warnings.catch_warnings(record=True)."""
+
+
+# The frame's own columns; a dimension with one of these ids gets RENAMED_SUFFIX in the table.
+FRAME_COLUMNS = ("value", "status")
+RENAMED_SUFFIX = "_dimension"
+
+
 @dataclass(frozen=True)
 class Dimension:
+    """One dimension of a dataset.
+
+    id: its name in the table (the key in JsonStatTable.dimensions, its place in `ids`, its frame
+    column): the id the source sent, except that a dimension called `value` or `status` is renamed
+    `value_dimension` / `status_dimension` so that it cannot overwrite the frame's own columns;
+    `source_id` is always the id as sent (what a request to the source must name).
+    labels: a label for every code; a category without one is labelled with its code (the spec's
+    default). Labels of codes that are not categories are kept as sent.
+    children: category.child as sent, parent code -> child codes: which categories add up to which
+    (a region and its districts). The codes are the source's; a child need not be in this answer.
+    """
+
     id: str
     label: str | None
     codes: list[str]
     labels: dict[str, str]
     units: dict[str, dict] = field(default_factory=dict)
     extension: dict = field(default_factory=dict)
+    children: dict[str, list[str]] = field(default_factory=dict)
+    renamed_from: str | None = None
+
+    @property
+    def source_id(self) -> str:
+        return self.renamed_from or self.id
 
 
 @dataclass
 class JsonStatTable:
     """One JSON-stat 2.0 dataset.
 
-    frame: one categorical column of category codes per dimension (in `ids` order), then `value`
-    (float64, NaN where the cell is missing) and `status` (categorical of symbols, NaN where there is
-    none). Rows are in JSON-stat row-major order (the last dimension varies fastest).
+    frame: one categorical column of category codes per dimension (in `ids` order, named by the
+    dimension's id in the table, see Dimension), then `value` (float64, NaN where the cell is missing)
+    and `status` (categorical of symbols, NaN where there is none). Rows are in JSON-stat row-major
+    order (the last dimension varies fastest). A table read with read_jsonstat_metadata has no rows.
+    updated: the source's `updated` as ISO-8601 UTC, or None when the source sent none or one that is
+    not a timestamp: then the update stamp is unknown. updated_raw: `updated` as the source sent it.
     """
 
     label: str | None
@@ -62,6 +94,7 @@ class JsonStatTable:
     roles: dict[str, list[str]]
     extension: dict
     frame: pd.DataFrame
+    updated_raw: str | None = None
 
     @property
     def table_id(self) -> str | None:
@@ -74,12 +107,39 @@ _NUMBER_TYPES = frozenset({int, float, type(None)})
 
 # --------------------------------------------------------------------------------------------- reading
 
+# What a caller reading a /metadata answer as data is told.
+_METADATA_HINT = "a /metadata answer (dimensions only) is read with read_jsonstat_metadata"
+
 
 def read_jsonstat(doc: bytes | str | dict, *, origin: str | None = None) -> JsonStatTable:
-    """Read one JSON-stat 2.0 dataset (bytes, text or an already parsed dict).
+    """Read one JSON-stat 2.0 data answer (bytes, text or an already parsed dict): dimensions and cells.
 
-    `origin` (a file name or URL) is put in front of every error message.
+    `origin` (a file name or URL) is put in front of every error and warning message.
+
+    Every cell must be there: a `value` array with one entry per cell of the product of `size`, or a
+    sparse `value` object keyed by cell number. A missing, null or too short `value` is an error (a
+    /metadata answer, which has no cells, is read with read_jsonstat_metadata).
+
+    `status` may be one string for every cell, an array with one symbol per cell, a one-element
+    array that applies to every cell (as the JSON-stat JavaScript toolkit reads it), or an object
+    keyed by cell number. A dimension called `value` or `status` is renamed (see Dimension). An
+    `updated` that is not a timestamp does not stop the reading: it warns (JsonStatWarning) and the
+    table's `updated` is None (unknown), with the stamp as sent in `updated_raw`.
     """
+    return _read(doc, origin, with_cells=True)
+
+
+def read_jsonstat_metadata(doc: bytes | str | dict, *, origin: str | None = None) -> JsonStatTable:
+    """Read the dimensions of a JSON-stat 2.0 answer and none of its cells: a frame without rows.
+
+    For PxWebApi 2's /tables/{id}/metadata, which SSB sends without `value` and Statistics Sweden with
+    `"value": []`, under a `size` whose product may be in the millions: `value` and `status` are not
+    looked at, whatever they hold, and nothing per cell is allocated.
+    """
+    return _read(doc, origin, with_cells=False)
+
+
+def _read(doc: bytes | str | dict, origin: str | None, *, with_cells: bool) -> JsonStatTable:
     where = f"{origin}: " if origin else ""
     if isinstance(doc, (bytes, bytearray, memoryview, str)):
         try:
@@ -92,20 +152,16 @@ def read_jsonstat(doc: bytes | str | dict, *, origin: str | None = None) -> Json
     if doc.get("class") != "dataset":
         raise JsonStatError(f"{where}JSON-stat class is {doc.get('class')!r}; only 'dataset' is supported")
 
-    ids, sizes = _ids_and_sizes(doc, where)
-    dimensions = {dim_id: _dimension(dim_id, doc["dimension"][dim_id], size, where)
-                  for dim_id, size in zip(ids, sizes)}
-    cell_count = prod(sizes)
+    source_ids, sizes = _ids_and_sizes(doc, where)
+    names = _table_names(source_ids, where)
+    ids = [names[dim_id] for dim_id in source_ids]
+    dimensions = {names[dim_id]: _dimension(dim_id, names[dim_id], doc["dimension"][dim_id], size, where)
+                  for dim_id, size in zip(source_ids, sizes)}
 
-    if "value" in doc:
-        values, value_strings = _values(doc["value"], cell_count, where)
-        status_codes, status_symbols = _status(doc.get("status"), cell_count, where)
-        if value_strings is not None:
-            status_codes, status_symbols = _merge_value_strings(
-                status_codes, status_symbols, value_strings, where)
+    if with_cells:
+        values, status_codes, status_symbols = _cells(doc, prod(sizes), where)
         dimension_codes = _row_major_codes(sizes)
     else:
-        # SSB's /metadata answer: the dimensions of the table and no cells.
         values = np.empty(0, dtype=np.float64)
         status_codes, status_symbols = np.empty(0, dtype=np.int8), []
         dimension_codes = [np.empty(0, dtype=np.int8) for _ in ids]
@@ -116,30 +172,39 @@ def read_jsonstat(doc: bytes | str | dict, *, origin: str | None = None) -> Json
     }
     columns["value"] = values
     columns["status"] = _categorical(status_codes, status_symbols)
+    raw_updated = doc.get("updated")
     return JsonStatTable(
         label=doc.get("label"),
         source=doc.get("source"),
-        updated=parse_timestamp(doc.get("updated"), origin=origin),
+        updated=_updated(raw_updated, origin),
         ids=ids,
         sizes=sizes,
         dimensions=dimensions,
-        roles={role: list(dims or []) for role, dims in (doc.get("role") or {}).items()},
+        roles={role: [names.get(dim_id, dim_id) for dim_id in dims or []]
+               for role, dims in (doc.get("role") or {}).items()},
         extension=doc.get("extension") or {},
         frame=pd.DataFrame(columns),
+        updated_raw=None if raw_updated is None else str(raw_updated),
     )
 
 
 def _reject_jsonstat1(doc: dict, where: str) -> None:
-    if "class" not in doc and "version" not in doc:
+    version = doc.get("version")
+    if version is not None and not str(version).startswith("1"):
+        return
+    request = ("not JSON-stat 2.0; request the json-stat2 format (PxWebApi v2: outputFormat=json-stat2, "
+               "v1: \"response\": {\"format\": \"json-stat2\"})")
+    if doc.get("class") in (None, "bundle"):
         bundled = [key for key, item in doc.items() if isinstance(item, dict) and "dimension" in item]
         if bundled:
             raise JsonStatError(
                 f"{where}this is a JSON-stat 1.x bundle (top-level key {bundled[0]!r} holds the dataset, "
-                "with id/size inside 'dimension'), not JSON-stat 2.0; request the json-stat2 format")
-        if isinstance(doc.get("dimension"), dict) and "id" in doc["dimension"]:
-            raise JsonStatError(
-                f"{where}this is a JSON-stat 1.x dataset (id/size inside 'dimension'), not JSON-stat 2.0; "
-                "request the json-stat2 format")
+                f"with id/size inside 'dimension'), {request}")
+    # 1.x keeps id and size inside 'dimension'; 1.01 datasets may say "class": "dataset" all the same.
+    if "id" not in doc and isinstance(doc.get("dimension"), dict) and "id" in doc["dimension"]:
+        declared = f"version {version!r}" if version is not None else "no 'version'"
+        raise JsonStatError(
+            f"{where}this is a JSON-stat 1.x dataset ({declared}, id/size inside 'dimension'), {request}")
 
 
 def _ids_and_sizes(doc: dict, where: str) -> tuple[list[str], list[int]]:
@@ -160,18 +225,36 @@ def _ids_and_sizes(doc: dict, where: str) -> tuple[list[str], list[int]]:
     return ids, sizes
 
 
-def _dimension(dim_id: str, spec: Any, size: int, where: str) -> Dimension:
+def _table_names(ids: list[str], where: str) -> dict[str, str]:
+    """Each dimension's name in the table: its id, or id + RENAMED_SUFFIX for `value` and `status`."""
+    names = {dim_id: dim_id + RENAMED_SUFFIX if dim_id in FRAME_COLUMNS else dim_id for dim_id in ids}
+    renamed = {dim_id: name for dim_id, name in names.items() if name != dim_id}
+    for dim_id, name in renamed.items():
+        if name in names:
+            raise JsonStatError(
+                f"{where}dimension {dim_id!r} cannot be renamed {name!r} (the frame has its own {dim_id!r} "
+                f"column), because the dataset also has a dimension {name!r}")
+    if renamed:
+        warnings.warn(
+            f"{where}dimension(s) {list(renamed)} renamed {list(renamed.values())} in the table: the frame "
+            "has its own 'value' and 'status' columns", JsonStatWarning, stacklevel=4)
+    return names
+
+
+def _dimension(dim_id: str, name: str, spec: Any, size: int, where: str) -> Dimension:
     if not isinstance(spec, dict) or not isinstance(spec.get("category"), dict):
         raise JsonStatError(f"{where}dimension {dim_id!r} has no 'category' object")
     category = spec["category"]
     labels = category.get("label") or {}
+    if not isinstance(labels, dict):
+        raise JsonStatError(f"{where}dimension {dim_id!r}: category.label must be an object (code -> label)")
     index = category.get("index")
     if index is None:
         if len(labels) != 1:
             raise JsonStatError(
                 f"{where}dimension {dim_id!r} has no category.index and {len(labels)} labels; "
                 "an index may only be left out for a single category")
-        codes = list(labels)
+        codes = [str(code) for code in labels]
     elif isinstance(index, list):
         codes = [str(code) for code in index]
         if len(set(codes)) != len(codes):
@@ -184,13 +267,32 @@ def _dimension(dim_id: str, spec: Any, size: int, where: str) -> Dimension:
         raise JsonStatError(
             f"{where}dimension {dim_id!r} has {len(codes)} categories but 'size' says {size}")
     return Dimension(
-        id=dim_id,
+        id=name,
         label=spec.get("label"),
         codes=codes,
-        labels={str(code): text for code, text in labels.items()},
+        labels=_labels(codes, labels),
         units=dict(category.get("unit") or {}),
         extension=dict(spec.get("extension") or {}),
+        children=_children(dim_id, category.get("child"), where),
+        renamed_from=dim_id if name != dim_id else None,
     )
+
+
+def _labels(codes: list[str], labels: dict) -> dict[str, str]:
+    """A label for every code: the source's, or the code itself (the spec's default)."""
+    given = {str(code): text for code, text in labels.items()}
+    return {**{code: given.get(code, code) for code in codes}, **given}
+
+
+def _children(dim_id: str, child: Any, where: str) -> dict[str, list[str]]:
+    if child is None:
+        return {}
+    if not isinstance(child, dict) or not all(
+            isinstance(kids, list) and all(isinstance(kid, str) for kid in kids) for kids in child.values()):
+        raise JsonStatError(
+            f"{where}dimension {dim_id!r}: category.child must map a category to the list of its child "
+            "categories' codes")
+    return {str(parent): list(kids) for parent, kids in child.items()}
 
 
 def _codes_from_positions(dim_id: str, index: dict, where: str) -> list[str]:
@@ -204,13 +306,29 @@ def _codes_from_positions(dim_id: str, index: dict, where: str) -> list[str]:
     return codes  # type: ignore[return-value]
 
 
+def _cells(doc: dict, cell_count: int, where: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The values (float64) and the status (codes into a list of symbols) of every cell."""
+    raw = doc.get("value")
+    if raw is None:
+        if cell_count:
+            raise JsonStatError(
+                f"{where}the dataset has no 'value' but 'size' makes {cell_count:,} cells; {_METADATA_HINT}")
+        raw = []
+    values, value_strings = _values(raw, cell_count, where)
+    status_codes, status_symbols = _status(doc.get("status"), cell_count, where)
+    if value_strings is not None:
+        status_codes, status_symbols = _merge_value_strings(status_codes, status_symbols, value_strings, where)
+    return values, status_codes, status_symbols
+
+
 def _values(raw: Any, cell_count: int, where: str) -> tuple[np.ndarray, np.ndarray | None]:
     """The cell values as float64 (NaN for null) and, when the source mixed strings into them, the
     strings as an object array (None elsewhere)."""
     if isinstance(raw, list):
         if len(raw) != cell_count:
+            hint = f"; {_METADATA_HINT}" if not raw else ""
             raise JsonStatError(
-                f"{where}'value' has {len(raw)} cells but the product of 'size' is {cell_count}")
+                f"{where}'value' has {len(raw):,} cells but the product of 'size' is {cell_count:,}{hint}")
         return _numbers(raw, where, positions=None)
     if isinstance(raw, dict):
         positions = _cell_positions(raw.keys(), cell_count, "value", where)
@@ -249,13 +367,29 @@ def _numbers(raw: list, where: str, positions: np.ndarray | None) -> tuple[np.nd
 def _cell_positions(keys: Any, cell_count: int, what: str, where: str) -> np.ndarray:
     try:
         positions = np.fromiter(map(int, keys), dtype=np.int64)
-    except ValueError as exc:
-        raise JsonStatError(f"{where}'{what}' keys must be cell numbers: {exc}") from exc
+    except (TypeError, ValueError, OverflowError):
+        positions = np.array([_cell_number(key, cell_count, what, where) for key in keys], dtype=np.int64)
     outside = (positions < 0) | (positions >= cell_count)
     if outside.any():
-        raise JsonStatError(
-            f"{where}'{what}' refers to cell {int(positions[outside][0])}, outside 0..{cell_count - 1}")
+        raise _outside(int(positions[outside][0]), cell_count, what, where)
     return positions
+
+
+def _cell_number(key: Any, cell_count: int, what: str, where: str) -> int:
+    """One key of a sparse value/status object as a cell number."""
+    try:
+        number = int(key)
+    except (TypeError, ValueError):
+        raise JsonStatError(
+            f"{where}'{what}' has the key {key!r}, which is not a cell number: the keys of a sparse '{what}' "
+            "object are cell numbers in row-major order (\"0\" for the first cell)") from None
+    if not 0 <= number < cell_count:
+        raise _outside(number, cell_count, what, where)
+    return number
+
+
+def _outside(cell: int, cell_count: int, what: str, where: str) -> JsonStatError:
+    return JsonStatError(f"{where}'{what}' refers to cell {cell}, outside 0..{cell_count - 1}")
 
 
 def _status(raw: Any, cell_count: int, where: str) -> tuple[np.ndarray, list[str]]:
@@ -265,9 +399,14 @@ def _status(raw: Any, cell_count: int, where: str) -> tuple[np.ndarray, list[str
     if isinstance(raw, str):
         return np.zeros(cell_count, dtype=np.int8), [raw]
     if isinstance(raw, list):
+        if len(raw) == 1:
+            # One symbol for every cell, as the JSON-stat JavaScript toolkit reads a one-element array.
+            code, symbols = _factorize_symbols(np.array(raw, dtype=object), where)
+            return np.full(cell_count, code[0], dtype=code.dtype), symbols
         if len(raw) != cell_count:
             raise JsonStatError(
-                f"{where}'status' has {len(raw)} cells but the product of 'size' is {cell_count}")
+                f"{where}'status' has {len(raw):,} cells but the product of 'size' is {cell_count:,} "
+                "(a status array has one symbol per cell, or one for all)")
         return _factorize_symbols(np.array(raw, dtype=object), where)
     if isinstance(raw, dict):
         positions = _cell_positions(raw.keys(), cell_count, "status", where)
@@ -331,6 +470,16 @@ def _categorical(codes: np.ndarray, categories: list[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
 
 
+def _updated(raw: Any, origin: str | None) -> str | None:
+    """`updated` as ISO-8601 UTC; None (unknown) with a warning when it is not a timestamp."""
+    try:
+        return parse_timestamp(raw, origin=origin)
+    except JsonStatError as exc:
+        warnings.warn(f"{exc}; the data is read, and its update stamp counts as unknown",
+                      JsonStatWarning, stacklevel=4)
+        return None
+
+
 _TIMESTAMP = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})(?:[T ](?P<time>\d{2}:\d{2}(?::\d{2})?)(?:[.,](?P<fraction>\d+))?)?"
     r"(?P<offset>Z|[+-]\d{2}:?\d{2})?$")
@@ -340,13 +489,14 @@ def parse_timestamp(text: str | None, *, origin: str | None = None) -> str | Non
     """A source timestamp as ISO-8601 UTC ("2022-12-20T11:44:58.770632Z").
 
     Lenient where the sources differ: FHI writes seven fractional-second digits (cut to six), SSB writes
-    "Z"; a timestamp without an offset is taken as UTC.
+    "Z"; a timestamp without an offset is taken as UTC. Anything else is an error (JsonStatError):
+    "2021-11-25T14:11:2Z" and "2024-01-12T05: 52: 00Z" are not guessed at.
     """
     if text is None:
         return None
     match = _TIMESTAMP.match(text.strip()) if isinstance(text, str) else None
+    where = f"{origin}: " if origin else ""
     if not match:
-        where = f"{origin}: " if origin else ""
         raise JsonStatError(f"{where}'updated' is not an ISO-8601 timestamp: {text!r}")
     clock = match["time"] or "00:00:00"
     fraction = (match["fraction"] or "")[:6].ljust(6, "0")
@@ -354,5 +504,8 @@ def parse_timestamp(text: str | None, *, origin: str | None = None) -> str | Non
     offset = "+00:00" if offset == "Z" else offset
     if ":" not in offset:
         offset = f"{offset[:3]}:{offset[3:]}"
-    moment = datetime.fromisoformat(f"{match['date']}T{clock}.{fraction}{offset}").astimezone(UTC)
+    try:
+        moment = datetime.fromisoformat(f"{match['date']}T{clock}.{fraction}{offset}").astimezone(UTC)
+    except ValueError as exc:  # the right shape, an impossible date or time ("2024-02-30", "25:00")
+        raise JsonStatError(f"{where}'updated' is not an ISO-8601 timestamp: {text!r} ({exc})") from None
     return moment.isoformat().replace("+00:00", "Z")

@@ -29,6 +29,7 @@ from ci_pipeline.errors import (
     TooManyCellsError,
 )
 from ci_pipeline.http import HttpClient
+from ci_pipeline.jsonstat import JsonStatError, JsonStatTable, read_jsonstat_metadata
 
 SOURCE = "ssb"
 MAX_CELLS = 800_000
@@ -261,19 +262,12 @@ def plan_chunks(
     return planned
 
 
-def dimension_codes(metadata: dict[str, Any], variable: str) -> list[str]:
-    """The codes of one dimension of a JSON-stat2 metadata/data answer, in index order."""
-    category = metadata["dimension"][variable]["category"]
-    index = category.get("index")
-    if index is None:
-        return list(category.get("label", {}))
-    if isinstance(index, list):
-        return list(index)
-    return sorted(index, key=index.__getitem__)
-
-
-def _role(metadata: dict[str, Any], role: str) -> list[str]:
-    return list((metadata.get("role") or {}).get(role) or [])
+def _role(metadata: JsonStatTable, role: str) -> list[str]:
+    """The variable codes (ids as SSB spells them) that have a role: time, metric or geo."""
+    return [
+        metadata.dimensions[name].source_id if name in metadata.dimensions else name
+        for name in metadata.roles.get(role, [])
+    ]
 
 
 def _updated_field(parsed: Any) -> str | None:
@@ -314,15 +308,24 @@ class SsbClient:
             )
         return value
 
-    def metadata(self, table_id: str) -> dict[str, Any]:
-        """GET tables/{id}/metadata as JSON-stat2 (dimensions without values)."""
-        return self.http.request(
+    def metadata(self, table_id: str) -> JsonStatTable:
+        """GET tables/{id}/metadata as JSON-stat2: the table's dimensions, read without cells.
+
+        SSB answers without `value`; PxWebApi 2 elsewhere (Statistics Sweden) with `"value": []`
+        under sizes whose product may be in the millions. Both read the same (read_jsonstat_metadata).
+        """
+        path = f"tables/{table_id}/metadata"
+        answer = self.http.request(
             "GET",
-            f"tables/{table_id}/metadata",
+            path,
             resource=table_id,
             params=self._params(outputFormat=DATA_FORMAT),
             source_updated_from=_updated_field,
-        ).json()
+        )
+        try:
+            return read_jsonstat_metadata(answer.body, origin=f"{SOURCE} {path}")
+        except JsonStatError as exc:
+            raise SourceError(SOURCE, table_id, answer.url, str(exc)) from exc
 
     def codelist(self, codelist_id: str) -> dict[str, Any]:
         """GET codeLists/{id}: {id, label, type, values: [{code, label, valueMap}], ...}."""
@@ -343,36 +346,36 @@ class SsbClient:
         return self._codelists[codelist_id]
 
     def _codes_by_variable(
-        self, table_id: str, metadata: dict[str, Any], selection: Sequence[Selection], url: str
+        self, table_id: str, metadata: JsonStatTable, selection: Sequence[Selection], url: str
     ) -> dict[str, list[str]]:
-        dimensions = list(metadata.get("id") or [])
+        variables = {dimension.source_id: dimension for dimension in metadata.dimensions.values()}
         codes: dict[str, list[str]] = {}
         for item in selection:
-            name = next((d for d in dimensions if _same_name(d, item.variable)), None)
+            name = next((v for v in variables if _same_name(v, item.variable)), None)
             if name is None:
                 raise NonExistentVariableError(
                     SOURCE,
                     table_id,
                     url,
-                    f"variable {item.variable!r} is not in the table (it has {dimensions})",
+                    f"variable {item.variable!r} is not in the table (it has {list(variables)})",
                 )
             if item.codelist is None:
-                codes[item.variable] = dimension_codes(metadata, name)
+                codes[item.variable] = variables[name].codes
             else:
                 values = self.codelist(item.codelist).get("values") or []
                 codes[item.variable] = [str(value["code"]) for value in values]
         return codes
 
     def _check_mandatory(
-        self, table_id: str, metadata: dict[str, Any], selection: Sequence[Selection], url: str
+        self, table_id: str, metadata: JsonStatTable, selection: Sequence[Selection], url: str
     ) -> None:
         # Tid and ContentsCode (roles time and metric) can never be eliminated in v2; other variables
         # say so in extension.elimination. Missing one costs a request and a 400, so check first.
         never_eliminable = set(_role(metadata, "time")) | set(_role(metadata, "metric"))
         missing = []
-        for name in metadata.get("id") or []:
-            elimination = ((metadata["dimension"].get(name) or {}).get("extension") or {}).get("elimination")
-            mandatory = name in never_eliminable or elimination is False
+        for dimension in metadata.dimensions.values():
+            name = dimension.source_id
+            mandatory = name in never_eliminable or dimension.extension.get("elimination") is False
             if mandatory and not any(_same_name(name, item.variable) for item in selection):
                 missing.append(name)
         if missing:
