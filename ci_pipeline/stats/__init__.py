@@ -40,6 +40,12 @@ from ci_pipeline.stats.score_trends import (
     trend_test_shares,
     trend_test_values,
 )
+from ci_pipeline.stats.trends import (
+    TrendFit,
+    least_squares_trend,
+    quasi_binomial_trend,
+    quasi_poisson_trend,
+)
 
 __all__ = [
     "ALPHA",
@@ -47,6 +53,7 @@ __all__ = [
     "SUPPRESSED_SHARE_LIMIT",
     "Z_CONFIDENCE",
     "TestResult",
+    "TrendFit",
     "TrendResult",
     "binomial_test",
     "clopper_pearson_interval",
@@ -54,8 +61,11 @@ __all__ = [
     "compare_two_shares",
     "garwood_interval",
     "kish_effective_n",
+    "least_squares_trend",
     "poisson_test",
     "pool_years",
+    "quasi_binomial_trend",
+    "quasi_poisson_trend",
     "trend_test_counts",
     "trend_test_shares",
     "trend_test_values",
