@@ -34,6 +34,7 @@ from ci_pipeline.stats.intervals import (
     wilson_intervals,
 )
 from ci_pipeline.stats.pooling import SUPPRESSED_SHARE_LIMIT, pool_years
+from ci_pipeline.stats.progress import ProgressReading, assess_progress, meets, progress_pct
 from ci_pipeline.stats.score_trends import (
     TrendResult,
     trend_test_counts,
@@ -52,9 +53,11 @@ __all__ = [
     "CONFIDENCE",
     "SUPPRESSED_SHARE_LIMIT",
     "Z_CONFIDENCE",
+    "ProgressReading",
     "TestResult",
     "TrendFit",
     "TrendResult",
+    "assess_progress",
     "binomial_test",
     "clopper_pearson_interval",
     "compare_two_rates",
@@ -62,8 +65,10 @@ __all__ = [
     "garwood_interval",
     "kish_effective_n",
     "least_squares_trend",
+    "meets",
     "poisson_test",
     "pool_years",
+    "progress_pct",
     "quasi_binomial_trend",
     "quasi_poisson_trend",
     "trend_test_counts",
