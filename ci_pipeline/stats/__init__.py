@@ -33,8 +33,10 @@ from ci_pipeline.stats.intervals import (
     wilson_interval,
     wilson_intervals,
 )
+from ci_pipeline.stats.multiplicity import bh_q_values, q_values_within
 from ci_pipeline.stats.pooling import SUPPRESSED_SHARE_LIMIT, pool_years
 from ci_pipeline.stats.progress import ProgressReading, assess_progress, meets, progress_pct
+from ci_pipeline.stats.pvalues import P_FLOOR, format_p_value, p_for_mart
 from ci_pipeline.stats.score_trends import (
     TrendResult,
     trend_test_counts,
@@ -51,6 +53,7 @@ from ci_pipeline.stats.trends import (
 __all__ = [
     "ALPHA",
     "CONFIDENCE",
+    "P_FLOOR",
     "SUPPRESSED_SHARE_LIMIT",
     "Z_CONFIDENCE",
     "ProgressReading",
@@ -58,17 +61,21 @@ __all__ = [
     "TrendFit",
     "TrendResult",
     "assess_progress",
+    "bh_q_values",
     "binomial_test",
     "clopper_pearson_interval",
     "compare_two_rates",
     "compare_two_shares",
+    "format_p_value",
     "garwood_interval",
     "kish_effective_n",
     "least_squares_trend",
     "meets",
+    "p_for_mart",
     "poisson_test",
     "pool_years",
     "progress_pct",
+    "q_values_within",
     "quasi_binomial_trend",
     "quasi_poisson_trend",
     "trend_test_counts",
