@@ -37,6 +37,7 @@ from ci_pipeline.stats.multiplicity import bh_q_values, q_values_within
 from ci_pipeline.stats.pooling import SUPPRESSED_SHARE_LIMIT, pool_years
 from ci_pipeline.stats.progress import ProgressReading, assess_progress, meets, progress_pct
 from ci_pipeline.stats.pvalues import P_FLOOR, format_p_value, p_for_mart
+from ci_pipeline.stats.raking import Margin, RakingError, RakingResult, rake
 from ci_pipeline.stats.score_trends import (
     TrendResult,
     trend_test_counts,
@@ -56,7 +57,10 @@ __all__ = [
     "P_FLOOR",
     "SUPPRESSED_SHARE_LIMIT",
     "Z_CONFIDENCE",
+    "Margin",
     "ProgressReading",
+    "RakingError",
+    "RakingResult",
     "TestResult",
     "TrendFit",
     "TrendResult",
@@ -78,6 +82,7 @@ __all__ = [
     "q_values_within",
     "quasi_binomial_trend",
     "quasi_poisson_trend",
+    "rake",
     "trend_test_counts",
     "trend_test_shares",
     "trend_test_values",
