@@ -17,6 +17,7 @@ Modules, by job:
 Everything is re-exported here, so `from ci_pipeline import stats; stats.wilson_interval(...)` works.
 """
 
+from ci_pipeline.stats.apportionment import APPORTIONED, APPORTIONED_BY_RATE, apportion_by_rate
 from ci_pipeline.stats.common import ALPHA, CONFIDENCE, Z_CONFIDENCE
 from ci_pipeline.stats.comparisons import (
     TestResult,
@@ -53,6 +54,8 @@ from ci_pipeline.stats.trends import (
 
 __all__ = [
     "ALPHA",
+    "APPORTIONED",
+    "APPORTIONED_BY_RATE",
     "CONFIDENCE",
     "P_FLOOR",
     "SUPPRESSED_SHARE_LIMIT",
@@ -64,6 +67,7 @@ __all__ = [
     "TestResult",
     "TrendFit",
     "TrendResult",
+    "apportion_by_rate",
     "assess_progress",
     "bh_q_values",
     "binomial_test",
