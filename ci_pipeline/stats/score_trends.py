@@ -19,6 +19,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from ci_pipeline.stats.common import ALPHA, as_array, share_counts, whole_count
+from ci_pipeline.stats.trends import weighted_line
 
 
 @dataclass(frozen=True)
@@ -107,13 +108,9 @@ def trend_test_values(times, values, standard_errors=None) -> TrendResult:
         test = "wls_slope"
     if len(t) < 3 or len(np.unique(t)) < 2:
         return TrendResult(test, None, None, len(t), "fewer than 3 periods with data")
-    t_bar = (w * t).sum() / w.sum()
-    y_bar = (w * y).sum() / w.sum()
-    spread = (w * (t - t_bar) ** 2).sum()
-    slope = float((w * (t - t_bar) * (y - y_bar)).sum() / spread)
-    residuals = y - (y_bar + slope * (t - t_bar))
+    slope, spread, chi2, _ = weighted_line(t, y, w)
     degrees = len(t) - 2
-    scale = (w * residuals**2).sum() / degrees
+    scale = chi2 / degrees
     if scale == 0:
         # A perfect line: the slope is exact, so any non-zero slope is certain and a flat one is not.
         return TrendResult(test, slope, 0.0 if slope != 0 else 1.0, len(t), "points lie exactly on a line")

@@ -219,6 +219,16 @@ def quasi_binomial_trend(times, successes, trials, *, is_estimate,
                       dispersion_floor)
 
 
+def weighted_line(t: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float, float, float]:
+    """The weighted least-squares line of y on t: (slope, sum w (t - t_bar)^2, sum w residual^2,
+    sum w (y - y_bar)^2)."""
+    t_bar, y_bar = (w * t).sum() / w.sum(), (w * y).sum() / w.sum()
+    spread = float((w * (t - t_bar) ** 2).sum())
+    slope = float((w * (t - t_bar) * (y - y_bar)).sum() / spread)
+    residuals = y - (y_bar + slope * (t - t_bar))
+    return slope, spread, float((w * residuals**2).sum()), float((w * (y - y_bar) ** 2).sum())
+
+
 def least_squares_trend(times, values, standard_errors=None, *, is_estimate,
                         dispersion_floor: float = DISPERSION_FLOOR) -> TrendFit:
     """Least-squares slope of values over times, with a t-test on n - 2 degrees of freedom.
@@ -240,18 +250,14 @@ def least_squares_trend(times, values, standard_errors=None, *, is_estimate,
     if short is not None:
         return short
     w = 1 / arrays["standard errors"] ** 2 if known else np.ones_like(t)
-    t_bar, y_bar = (w * t).sum() / w.sum(), (w * y).sum() / w.sum()
-    spread = (w * (t - t_bar) ** 2).sum()
-    slope = float((w * (t - t_bar) * (y - y_bar)).sum() / spread)
-    residuals = y - (y_bar + slope * (t - t_bar))
+    slope, spread, chi2, spread_of_values = weighted_line(t, y, w)
     df = len(t) - 2
-    chi2 = float((w * residuals**2).sum())
     if known:
         dispersion = chi2 / df
         scale = max(dispersion_floor, dispersion)
     else:
         dispersion, scale = None, chi2 / df
-        if chi2 <= 1e-20 * float((y - y_bar) @ (y - y_bar)):  # rounding noise on an exact line, or no spread
+        if chi2 <= 1e-20 * spread_of_values:  # rounding noise on an exact line, or no spread at all
             return TrendFit(test, NO_VARIATION, len(t), n_excluded, slope, "value",
                             note="the values lie exactly on a line: no residual variation to test against")
     se = math.sqrt(scale / spread)
