@@ -226,6 +226,17 @@ def test_raking_cost_grows_with_the_sample_not_faster():
     assert cycles[1] <= cycles[0] + 5
 
 
+def test_a_joint_margin_names_its_level_and_a_level_nobody_lives_in_is_ignored():
+    sample = pd.DataFrame({"district": ["A", "A", "B"], "age_band": ["13-15", "16-18", "13-15"],
+                           "sex": ["female", "male", "male"]})
+    joint = stats.Margin(("district", "age_band"), {("A", "13-15"): 30, ("A", "16-18"): 30, ("B", "13-15"): 40,
+                                                    ("B", "16-18"): 0})
+    result = stats.rake(sample, [joint, stats.Margin(("sex",), {"female": 30, "male": 70})])
+    assert result.weights.tolist() == pytest.approx([30, 30, 40])
+    with pytest.raises(stats.RakingError, match=r"margin (district x age_band, level \('[AB]', '1[36]-1[58]'\)|sex, level '(fe)?male')"):
+        stats.rake(sample, [joint, stats.Margin(("sex",), {"female": 70, "male": 30})], trim=None, max_iterations=30)
+
+
 def test_single_key_and_tuple_key_margins_agree():
     sample = _kalton_sample()
     by_tuple = stats.rake(sample, [_kalton_margin(("a", "b"))]).weights

@@ -223,7 +223,7 @@ def test_estimates_never_enter_a_test():
     only = stats.quasi_poisson_trend(years, counts, is_estimate=[True] * 7)
     assert only.status == "estimates_only" and only.p_value is None and only.n_estimates_excluded == 7
     short = stats.quasi_poisson_trend(years, counts, is_estimate=[True, True, True, False, False, False, False])
-    assert short.status == "too_few_points"
+    assert short.status == "too_few_points" and "3 estimates left out" in short.note
 
 
 def test_estimate_flags_must_be_stated():

@@ -97,9 +97,10 @@ def _level_codes(respondents: pd.DataFrame, margin: Margin) -> tuple[np.ndarray,
     return codes.to_numpy(dtype=int), totals, keys
 
 
-def _margin_errors(weights: np.ndarray, codes: np.ndarray, totals: np.ndarray) -> np.ndarray:
+def _margin_errors(weights: np.ndarray, codes: np.ndarray, totals: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Relative differences between the weighted levels that have respondents and their populations."""
     achieved = np.bincount(codes, weights=weights, minlength=len(totals))
-    return np.abs(achieved - totals) / totals
+    return np.abs(achieved[present] - totals[present]) / totals[present]
 
 
 def _bounded_scaling(weights: np.ndarray, total: float, low: float, high: float) -> np.ndarray:
@@ -173,14 +174,14 @@ def rake(respondents: pd.DataFrame, margins: Sequence[Margin], *, base_weights=N
                 for level in np.unique(codes[(weights < bounds[0]) | (weights > bounds[1])]):
                     members = codes == level
                     weights[members] = _bounded_scaling(weights[members], totals[level], *bounds)
-        errors = [_margin_errors(weights, codes, totals)[present] for _, codes, totals, _, present in coded]
+        errors = [_margin_errors(weights, codes, totals, present) for _, codes, totals, _, present in coded]
         worst = max(float(error.max()) for error in errors)
         if worst <= tolerance:
             break
     else:
         position, error = max(enumerate(errors), key=lambda pair: pair[1].max())
         margin, _, _, keys, present = coded[position]
-        level = np.asarray(keys, dtype=object)[present][int(error.argmax())]
+        level = [key for key, has_respondents in zip(keys, present) if has_respondents][int(error.argmax())]
         hint = (f"; the trimming bounds {trim} x the mean weight may not allow the margins to be met"
                 if bounds is not None else "")
         raise RakingError(f"raking did not converge in {max_iterations} cycles: margin {margin.name}, level "

@@ -126,8 +126,9 @@ def _too_few(test: str, t: np.ndarray, n_excluded: int, minimum: int, slope_scal
         return TrendFit(test, ESTIMATES_ONLY, 0, n_excluded, slope_scale=slope_scale,
                         note=f"all {n_excluded} rows are estimates; estimates never enter a test")
     if len(t) < minimum:
+        left_out = f" ({n_excluded} estimates left out)" if n_excluded else ""
         return TrendFit(test, TOO_FEW_POINTS, len(t), n_excluded, slope_scale=slope_scale,
-                        note=f"{len(t)} points; a p-value needs at least {minimum}")
+                        note=f"{len(t)} points{left_out}; a p-value needs at least {minimum}")
     if len(np.unique(t)) < 2:
         return TrendFit(test, TOO_FEW_POINTS, len(t), n_excluded, slope_scale=slope_scale,
                         note="all points have the same time")
