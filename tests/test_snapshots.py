@@ -19,7 +19,8 @@ import yaml
 
 from ci_pipeline.archive import Archive, ArchivedResponse, request_key
 from ci_pipeline.settings import FHI_BASE_URL, SSB_BASE_URL
-from ci_pipeline.sources.ssb import dimension_codes, resolve_values
+from ci_pipeline.jsonstat import read_jsonstat_metadata
+from ci_pipeline.sources.ssb import resolve_values
 
 REPO = Path(__file__).resolve().parents[1]
 CATALOGUE = REPO / "assets" / "sources"
@@ -176,13 +177,14 @@ def test_fhi_table_list_names_every_fhi_table_with_modified_at():
 def test_ssb_metadata_has_no_values_and_data_matches_the_selection(entry):
     metadata = answer(entry, *requests_for(entry)[1]).json()
     assert "value" not in metadata and metadata["class"] == "dataset"
+    dimensions = read_jsonstat_metadata(metadata, origin=entry_id(entry)).dimensions
     data = data_answer(entry).json()
     assert len(data["value"]) == prod(data["size"])
     assert data["id"] == [item["variable"] for item in entry["selection"]]
     for item in entry["selection"]:
         index = data["dimension"][item["variable"]]["category"]["index"]
         assert isinstance(index, dict)
-        available = dimension_codes(metadata, item["variable"])
+        available = list(dimensions[item["variable"]].codes)
         if item.get("codelist"):
             codelist = answer(entry, "codelists", "GET", f"codeLists/{item['codelist']}", {"lang": "no"}, None)
             available = [value["code"] for value in codelist.json()["values"]]
