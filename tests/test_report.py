@@ -250,7 +250,7 @@ def test_target_line_only_where_it_points_the_right_way(report, inputs, tmp_path
     goal = (result.index.parent / "goal-completion.html").read_text(encoding="utf-8")
     panel = _panel(goal, f"completion-dropout_share-each_district-{LOW}")
     assert 'class="trajectory"' in panel and "Mål 3,0\u00a0% innen 2030." in panel
-    assert "Hvert område har sitt eget mål" in goal
+    assert "Hvert område har sitt eget mål" in goal and "<small>eget mål for området</small>" in goal
 
 
 def test_every_chart_has_source_date_and_definition(report):

@@ -4,10 +4,10 @@ target lines and the CSV writer."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from string import Formatter
 
 import pytest
-from test_goals import REPO
 
 from ci_pipeline.config import ConfigError
 from ci_pipeline.goals import load_goals
@@ -28,6 +28,7 @@ from ci_pipeline.report.layout import STATUS_SYMBOLS, VERDICT_SYMBOLS
 from ci_pipeline.report.texts import TEXTS, Texts
 from ci_pipeline.surveys.codebook import load_codebook
 
+REPO = Path(__file__).resolve().parents[1]
 NNBSP, NBSP = "\u202f", "\u00a0"
 
 

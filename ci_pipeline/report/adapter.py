@@ -17,8 +17,9 @@ Optional columns, used when the mart has them (issues 12 and 19):
     comparison_oslo_q_value, comparison_norway_q_value, trend_q_value, gap_q_value: Benjamini-Hochberg
         q-values. Where such a column exists it alone decides significance (a null q is not significant);
         otherwise the p-value does. Either way the threshold is the row's `alpha` (0.05 when absent).
-    target_form (absolute | relative | gap_closing | override) and target_reference: when target_form is
-        set on a row, that row's target_value is the region's own target and its line is drawn as it is.
+    target_form (absolute | relative | gap_closing | override): when it is set on a row, that row's
+        target_value is the region's own target; its line is drawn as it is and the table names the form
+        (target_reference is not read yet).
         Without it, target_value is the goal's one target, and a region's line is drawn only where it
         points the good way from the region's baseline (given the polarity), never the wrong way, and
         only for the area the goal is set for (Oslo for a city goal, each bydel for a district goal).
@@ -150,6 +151,7 @@ class Figure:
     gap_best: str | None = None
     gap_worst: str | None = None
     gap_test: str | None = None  # the best against the worst district: sure, unsure, illustrative, not_tested
+    target_form: str | None = None  # absolute, relative, gap_closing or override where the mart says
 
     @property
     def illustrative(self) -> bool:
@@ -279,6 +281,7 @@ def _figure(row: pd.Series) -> Figure:
         target_year=int(row["target_year"]) if present(_get(row, "target_year")) else None,
         target_applies=bool(row["target_applies"]),
         own_target=_get(row, "target_form") is not None,
+        target_form=_get(row, "target_form"),
         status=status,
         trend=_trend(row, status),
         vs_oslo=_verdict(row, "oslo") if in_oslo else None,
