@@ -16,7 +16,6 @@ from ci_pipeline.report import charts, formatting
 from ci_pipeline.report.adapter import (
     KNOWN_STATUSES,
     Figure,
-    Point,
     TargetLine,
     Trend,
     beaten_at_baseline,
@@ -25,6 +24,7 @@ from ci_pipeline.report.adapter import (
 from ci_pipeline.report.downloads import Download, csv_bytes
 from ci_pipeline.report.labels import load_labels
 from ci_pipeline.report.layout import STATUS_SYMBOLS, VERDICT_SYMBOLS
+from ci_pipeline.report.series import Point
 from ci_pipeline.report.texts import TEXTS, Texts
 from ci_pipeline.surveys.codebook import load_codebook
 

@@ -1,6 +1,6 @@
 """The partners' report: static HTML (bokmål first, English beside it) that opens offline in any browser.
 
-    adapter      the one place that reads goal_progress columns (and the series behind them)
+    adapter      the one place that reads goal_progress columns; series: the observations behind the charts
     texts        every word in nb and en; formatting: numbers, units, dates and periods
     labels       assets/report.yaml: Norwegian names and definitions the catalogue lacks, source lines
     charts       small multiples as inline SVG on one y-axis per indicator

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from html import escape
 
 from ci_pipeline.report import formatting
-from ci_pipeline.report.adapter import MISSING_REASONS, Point, TargetLine
+from ci_pipeline.report.adapter import MISSING_REASONS, TargetLine
+from ci_pipeline.report.series import Point
 from ci_pipeline.report.texts import Texts
 
 SMALL = (236, 150)

@@ -15,10 +15,11 @@ import pandas as pd
 from markupsafe import Markup
 
 from ci_pipeline.report import charts, formatting
-from ci_pipeline.report.adapter import DISTRICTS, OSLO, Entry, Figure, SeriesSource, present, target_line
+from ci_pipeline.report.adapter import DISTRICTS, OSLO, Entry, Figure, present, target_line
 from ci_pipeline.report.downloads import cell
 from ci_pipeline.report.labels import Phrase, ReportLabels
 from ci_pipeline.report.layout import Words
+from ci_pipeline.report.series import SeriesSource
 from ci_pipeline.report.stories import render_markdown
 
 

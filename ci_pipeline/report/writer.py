@@ -30,6 +30,7 @@ from ci_pipeline.report.layout import Site
 from ci_pipeline.report.pages import about_page, index_page
 from ci_pipeline.report.pdf import print_profiles
 from ci_pipeline.report.profiles import PROFILE_REGIONS, pdf_filename, profile_filename, profile_page
+from ci_pipeline.report.series import SeriesSource
 from ci_pipeline.report.stories import STORY_COLUMNS
 
 AUTO = "auto"
@@ -106,7 +107,7 @@ def write_report(
     browser = find_chromium() if chromium == AUTO else (Path(chromium) if chromium else None)
     data = ReportData(
         entries=adapter.entries(goal_progress, goals),
-        series=adapter.SeriesSource(indicator_values, survey_results, registry),
+        series=SeriesSource(indicator_values, survey_results, registry),
         labels=labels or ReportLabels(),
         stories=stories if stories is not None else pd.DataFrame(columns=STORY_COLUMNS),
         region_names=_region_names(goal_progress),
