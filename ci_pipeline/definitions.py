@@ -28,6 +28,7 @@ from ci_pipeline.defs.io import WarehouseIOManager
 from ci_pipeline.defs.releases import build_release_assets
 from ci_pipeline.defs.resources import PipelineResource
 from ci_pipeline.defs.sources import build_source_assets
+from ci_pipeline.defs.stories import STORY_ASSETS
 from ci_pipeline.defs.surveys import SURVEY_ASSETS, SURVEY_JOBS, SURVEY_SENSORS
 from ci_pipeline.quality.suites import load_suites
 from ci_pipeline.settings import Settings
@@ -51,7 +52,7 @@ def build_definitions(settings: Settings | None = None, include_checks: bool = T
     settings = settings or Settings.from_env()
     specs = load_catalogue(settings.catalogue_root)
     geography_assets = build_geography_assets([spec.name for spec in specs])
-    staged_assets = [*build_source_assets(specs), *geography_assets, *SURVEY_ASSETS, *GOAL_ASSETS]
+    staged_assets = [*build_source_assets(specs), *geography_assets, *SURVEY_ASSETS, *GOAL_ASSETS, *STORY_ASSETS]
     built_keys = {key for a in staged_assets for key in a.keys}
     marts = sorted(key.path[1] for key in built_keys if key.path[0] == "marts")
 

@@ -303,8 +303,29 @@ SURVEY_CHANGE = Contract(
     ("from_wave", "to_wave", "district_code", "indicator_id"),
 )
 
+STORIES = Contract(
+    "stories", "story file in assets/stories/ (a partner's account behind a curve)",
+    (
+        Column("story_id", "str", "the file's name without .md"),
+        Column("file", "str", "the file, relative to the repository"),
+        Column("sha256", "str", "sha256 of the file"),
+        Column("title", "str", "the story's title"),
+        Column("kind", "str", "story, strategy or partner_action"),
+        Column("goal_id", "str", "the goal it is about (null: only an indicator)"),
+        Column("indicator_id", "str", "the indicator it is about (null: the whole goal)"),
+        Column("region_code", "str", "0301 (Oslo) or a bydel 030101-030115"),
+        Column("region_name", "str", "region name"),
+        Column("period", "str", "the period it speaks of: a year, a range of years or a survey wave"),
+        Column("partner", "str", "who wrote it"),
+        Column("written_on", "str", "when it was written (ISO date)"),
+        Column("is_example", "bool", "an example shipped with the project, not a partner's account"),
+        Column("body_markdown", "str", "the text, in the safe Markdown subset the report renders"),
+    ),
+    ("story_id",),
+)
+
 MARTS: dict[str, Contract] = {contract.name: contract for contract in (
-    INDICATOR_VALUES, REGIONS, INDICATORS, GOALS, GOAL_PROGRESS, SURVEY_RESULTS, SURVEY_CHANGE)}
+    INDICATOR_VALUES, REGIONS, INDICATORS, GOALS, GOAL_PROGRESS, SURVEY_RESULTS, SURVEY_CHANGE, STORIES)}
 CONTRACTS: dict[str, Contract] = {TIDY_OBSERVATIONS.name: TIDY_OBSERVATIONS, **MARTS}
 
 # The column lists the builders use.
@@ -314,6 +335,7 @@ REGION_COLUMNS = REGIONS.names
 INDICATOR_COLUMNS = INDICATORS.names
 GOALS_COLUMNS = GOALS.names
 PROGRESS_COLUMNS = GOAL_PROGRESS.names
+STORY_COLUMNS = STORIES.names
 
 
 # ----------------------------------------------------------------------------------------------- docs

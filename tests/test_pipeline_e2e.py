@@ -27,7 +27,7 @@ from ci_pipeline.surveys.readers import read_wave_file
 pytestmark = pytest.mark.slow
 
 MARTS = {"indicator_values", "regions", "indicators", "goals", "goal_progress", "survey_results",
-         "survey_change"}
+         "survey_change", "stories"}
 OSLO_BYDELER = [f"0301{number:02d}" for number in range(1, 16)]
 METHODS = {"observed", "aggregated", "apportioned", "not_available"}
 PROVENANCES = {"recorded", "reconstructed", "illustrative"}

@@ -1,173 +1,168 @@
-"""The goal report in a real browser: Debian's chromium, headless, driven over the DevTools protocol.
+"""The partners' report in a real browser: Debian's chromium, headless, driven over the DevTools protocol.
 
-The test starts chromium itself, opens a goal page from file://, checks that every chart rendered with its
-data points and that the page logged no console errors or exceptions, and saves a screenshot to
-test-artifacts/goal_report.png. It skips only when chromium is missing and CI is not set.
+For both languages the test opens the overview, a goal page and a district profile from file://, checks
+the barometer (15 district rows, an Oslo reference row, one column per headline indicator, sortable from
+the keyboard), the stories' text, a source line under every chart, that no page logs an error, runs
+axe-core (tests/browser/node_modules, installed by `npm ci`) for serious or critical accessibility
+violations and saves screenshots and the axe results to test-artifacts/. It skips only when chromium or
+axe-core is missing and CI is not set.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import shutil
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from test_goals import make_inputs
+from report_fixture import report_inputs, write
 
-from ci_pipeline.goals.progress import build_goal_progress
-from ci_pipeline.report import write_report
+from ci_pipeline.report import adapter
+from ci_pipeline.report.browser import Browser, find_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-# Generous bounds on waiting for the browser; nothing is asserted about how long it took.
-STARTUP_LIMIT_SECONDS = 60
-EVENT_LIMIT_SECONDS = 60
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+AXE = ROOT / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
+PAGES = ("index.html", "goal-completion.html", "district-030101.html")
+STORY_TEXT = {"goal-completion.html": ["Leksehjelp i nærmiljøet", "Frafallet gikk", "Skolestøtte på Grünerløkka"],
+              "district-030101.html": ["Leksehjelp i nærmiljøet", "faste kontaktpersoner"]}
 
 
-def _chromium() -> Path:
-    if CHROMIUM.exists():
-        return CHROMIUM
+def _missing(what: str, fix: str):
     if os.environ.get("CI"):
-        pytest.fail("chromium is missing in CI: .ci/run must install Debian's chromium (apt-get install -y chromium)")
-    pytest.skip("chromium is not installed (/usr/bin/chromium) and CI is not set")
+        pytest.fail(f"{what} is missing in CI: {fix}")
+    pytest.skip(f"{what} is not installed and CI is not set ({fix})")
 
 
-class DevTools:
-    """A minimal DevTools protocol session on one page target."""
-
-    def __init__(self, websocket_url: str):
-        from websockets.sync.client import connect
-
-        self.connection = connect(websocket_url, max_size=64 * 1024 * 1024, open_timeout=EVENT_LIMIT_SECONDS)
-        self.next_id = 0
-        self.events: list[dict] = []
-
-    def call(self, method: str, **params) -> dict:
-        self.next_id += 1
-        self.connection.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.connection.recv(timeout=EVENT_LIMIT_SECONDS))
-            if message.get("id") == self.next_id:
-                if "error" in message:
-                    raise AssertionError(f"{method} failed: {message['error']}")
-                return message["result"]
-            self.events.append(message)
-
-    def wait_for(self, method: str) -> dict:
-        for event in self.events:
-            if event.get("method") == method:
-                return event
-        while True:
-            message = json.loads(self.connection.recv(timeout=EVENT_LIMIT_SECONDS))
-            self.events.append(message)
-            if message.get("method") == method:
-                return message
-
-    def evaluate(self, expression: str):
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
-        return result["result"]["value"]
-
-    def close(self) -> None:
-        self.connection.close()
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("browser")
+    inputs = report_inputs(folder)
+    result = write(folder, inputs)
+    columns = adapter.barometer_columns(adapter.entries(inputs["goal_progress"], inputs["goals"]))
+    return result.index.parent, len(columns)
 
 
-def _start_browser(chromium: Path, profile: Path) -> tuple[subprocess.Popen, int]:
-    process = subprocess.Popen(
-        [str(chromium), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--no-default-browser-check",
-         "--remote-debugging-port=0", "--remote-allow-origins=*", f"--user-data-dir={profile}",
-         "--window-size=1280,1800", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    # With port 0 chromium picks a free port and writes it to DevToolsActivePort in the profile.
-    port_file = profile / "DevToolsActivePort"
-    deadline = time.monotonic() + STARTUP_LIMIT_SECONDS
-    while not port_file.exists() or not port_file.read_text().strip():
-        if process.poll() is not None:
-            raise AssertionError(f"chromium exited early: {process.stderr.read().decode(errors='replace')[-2000:]}")
-        if time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError("chromium did not open its DevTools port")
-        time.sleep(0.1)
-    return process, int(port_file.read_text().split()[0])
+@pytest.fixture(scope="module")
+def browser():
+    chromium = find_chromium()
+    if chromium is None:
+        _missing("chromium", ".ci/run installs Debian's chromium (apt-get install -y chromium)")
+    with Browser(chromium, window=(1280, 1000)) as session:
+        yield session
 
 
-def _page_websocket(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=EVENT_LIMIT_SECONDS) as answer:
-        targets = json.load(answer)
-    return next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    if not AXE.is_file():
+        _missing("axe-core", "run `npm ci` in tests/browser (.ci/run does)")
+    return AXE.read_text(encoding="utf-8")
 
 
-def _errors(events: list[dict]) -> list[str]:
-    found = []
-    for event in events:
-        method, params = event.get("method"), event.get("params", {})
-        if method == "Runtime.exceptionThrown":
-            found.append(f"exception: {params['exceptionDetails'].get('text')}")
-        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            found.append(f"console.{params['type']}: {params.get('args')}")
-        elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
-            found.append(f"log: {params['entry'].get('text')} {params['entry'].get('url', '')}")
-    return found
+def _open(browser: Browser, path: Path) -> None:
+    browser.open(path.as_uri())
+    # Folded tables and curves are part of the page: open them so every chart is drawn and checked.
+    browser.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
 
 
-def test_goal_report_renders_in_chromium(tmp_path):
-    chromium = _chromium()
-    indicator_values, survey_results, goals, registry, survey_names = make_inputs(tmp_path)
-    progress = build_goal_progress(indicator_values, survey_results, goals, registry, survey_names)
-    index = write_report(progress, indicator_values, survey_results, goals, registry, tmp_path / "report",
-                         "20250101T000000Z")
-    profile = tmp_path / "profile"
-    profile.mkdir()
-    process, port = _start_browser(chromium, profile)
-    try:
-        session = DevTools(_page_websocket(port))
-        try:
-            for domain in ("Page", "Runtime", "Log"):
-                session.call(f"{domain}.enable")
-            pages = {}
-            for page in (index, index.parent / "goal-completion.html"):
-                session.events.clear()
-                session.call("Page.navigate", url=page.as_uri())
-                session.wait_for("Page.loadEventFired")
-                pages[page.name] = {
-                    "errors": _errors(session.events),
-                    "charts": session.evaluate("document.querySelectorAll('svg.chart').length"),
-                    "drawn": session.evaluate(
-                        "Array.from(document.querySelectorAll('svg.chart'))"
-                        ".filter(s => s.getBoundingClientRect().width > 0 && s.getBoundingClientRect().height > 0)"
-                        ".length"),
-                    "charts_with_points": session.evaluate(
-                        "Array.from(document.querySelectorAll('svg.chart'))"
-                        ".filter(s => s.querySelectorAll('circle.point').length > 0).length"),
-                    "lines": session.evaluate(
-                        "Array.from(document.querySelectorAll('svg.chart polyline.series'))"
-                        ".filter(l => l.getBBox().width > 0).length"),
-                    "title": session.evaluate("document.title"),
-                }
-            screenshot = session.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
-        finally:
-            session.close()
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=EVENT_LIMIT_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        shutil.rmtree(profile, ignore_errors=True)
+CHART_FACTS = """(() => {
+  const figures = Array.from(document.querySelectorAll('figure.chart'));
+  const svgs = Array.from(document.querySelectorAll('svg.chart-svg'));
+  return {
+    figures: figures.length,
+    svgs: svgs.length,
+    outside: svgs.filter(s => !s.closest('figure.chart')).length,
+    sources: figures.map(f => (f.querySelector('.chart-source') || {}).textContent || ''),
+    dates: figures.filter(f => f.querySelector('.chart-date')).length,
+    drawn: svgs.filter(s => s.getBoundingClientRect().width > 50 && s.getBoundingClientRect().height > 50).length,
+    points: svgs.filter(s => s.querySelectorAll('circle.point').length > 0).length,
+  };
+})()"""
+
+
+@pytest.mark.parametrize("lang", ["nb", "en"])
+def test_pages_render_with_charts_sources_and_stories(built, browser, lang):
+    root, _ = built
+    folder = root if lang == "nb" else root / "en"
     ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "goal_report.png").write_bytes(base64.b64decode(screenshot["data"]))
+    for name in PAGES:
+        _open(browser, folder / name)
+        assert browser.errors() == [], (lang, name)
+        assert browser.evaluate("document.documentElement.lang") == lang
+        facts = browser.evaluate(CHART_FACTS)
+        assert facts["outside"] == 0 and facts["drawn"] == facts["svgs"] == facts["points"], (name, facts)
+        source = "Kilde: " if lang == "nb" else "Source: "
+        assert all(s.startswith(source) for s in facts["sources"]), (name, facts["sources"])
+        assert facts["dates"] == facts["figures"]
+        if name != "index.html":
+            assert facts["figures"] >= 2
+        text = browser.evaluate("document.body.innerText")
+        for snippet in STORY_TEXT.get(name, []):
+            assert snippet in text, (lang, name, snippet)
+        (ARTIFACTS / f"report-{lang}-{name.removesuffix('.html')}.png").write_bytes(browser.screenshot())
+    assert (ARTIFACTS / f"report-{lang}-index.png").stat().st_size > 20_000
 
-    overview, completion = pages["index.html"], pages["goal-completion.html"]
-    assert overview["errors"] == [] and completion["errors"] == []
-    assert overview["title"] == "Goals and progress"
-    # two indicators x (Oslo + 15 districts); the district without figures has an empty chart
-    assert completion["charts"] == 32 and completion["drawn"] == 32
-    assert completion["charts_with_points"] == 31
-    assert completion["lines"] >= 30
-    assert (ARTIFACTS / "goal_report.png").stat().st_size > 10_000
+
+BAROMETER = """(() => {
+  const table = document.querySelector('table.barometer');
+  const rows = Array.from(table.querySelectorAll('tbody.districts tr'));
+  return {
+    rows: rows.length,
+    reference: table.querySelectorAll('tbody.reference tr').length,
+    headers: table.querySelectorAll('thead tr.columns th').length,
+    buttons: table.querySelectorAll('thead tr.columns th button').length,
+    cells: rows.map(r => r.querySelectorAll('td').length),
+    names: rows.map(r => r.querySelector('th').textContent.trim()),
+  };
+})()"""
+COLUMN = "Array.from(document.querySelectorAll('table.barometer tbody.districts tr')).map(r => r.cells[1].dataset.sort)"
+
+
+def _press_enter(browser: Browser) -> None:
+    for kind in ("keyDown", "keyUp"):
+        browser.call("Input.dispatchKeyEvent", type=kind, key="Enter", code="Enter", windowsVirtualKeyCode=13,
+                     text="\r" if kind == "keyDown" else "")
+
+
+@pytest.mark.parametrize("lang", ["nb", "en"])
+def test_barometer_has_fifteen_districts_and_sorts_from_the_keyboard(built, browser, lang):
+    root, columns = built
+    _open(browser, (root if lang == "nb" else root / "en") / "index.html")
+    table = browser.evaluate(BAROMETER)
+    assert table["rows"] == 15 and table["reference"] == 1
+    assert table["headers"] == 1 + columns and table["buttons"] == 1 + columns
+    assert set(table["cells"]) == {columns}
+    before = browser.evaluate(COLUMN)
+    browser.evaluate("document.querySelectorAll('table.barometer thead tr.columns th button')[1].focus()")
+    assert browser.evaluate("document.activeElement.tagName") == "BUTTON"
+    _press_enter(browser)
+    ascending = browser.evaluate(COLUMN)
+    numbers = [float(v) for v in ascending if v]
+    assert numbers == sorted(numbers) and ascending[-len(before) + len(numbers):] == [""] * (len(before) - len(numbers))
+    assert browser.evaluate("document.querySelectorAll('table.barometer thead tr.columns th')[1]"
+                            ".getAttribute('aria-sort')") == "ascending"
+    _press_enter(browser)
+    descending = [float(v) for v in browser.evaluate(COLUMN) if v]
+    assert descending == sorted(numbers, reverse=True)
+    assert sorted(before, key=str) == sorted(browser.evaluate(COLUMN), key=str)  # same rows, another order
+
+
+@pytest.mark.parametrize("lang", ["nb", "en"])
+def test_axe_finds_no_serious_or_critical_violations(built, browser, axe_source, lang):
+    root, _ = built
+    folder = root if lang == "nb" else root / "en"
+    ARTIFACTS.mkdir(exist_ok=True)
+    summary = {}
+    for name in PAGES:
+        _open(browser, folder / name)
+        browser.evaluate(axe_source)
+        result = browser.evaluate(
+            "axe.run(document, {resultTypes: ['violations']}).then(r => ({"
+            "version: axe.version, passes: r.passes.length, violations: r.violations.map(v => ({"
+            "id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length,"
+            "targets: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))}))",
+            await_promise=True)
+        summary[name] = result
+        serious = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+        assert serious == [], (lang, name, serious)
+    (ARTIFACTS / f"axe-{lang}.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")

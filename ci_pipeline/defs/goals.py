@@ -1,7 +1,8 @@
 """Dagster assets for the goals: marts/goals, marts/goal_progress and reports/goal_report.
 
 Thin layer over ci_pipeline.goals (config, progress) and ci_pipeline.report. The goal report is written
-after releases/goal_progress has published, from the published marts, so every publish refreshes it.
+after releases/goal_progress and releases/stories have published, from the published marts, so every
+publish refreshes it.
 """
 
 import pandas as pd
@@ -13,11 +14,13 @@ from ci_pipeline.goals.progress import build_goal_progress
 from ci_pipeline.indicators import load_registry
 from ci_pipeline.marts import MartStore
 from ci_pipeline.report import write_report
+from ci_pipeline.report.labels import load_labels
 from ci_pipeline.settings import Settings
 from ci_pipeline.surveys.codebook import load_codebook
 
 GOALS_FILE = "goals.yaml"
-REPORT_MARTS = ("goal_progress", "goals", "indicator_values", "survey_results")
+REPORT_MARTS = ("goal_progress", "goals", "indicator_values", "survey_results", "stories")
+REPORT_LABELS_FILE = "report.yaml"
 
 
 def _load(settings: Settings) -> tuple[list[Goal], dict, dict[str, str]]:
@@ -83,32 +86,48 @@ def goal_progress_mart(
     group_name="reports",
     kinds={"html"},
     deps=[AssetKey(["releases", mart]) for mart in REPORT_MARTS],
-    description="The HTML goal report (static files, no server needed), written from the published marts "
-    "after every publish: <warehouse>/reports/goal_report/<goal_progress version>/index.html and latest/.",
+    description="The partners' report (static files that open offline): in bokmål, with an English edition "
+    "under en/; an overview with the district-by-goal barometer, a page per goal, a profile per bydel and for "
+    "Oslo (also as A4 PDF where Chromium is installed), the partners' stories beside their curves, and every "
+    "table as CSV. Written from the published marts after every publish to "
+    "<warehouse>/reports/goal_report/<version>/ and latest/, where the version is the newer of the "
+    "goal_progress and stories versions.",
 )
 def goal_report(context: AssetExecutionContext, pipeline: PipelineResource) -> MaterializeResult:
     settings = pipeline.settings
-    goals, registry, _ = _load(settings)
+    goals, registry, survey_names = _load(settings)
+    labels = load_labels(settings.catalogue_root / REPORT_LABELS_FILE, root=settings.repo_root,
+                         indicators=set(registry) | set(survey_names), goals={goal.id for goal in goals})
     store = MartStore(settings.warehouse_root)
-    version = store.latest_version("goal_progress")
-    if version is None:
+    progress_version = store.latest_version("goal_progress")
+    if progress_version is None:
         raise RuntimeError("goal_progress has no published version yet; run releases/goal_progress first")
-    index = write_report(
-        store.read("goal_progress", version),
+    stories_version = store.latest_version("stories")
+    version = max(v for v in (progress_version, stories_version) if v)
+    result = write_report(
+        store.read("goal_progress", progress_version),
         store.read("indicator_values"),
         store.read("survey_results"),
         goals,
         registry,
         settings.warehouse_root / "reports" / "goal_report",
         version,
+        stories=store.read("stories", stories_version) if stories_version else None,
+        labels=labels,
+        progress_version=progress_version,
+        stories_version=stories_version,
+        log=context.log.warning,
     )
-    latest = index.parent.parent / "latest" / "index.html"
-    context.log.info(f"goal report written to {index}")
+    context.log.info(f"goal report written to {result.index} ({len(result.pages)} pages, {len(result.pdfs)} PDFs)")
     return MaterializeResult(metadata={
-        "index": MetadataValue.url(index.as_uri()),
-        "path": MetadataValue.path(str(index)),
-        "latest": MetadataValue.path(str(latest)),
+        "index": MetadataValue.url(result.index.as_uri()),
+        "path": MetadataValue.path(str(result.index)),
+        "latest": MetadataValue.path(str(result.latest)),
         "version": version,
+        "pages": len(result.pages),
+        "downloads": len(result.downloads),
+        "pdfs": len(result.pdfs),
+        "pdf_note": result.pdf_note or "",
     })
 
 

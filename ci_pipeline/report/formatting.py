@@ -1,0 +1,120 @@
+"""Numbers, units, dates and periods as partners read them, in bokmål (nb) or English (en).
+
+Norwegian conventions (Språkrådet, SSB): decimal comma, digits grouped in threes by a thin space that
+does not break a line (U+202F), a space before the percent sign, "per 1 000", amounts in kroner after
+the number ("523 400 kr"), the minus sign U+2212. English: decimal point, comma groups, "40.8%",
+"NOK 523,400". A missing number is an en dash, never "nan" or an empty cell.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, datetime
+from typing import Any
+
+THIN_SPACE = "\u202f"  # narrow no-break space: the digit group separator
+NO_BREAK_SPACE = "\u00a0"
+MINUS = "\u2212"
+EN_DASH = "\u2013"
+MISSING = EN_DASH
+
+LANGUAGES = ("nb", "en")
+
+# Decimals shown per unit (counts and amounts are whole).
+DIGITS = {"percent": 1, "per_1000": 1, "per_100000": 1, "percentage_points": 1, "nok": 0, "persons": 0}
+
+_MONTHS = {
+    "nb": ("januar", "februar", "mars", "april", "mai", "juni", "juli", "august", "september", "oktober",
+           "november", "desember"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"),
+}
+_SEASONS = {"nb": {"spring": "våren {year}", "autumn": "høsten {year}"},
+            "en": {"spring": "spring {year}", "autumn": "autumn {year}"}}
+
+
+def is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(math.isnan(float(value)))
+    except (TypeError, ValueError):
+        return False
+
+
+def number(value: Any, lang: str, digits: int = 1) -> str:
+    """`value` with `digits` decimals in the language's convention; an en dash when missing."""
+    if is_missing(value):
+        return MISSING
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}")
+    rounded = round(float(value), digits)
+    text = f"{abs(rounded):,.{digits}f}"
+    if lang == "nb":
+        text = text.replace(",", THIN_SPACE).replace(".", ",")
+    # a value that rounds to zero is shown without a sign
+    return (MINUS if rounded < 0 else "") + text
+
+
+def digits_for(unit: str | None) -> int:
+    return DIGITS.get(unit or "", 1)
+
+
+def value(amount: Any, unit: str | None, lang: str, digits: int | None = None) -> str:
+    """A figure with its unit: "40,8 %", "12,3 per 1 000", "523 400 kr" (nb); "40.8%", "NOK 523,400" (en)."""
+    if is_missing(amount):
+        return MISSING
+    shown = number(amount, lang, digits_for(unit) if digits is None else digits)
+    thousand = number(1000, lang, 0)
+    if unit == "percent":
+        return f"{shown}{NO_BREAK_SPACE}%" if lang == "nb" else f"{shown}%"
+    if unit == "percentage_points":
+        return f"{shown}{NO_BREAK_SPACE}" + ("prosentpoeng" if lang == "nb" else "percentage points")
+    if unit == "per_1000":
+        return f"{shown} per{NO_BREAK_SPACE}{thousand}"
+    if unit == "per_100000":
+        return f"{shown} per{NO_BREAK_SPACE}{number(100000, lang, 0)}"
+    if unit == "nok":
+        return f"{shown}{NO_BREAK_SPACE}kr" if lang == "nb" else f"NOK{NO_BREAK_SPACE}{shown}"
+    if unit == "persons":
+        return f"{shown}{NO_BREAK_SPACE}" + ("personer" if lang == "nb" else "people")
+    return shown
+
+
+def axis_value(amount: float, unit: str | None, lang: str, digits: int) -> str:
+    """A short axis label: the number and, for percentages, the sign."""
+    shown = number(amount, lang, digits)
+    if unit == "percent":
+        return f"{shown}{NO_BREAK_SPACE}%" if lang == "nb" else f"{shown}%"
+    return shown
+
+
+def day(when: Any, lang: str) -> str:
+    """A date as "5. desember 2024" / "5 December 2024"; an en dash when missing or not a date."""
+    if is_missing(when) or when == "":
+        return MISSING
+    try:
+        parsed = when if isinstance(when, date) else datetime.fromisoformat(str(when)[:10]).date()
+    except ValueError:
+        return MISSING
+    if isinstance(parsed, datetime):
+        parsed = parsed.date()
+    month = _MONTHS[lang][parsed.month - 1]
+    return f"{parsed.day}. {month} {parsed.year}" if lang == "nb" else f"{parsed.day} {month} {parsed.year}"
+
+
+def period(text: Any, lang: str) -> str:
+    """A period as partners read it: "2017–2019", "våren 2024" / "spring 2024", "3. kvartal 2024" / "Q3 2024"."""
+    if is_missing(text) or text == "":
+        return MISSING
+    text = str(text)
+    if match := re.fullmatch(r"(\d{4})-(\d{4})", text):
+        return f"{match[1]}{EN_DASH}{match[2]}"
+    if match := re.fullmatch(r"(\d{4})-(spring|autumn)", text):
+        return _SEASONS[lang][match[2]].format(year=match[1])
+    if match := re.fullmatch(r"(\d{4})K([1-4])", text):
+        return f"{match[2]}. kvartal {match[1]}" if lang == "nb" else f"Q{match[2]} {match[1]}"
+    if match := re.fullmatch(r"(\d{4})M(\d{2})", text):
+        return f"{_MONTHS[lang][int(match[2]) - 1]} {match[1]}"
+    return text

@@ -1,0 +1,50 @@
+"""The district profiles as A4 PDFs, printed by headless Chromium while the report is built.
+
+One browser prints every profile of both languages (starting Chromium costs a second or two; printing a
+page much less). Where Chromium is absent (or CI_PIPELINE_CHROMIUM=none) or printing fails, the report
+is still built: `print_profiles` says why in its result, the writer logs one line and the profile pages
+say that this version has no PDF edition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ci_pipeline.report.browser import Browser, BrowserError
+
+PDF_MAGIC = b"%PDF-"
+
+
+@dataclass
+class PdfResult:
+    made: bool
+    files: list[str] = field(default_factory=list)
+    reason: str | None = None  # a texts key the pages show: pdf.no_chromium or pdf.failed
+    detail: str | None = None  # what to tell the person who runs the build
+
+
+def print_profiles(folder: Path, pages: list[tuple[str, str]], chromium: Path | None) -> PdfResult:
+    """Print each (html, pdf) pair of paths relative to `folder`; all or nothing."""
+    if chromium is None:
+        return PdfResult(False, reason="pdf.no_chromium",
+                         detail="Chromium was not found (install Debian's chromium, or set CI_PIPELINE_CHROMIUM "
+                                "to its path); the district profiles have no PDF edition in this version")
+    written = []
+    try:
+        with Browser(chromium) as browser:
+            for html, pdf in pages:
+                browser.open((folder / html).resolve().as_uri())
+                data = browser.print_pdf()
+                if not data.startswith(PDF_MAGIC):
+                    raise BrowserError(f"Chromium's print of {html} is not a PDF")
+                target = folder / pdf
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+                written.append(pdf)
+    except (BrowserError, OSError) as error:
+        for pdf in written:
+            (folder / pdf).unlink(missing_ok=True)
+        return PdfResult(False, reason="pdf.failed",
+                         detail=f"printing the district profiles to PDF failed ({error}); the profiles say so")
+    return PdfResult(True, files=written)

@@ -1,0 +1,107 @@
+"""The observations behind the report's charts, and where and when the sources published them.
+
+They come from ci_pipeline.goals (`region_series`, `gap_series`), so the charts show exactly the series
+goal_progress was computed from: per region a frame with period, time, value, status, ci_low, ci_high,
+provenance and is_estimate; the gap series has period, time, value and provenance. Data dates come from
+indicator_values (`source_updated`) and survey_results (`wave_date`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from ci_pipeline.goals.gaps import gap_series
+from ci_pipeline.goals.series import region_series
+from ci_pipeline.report.adapter import DISTRICTS, Entry, present
+
+
+@dataclass(frozen=True)
+class Point:
+    time: float
+    period: str
+    value: float | None
+    status: str | None
+    ci_low: float | None
+    ci_high: float | None
+    illustrative: bool
+    estimate: bool
+
+
+class SeriesSource:
+    """The observations behind each entry's charts, and when each source last updated them."""
+
+    def __init__(self, indicator_values: pd.DataFrame, survey_results: pd.DataFrame,
+                 registry: Mapping[str, Any]):
+        self.indicator_values = indicator_values
+        self.survey_results = survey_results
+        self.registry = registry
+        self._series: dict[str, dict] = {}
+        self._points: dict[str, dict[str, list[Point]]] = {}
+
+    def _region_series(self, entry: Entry) -> dict:
+        if entry.key not in self._series:
+            self._series[entry.key], _ = region_series(
+                self.indicator_values, self.survey_results, entry.goal, entry.item, self.registry)
+        return self._series[entry.key]
+
+    def points(self, entry: Entry) -> dict[str, list[Point]]:
+        """Per region (Oslo, each bydel, Norway where it has figures), its observations oldest first."""
+        if entry.key not in self._points:
+            self._points[entry.key] = {code: _points(s.frame) for code, s in self._region_series(entry).items()}
+        return self._points[entry.key]
+
+    def gap_points(self, entry: Entry) -> list[Point]:
+        """The gap between the best and the worst bydel per period."""
+        series = self._region_series(entry)
+        frame = gap_series({d: series[d] for d in DISTRICTS}, entry.polarity)
+        return _points(frame.assign(status=None, ci_low=None, ci_high=None, is_estimate=False))
+
+    def data_date(self, entry: Entry) -> str | None:
+        """When the source last updated the table (survey: the latest wave's date)."""
+        if entry.item.is_survey:
+            rows = self.survey_results[self.survey_results["indicator_id"] == entry.indicator_id]
+            return str(rows["wave_date"].max()) if not rows.empty else None
+        rows = self.indicator_values[(self.indicator_values["indicator_id"] == entry.indicator_id)
+                                     & (self.indicator_values["table_id"].astype(str) == str(entry.table_id))]
+        dates = rows["source_updated"].dropna() if "source_updated" in rows else pd.Series(dtype=object)
+        return str(dates.max()) if not dates.empty else None
+
+    def definition(self, indicator_id: str) -> str | None:
+        entry = self.registry.get(indicator_id)
+        return getattr(entry, "definition", None) if entry is not None else None
+
+    def provenance_by_indicator(self) -> pd.DataFrame:
+        """indicator_id, source, table_id, provenance, first and last period, source_updated: every
+        indicator's origin as the marts hold it (for the page on the figures)."""
+        frames = []
+        if not self.indicator_values.empty:
+            values = self.indicator_values
+            frames.append(values.groupby(["indicator_id", "source", "table_id", "provenance"], dropna=False)
+                          .agg(first=("period", "min"), last=("period", "max"),
+                               updated=("source_updated", "max")).reset_index())
+        if not self.survey_results.empty:
+            survey = self.survey_results
+            frames.append(survey.assign(source="survey", table_id="").groupby(
+                ["indicator_id", "source", "table_id", "provenance"], dropna=False)
+                .agg(first=("wave", "min"), last=("wave", "max"), updated=("wave_date", "max")).reset_index())
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _points(frame: pd.DataFrame) -> list[Point]:
+    def number(value: Any) -> float | None:
+        return float(value) if present(value) else None
+
+    return [
+        Point(
+            time=float(row["time"]), period=str(row["period"]), value=number(row["value"]),
+            status=row.get("status") if present(row.get("status")) else None,
+            ci_low=number(row.get("ci_low")), ci_high=number(row.get("ci_high")),
+            illustrative=row.get("provenance") == "illustrative",
+            estimate=bool(row["is_estimate"]) if present(row.get("is_estimate")) else False,
+        )
+        for row in frame.to_dict("records")
+    ]
