@@ -150,7 +150,9 @@ def main() -> int:
     sys.path.insert(0, str(REPO))
     with tempfile.TemporaryDirectory(prefix="ci-bench-queries-") as folder:
         warehouse = args.warehouse or build_warehouse(Path(folder) / "build")
-        catalog = duckdb.connect(str(warehouse / "catalog.duckdb"), read_only=True)
+        from ci_pipeline.catalog import connect
+
+        catalog = connect(warehouse)
         csv = csv_connection(catalog, Path(folder))
         queries = analyst_queries(catalog, QUERY_COUNT, SEED)
         catalog_times, csv_times, differing = [], [], 0

@@ -2,10 +2,16 @@
 
     <warehouse>/marts/<mart>/version=<UTC timestamp>/part-0.parquet
     <warehouse>/marts/<mart>/version=<UTC timestamp>/_manifest.json
-    <warehouse>/marts/<mart>/LATEST                               the current version id: the commit point
+    <warehouse>/marts/<mart>/_LATEST                              the current version id: the commit point
     <warehouse>/marts/<mart>/_journal/<version>.published.json    a version that has been LATEST
     <warehouse>/marts/<mart>/_journal/<version>.pruned.json       a published version retention removed
     <warehouse>/catalog.duckdb                                    views <mart> (latest), <mart>_versions (all)
+                                                                  (ci_pipeline.catalog)
+
+Every name in a mart's folder that is not a version starts with '_' or '.', so Parquet readers skip it:
+`pd.read_parquet(<warehouse>/marts/<mart>)` reads every version folder (with a `version` column). Each
+part file carries the mart's contract (ci_pipeline/schema.py): a `description` in every field's metadata,
+the grain and primary key in the schema's metadata.
 
 The commit rule: a version is written where readers do not look (<mart>/_staging/ on disk), promoted to
 version=<id>/ (a rename on disk; on object storage it is written there directly and nothing moves),
@@ -23,8 +29,12 @@ catalogue refresh (and in `repair()`) the store puts the warehouse back in line 
 So a kill at any point leaves LATEST on a complete version, every version a reader saw as LATEST stays
 listed, and the next writer repairs the rest. Versions are immutable; a version whose content hash equals
 the latest one is not published again. Every file the store writes is 0644 and every folder 0755 whatever
-the umask, so the warehouse's group can read them. PUBLISHED (one id a line, the journal of earlier
-releases) is still read, carried over into _journal/ by the first repair, and left as it was.
+the umask, so the warehouse's group can read them.
+
+Earlier releases' names are still read, for one release, and repair moves them aside: LATEST (the pointer
+before it was _LATEST) is read when there is no _LATEST (both: the newer version wins, and both are
+journaled) and renamed to _LATEST; PUBLISHED (one id a line, the journal before _journal/) is carried over
+into _journal/ and kept as _PUBLISHED.
 """
 
 from __future__ import annotations
@@ -35,7 +45,6 @@ import io
 import json
 import logging
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -46,22 +55,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ci_pipeline import catalog
 from ci_pipeline.archive import atomic_write, fsync_dir, sha256_bytes
+from ci_pipeline.catalog import CATALOG_FILE
+from ci_pipeline.schema import MARTS
 
 PART_FILE = "part-0.parquet"
 MANIFEST_FILE = "_manifest.json"
-LATEST_FILE = "LATEST"
+LATEST_FILE = "_LATEST"
+LEGACY_LATEST_FILE = "LATEST"
 JOURNAL_DIR = "_journal"
 LEGACY_JOURNAL_FILE = "PUBLISHED"
+KEPT_LEGACY_JOURNAL_FILE = "_PUBLISHED"
 STAGING_DIR = "_staging"
 LOCK_FILE = "_lock"
-CATALOG_FILE = "catalog.duckdb"
 CATALOG_TEMP_PREFIX = ".catalog-"
+# What a mart version is built from besides its inputs: the code, the YAML catalogue and the expectation
+# suites. An uncommitted edit under any of them makes the code version '<commit>-dirty'.
+CODE_PATHS = ("ci_pipeline", "assets", "checks")
 FILE_MODE = 0o644
 DIR_MODE = 0o755
 PUBLISHED = "published"
@@ -121,9 +136,10 @@ def new_version_id(now: datetime | None = None) -> str:
     return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
 
 
-def code_version() -> str:
-    """The git commit of the code that built a version (or 'unknown' outside a checkout)."""
-    repo = Path(__file__).resolve().parent.parent
+def code_version(repo: Path | None = None) -> str:
+    """The git commit of the code that built a version, '-dirty' when a file under CODE_PATHS differs from
+    it (changed, staged, or new and not ignored), or 'unknown' outside a checkout."""
+    repo = repo or Path(__file__).resolve().parent.parent
     try:
         result = subprocess.run(
             ["git", "-C", str(repo), "rev-parse", "--short=12", "HEAD"],
@@ -135,7 +151,7 @@ def code_version() -> str:
     if not commit:
         return "unknown"
     dirty = subprocess.run(
-        ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no", "ci_pipeline"],
+        ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=all", "--", *CODE_PATHS],
         capture_output=True, text=True, timeout=5, check=False,
     ).stdout.strip()
     return f"{commit}-dirty" if dirty else commit
@@ -278,6 +294,17 @@ def _parquet_bytes(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+def _with_contract(table: pa.Table, mart: str, version: str) -> pa.Table:
+    """`table` carrying its mart's contract for any Parquet reader: each field's `description` in the field
+    metadata; the mart, version, grain and primary key in the schema metadata."""
+    contract = MARTS.get(mart)
+    described = contract.descriptions if contract else {}
+    fields = [f.with_metadata({"description": described[f.name]}) if f.name in described else f for f in table.schema]
+    extra = {"mart": mart, "version": version, **(contract.parquet_metadata() if contract else {})}
+    metadata = {**(table.schema.metadata or {}), **{k.encode(): v.encode() for k, v in extra.items()}}
+    return pa.Table.from_arrays(table.columns, schema=pa.schema(fields, metadata=metadata))
+
+
 def _json_bytes(value: Any) -> bytes:
     return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
@@ -319,11 +346,19 @@ class MartStore:
 
     # reading -------------------------------------------------------------------------------------------
     def latest_version(self, mart: str) -> str | None:
-        try:
-            version = self.backend.get(self._key(mart, LATEST_FILE)).decode("utf-8").strip()
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        return version or None
+        """The version _LATEST names (an earlier release's LATEST counts until repair renames it)."""
+        named = [version for version in self._pointers(mart).values() if version]
+        return max(named) if named else None  # both: the newer (ids are UTC timestamps)
+
+    def _pointers(self, mart: str) -> dict[str, str | None]:
+        """What _LATEST and the earlier name LATEST hold (None: no such file)."""
+        found = {}
+        for name in (LATEST_FILE, LEGACY_LATEST_FILE):
+            try:
+                found[name] = self.backend.get(self._key(mart, name)).decode("utf-8").strip() or None
+            except (FileNotFoundError, NotADirectoryError):
+                found[name] = None
+        return found
 
     def _journal(self, mart: str) -> dict[str, str]:
         """Version id -> PUBLISHED or PRUNED, as the journal records it (PUBLISHED's ids included)."""
@@ -353,7 +388,8 @@ class MartStore:
         return [version for version in self._version_folders(mart) if version in listed]
 
     def marts(self) -> list[str]:
-        return [name for name in self._mart_folders() if LATEST_FILE in self.backend.list(self._key(name))]
+        return [name for name in self._mart_folders()
+                if {LATEST_FILE, LEGACY_LATEST_FILE} & set(self.backend.list(self._key(name)))]
 
     def _mart_folders(self) -> list[str]:
         return [name for name in self.backend.list("marts") if not name.startswith(("_", "."))]
@@ -418,7 +454,7 @@ class MartStore:
             version = new_version_id(now)
             final = self._version_key(mart, version)
             staged = self.backend.stage(final)
-            part = _parquet_bytes(table)
+            part = _parquet_bytes(_with_contract(table, mart, version))
             self.backend.put(f"{staged}/{PART_FILE}", part)
             _reached("part_written", mart)
             manifest = {
@@ -444,7 +480,7 @@ class MartStore:
                 self.backend.swap(self._key(mart, LATEST_FILE), version, previous)
             except PointerMoved as moved:
                 raise MartError(
-                    f"{mart}: LATEST was changed to {moved.current} while {version} was being built on "
+                    f"{mart}: {LATEST_FILE} was changed to {moved.current} while {version} was being built on "
                     f"{previous}; {version} was not published (run again)") from moved
             _reached("latest", mart)
             self._record(mart, version, PUBLISHED, "published")
@@ -510,6 +546,7 @@ class MartStore:
         if self.backend.make_readable(self._key(mart, LATEST_FILE)):
             done.append(f"{mart}: made {LATEST_FILE} readable by the warehouse's group")
 
+        pointers = self._pointers(mart)
         latest = self.latest_version(mart)
         events = self._journal(mart)
         entries = self.backend.list(self._key(mart, JOURNAL_DIR))
@@ -521,8 +558,10 @@ class MartStore:
         folders = set(self._version_folders(mart))
         manifests = {version: self._manifest_or_none(mart, version) for version in folders}
 
-        # Reconcile the journal from the commit point: LATEST, and every version a published one was built on.
-        todo = [(latest, f"{LATEST_FILE} names it")] + [(v, "") for v, e in events.items() if e == PUBLISHED]
+        # Reconcile the journal from the commit point: _LATEST (and LATEST, the earlier name), and every
+        # version a published one was built on.
+        todo = [(version, f"{name} names it") for name, version in pointers.items()]
+        todo += [(v, "") for v, e in events.items() if e == PUBLISHED]
         published = set()
         while todo:
             version, why = todo.pop()
@@ -544,7 +583,7 @@ class MartStore:
 
         named = {m.get("previous_version") for m in manifests.values() if m}
         for version in sorted(folders):
-            if version == latest:
+            if version in pointers.values():
                 continue
             if events.get(version) == PRUNED:
                 self.backend.delete(self._version_key(mart, version))
@@ -553,6 +592,22 @@ class MartStore:
                 self.backend.delete(self._version_key(mart, version))
                 done.append(f"{mart}: removed version={version}, never named by {LATEST_FILE} "
                             "(its publish was interrupted before the commit)")
+        return done + self._rename_legacy_files(mart, pointers, latest)
+
+    def _rename_legacy_files(self, mart: str, pointers: dict[str, str | None], latest: str | None) -> list[str]:
+        """Move an earlier release's LATEST and PUBLISHED aside (their versions are journaled by now), so
+        that every name in the mart's folder but the versions begins with '_'."""
+        done = []
+        if pointers[LEGACY_LATEST_FILE] is not None:
+            if pointers[LATEST_FILE] != latest:
+                self.backend.put(self._key(mart, LATEST_FILE), f"{latest}\n".encode())
+            self.backend.delete(self._key(mart, LEGACY_LATEST_FILE))
+            done.append(f"{mart}: renamed {LEGACY_LATEST_FILE} to {LATEST_FILE}, naming {latest}")
+        if LEGACY_JOURNAL_FILE in self.backend.list(self._key(mart)):
+            legacy = self.backend.get(self._key(mart, LEGACY_JOURNAL_FILE))
+            self.backend.put(self._key(mart, KEPT_LEGACY_JOURNAL_FILE), legacy)
+            self.backend.delete(self._key(mart, LEGACY_JOURNAL_FILE))
+            done.append(f"{mart}: kept {LEGACY_JOURNAL_FILE} as {KEPT_LEGACY_JOURNAL_FILE} (its versions are in {JOURNAL_DIR}/)")
         return done
 
     def _manifest_or_none(self, mart: str, version: str) -> dict[str, Any] | None:
@@ -563,33 +618,23 @@ class MartStore:
 
     # catalogue -----------------------------------------------------------------------------------------
     def refresh_catalog(self) -> Path:
-        """Rebuild catalog.duckdb: a view per mart (latest) and per mart's versions."""
+        """Rebuild catalog.duckdb: a view per mart (latest) and per mart's versions (ci_pipeline.catalog)."""
         with self._writing():
             return self._build_catalog()
 
+    def _views(self) -> list[catalog.View]:
+        """What the catalogue must show: for every mart, its latest version and every published version,
+        each file named by its key, a path relative to the warehouse root."""
+        shown = []
+        for mart in self.marts():
+            files = {version: f"{self._version_key(mart, version)}/{PART_FILE}" for version in self.versions(mart)}
+            shown += catalog.views(mart, self.latest_version(mart), files)
+        return shown
+
     def _catalog_disagreement(self) -> str | None:
-        """Why catalog.duckdb does not show what LATEST and the journal say, or None when it does."""
-        marts = self.marts()
-        if not marts:
-            return None
-        if not self.catalog_path.exists():
-            return "it was missing"
-        try:
-            con = duckdb.connect(str(self.catalog_path), read_only=True)
-            try:
-                views = dict(con.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal").fetchall())
-            finally:
-                con.close()
-        except duckdb.Error as exc:
-            return f"it could not be read ({exc})"
-        for mart in marts:
-            for view, expected in ((mart, [self.latest_version(mart)]), (f"{mart}_versions", self.versions(mart))):
-                if view not in views:
-                    return f"view {view} was missing"
-                shown = sorted(set(re.findall(r"version=([^/'\"]+)/", views[view])))
-                if shown != sorted(expected):
-                    return f"view {view} showed versions {shown}, not {sorted(expected)}"
-        return None
+        """Why catalog.duckdb does not show what _LATEST and the journal say, or None when it does."""
+        views = self._views()
+        return catalog.disagreement(self.catalog_path, views) if views else None
 
     def _build_catalog(self) -> Path:
         """Build the catalogue in a temporary file and rename it over the old one, so an analyst holding
@@ -599,24 +644,7 @@ class MartStore:
         os.close(fd)
         os.unlink(tmp)
         try:
-            con = duckdb.connect(tmp)
-            try:
-                for mart in self.marts():
-                    latest = self.latest_version(mart)
-                    latest_file = (self.version_dir(mart, latest) / PART_FILE).resolve().as_posix()
-                    # An explicit list, not a glob: only published versions, never a crash's leftover.
-                    files = ", ".join(
-                        f"'{(self.version_dir(mart, v) / PART_FILE).resolve().as_posix()}'"
-                        for v in self.versions(mart)
-                    )
-                    con.execute(f"CREATE VIEW \"{mart}\" AS SELECT * FROM read_parquet('{latest_file}')")
-                    con.execute(
-                        f"CREATE VIEW \"{mart}_versions\" AS SELECT * FROM read_parquet([{files}], "
-                        "hive_partitioning = true, union_by_name = true)"
-                    )
-                _reached("catalog_open", None)
-            finally:
-                con.close()
+            catalog.build(Path(tmp), self.root, self._views(), while_open=lambda: _reached("catalog_open", None))
             os.chmod(tmp, FILE_MODE)
             with open(tmp, "rb") as handle:
                 os.fsync(handle.fileno())

@@ -23,9 +23,9 @@ import signal
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 
+from ci_pipeline import catalog
 from ci_pipeline.marts import STAGING_DIR, MartStore, content_sha256
 
 SEED = 20240611
@@ -120,7 +120,7 @@ def assert_consistent(store: MartStore, where: str) -> None:
         assert version is not None, f"{where}: {mart} lost its LATEST"
         assert version in store.versions(mart), f"{where}: {mart} LATEST names {version}, not a complete version"
         store.verify(mart, version)
-    con = duckdb.connect(str(store.catalog_path), read_only=True)
+    con = catalog.connect(store.root)
     try:
         for mart in MARTS:
             assert con.execute(f'SELECT count(*) FROM "{mart}"').fetchone()[0] > 0, f"{where}: catalogue view {mart}"
@@ -245,7 +245,7 @@ def test_the_whole_pipeline_killed_during_its_publishes_recovers_on_the_next_run
         store.verify(mart, store.latest_version(mart))
         folders = sorted(p.name.split("=", 1)[1] for p in store.mart_dir(mart).glob("version=*"))
         assert folders == store.versions(mart), f"{mart}: an abandoned version folder was left behind"
-    con = duckdb.connect(str(store.catalog_path), read_only=True)
+    con = catalog.connect(store.root)
     try:
         assert con.execute("SELECT count(*) FROM indicator_values").fetchone()[0] > 0
     finally:

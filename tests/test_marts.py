@@ -1,4 +1,4 @@
-"""MartStore: versioned Parquet marts, manifests, LATEST, retention and the DuckDB catalogue.
+"""MartStore: versioned Parquet marts, manifests, _LATEST, retention and the DuckDB catalogue.
 
 Crash safety: tests/test_publish_boundaries.py (a kill at every write boundary) and tests/test_crash.py
 (kills at random points, and of the whole pipeline).
@@ -8,11 +8,11 @@ import hashlib
 import json
 from datetime import UTC, datetime
 
-import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from ci_pipeline import catalog
 from ci_pipeline.marts import MartError, MartStore, content_sha256
 
 MART = "demo"
@@ -30,7 +30,7 @@ def frame(values: list[float], label: str = "a") -> pd.DataFrame:
 
 
 def catalog_query(store: MartStore, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(store.catalog_path), read_only=True)
+    con = catalog.connect(store.root)
     try:
         return con.execute(sql).fetchall()
     finally:
@@ -46,7 +46,7 @@ def test_publish_writes_version_folder_manifest_and_latest(tmp_path):
     assert first.published and first.previous_version is None and first.row_count == 3
     folder = tmp_path / "marts" / MART / f"version={first.version}"
     assert sorted(p.name for p in folder.iterdir()) == ["_manifest.json", "part-0.parquet"]
-    assert (tmp_path / "marts" / MART / "LATEST").read_text().strip() == first.version
+    assert (tmp_path / "marts" / MART / "_LATEST").read_text().strip() == first.version
 
     manifest = json.loads((folder / "_manifest.json").read_text())
     assert manifest["row_count"] == 3
@@ -99,7 +99,7 @@ def test_prune_keeps_the_version_latest_names(tmp_path):
     v2 = store.publish(MART, frame([2.0]), now=T2).version
     v3 = store.publish(MART, frame([3.0]), now=T3).version
     # a rollback: LATEST names the oldest version
-    (tmp_path / "marts" / MART / "LATEST").write_text(v1 + "\n")
+    (tmp_path / "marts" / MART / "_LATEST").write_text(v1 + "\n")
 
     assert store.prune(MART, keep=1) == [v2]
     assert store.versions(MART) == [v1, v3]

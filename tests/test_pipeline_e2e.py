@@ -11,13 +11,13 @@ import re
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from ci_pipeline import catalog
 from ci_pipeline.goals.config import load_goals
 from ci_pipeline.marts import MartStore
 from ci_pipeline.surveys.codebook import load_codebook
@@ -72,7 +72,7 @@ def test_latest_indicator_values_reads_through_the_catalogue(pipeline_run, store
     assert version == pipeline_run.first.marts["indicator_values"]["version"]
     row_count = store.manifest("indicator_values", version)["row_count"]
     assert row_count > 0
-    con = duckdb.connect(str(store.catalog_path), read_only=True)
+    con = catalog.connect(store.root)
     try:
         assert con.execute("SELECT count(*) FROM indicator_values").fetchone()[0] == row_count
         versions = con.execute("SELECT DISTINCT version FROM indicator_values_versions").fetchall()

@@ -25,6 +25,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import pytest
 from test_marts import MART, catalog_query, frame
 
@@ -124,6 +125,8 @@ def assert_integrity(store: MartStore) -> None:
         assert catalog_query(store, f'SELECT count(*), sum(value) FROM "{mart}"') == [
             (len(latest_frame), latest_frame["value"].sum())], f"{mart}: the latest view"
         assert not any((store.mart_dir(mart) / "_staging").glob("*")), f"{mart}: staging leftovers"
+        others = [p.name for p in store.mart_dir(mart).iterdir() if not p.name.startswith(("version=", "_"))]
+        assert others == [], f"{mart}: names a Parquet reader would take for data"
 
     everything = [store.root, *store.root.rglob("*")]
     temporary = [p for p in everything if p.name.startswith(".") or p.name.endswith((".wal", ".tmp"))]
@@ -166,11 +169,11 @@ def assert_found_after_publish_kill(store: MartStore, boundary: str, backend: st
 REPAIRS = {
     ("part_written", "local"): [f"removed _staging/version={V3}"],
     ("staged", "local"): [f"removed _staging/version={V3}"],
-    ("part_written", "in_place"): [f"removed version={V3}, never named by LATEST"],
-    ("staged", "in_place"): [f"removed version={V3}, never named by LATEST"],
-    ("renamed", "local"): [f"removed version={V3}, never named by LATEST"],
-    ("renamed", "in_place"): [f"removed version={V3}, never named by LATEST"],
-    ("latest", "local"): [f"journaled {V3} (LATEST names it", "rebuilt catalog.duckdb: view demo showed versions"],
+    ("part_written", "in_place"): [f"removed version={V3}, never named by _LATEST"],
+    ("staged", "in_place"): [f"removed version={V3}, never named by _LATEST"],
+    ("renamed", "local"): [f"removed version={V3}, never named by _LATEST"],
+    ("renamed", "in_place"): [f"removed version={V3}, never named by _LATEST"],
+    ("latest", "local"): [f"journaled {V3} (_LATEST names it", "rebuilt catalog.duckdb: view demo showed versions"],
     ("journaled", "local"): ["rebuilt catalog.duckdb: view demo showed versions"],
     ("catalog_open", "local"): [".duckdb, left by an interrupted catalogue refresh",
                                 ".duckdb.wal, left by an interrupted catalogue refresh",
@@ -260,7 +263,7 @@ def test_a_first_publish_killed_after_latest_is_journaled_and_catalogued(tmp_pat
     assert store.marts() == [MART, "other"] and catalog_versions(store, "other") == {V1}
 
     done = store.repair()
-    assert done == [f"{MART}: journaled {V3} (LATEST names it, the journal did not)",
+    assert done == [f"{MART}: journaled {V3} (_LATEST names it, the journal did not)",
                     f"rebuilt catalog.duckdb: view {MART} was missing"]
     assert_integrity(store)
 
@@ -299,23 +302,24 @@ def test_publish_refuses_when_latest_moves_under_it(tmp_path):
 
     def roll_back(boundary: str, mart: str | None) -> None:
         if boundary == "renamed":  # someone else moves LATEST while this publish is verifying its version
-            (store.mart_dir(MART) / "LATEST").write_text(V1 + "\n")
+            (store.mart_dir(MART) / "_LATEST").write_text(V1 + "\n")
 
     marts.set_boundary_hook(roll_back)
     try:
-        with pytest.raises(MartError, match=f"LATEST was changed to {V1} while {V3} was being built on {V2}"):
+        with pytest.raises(MartError, match=f"_LATEST was changed to {V1} while {V3} was being built on {V2}"):
             store.publish(MART, CHILD_FRAME, now=T3)
     finally:
         marts.set_boundary_hook(None)
     assert store.latest_version(MART) == V1 and store.versions(MART) == [V1, V2]
     after = store.publish(MART, CHILD_FRAME, now=T4)
     assert after.previous_version == V1
-    assert any(f"removed version={V3}, never named by LATEST" in line for line in after.repaired)
+    assert any(f"removed version={V3}, never named by _LATEST" in line for line in after.repaired)
 
 
 def test_a_warehouse_written_by_an_earlier_release_is_repaired(tmp_path, umask_077):
-    """Earlier releases journaled into PUBLISHED, wrote LATEST 0600 and could lose a version from the
-    journal (issue 20: killed between LATEST and the journal append); their prune left no record."""
+    """Earlier releases named the pointer LATEST (written 0600), journaled into PUBLISHED, could lose a
+    version from the journal (issue 20: killed between LATEST and the journal append), left no record of a
+    prune, and built the catalogue over absolute paths."""
     store = MartStore(tmp_path / "warehouse")
     v0 = store.publish(MART, frame([0.0]), now=datetime(2023, 12, 1, tzinfo=UTC)).version
     seed(store)
@@ -326,12 +330,14 @@ def test_a_warehouse_written_by_an_earlier_release_is_repaired(tmp_path, umask_0
         entry.unlink()
     (mart_dir / "_journal").rmdir()
     (mart_dir / "PUBLISHED").write_text(f"{v0}\n{V1}\n{V3}\n")
+    (mart_dir / "_LATEST").rename(mart_dir / "LATEST")
     (mart_dir / "LATEST").chmod(0o600)
     (mart_dir / ".LATEST.k2j4h1").write_text(V3 + "\n")
     for leftover in (".catalog-x1y2.duckdb", ".catalog-x1y2.duckdb.wal"):
         (store.root / leftover).write_bytes(b"")
     marts.LocalBackend(store.root).delete(f"marts/{MART}/version={v0}")
-    assert store.versions(MART) == [V1, V3], "PUBLISHED is still read"
+    absolute_catalog(store)
+    assert store.latest_version(MART) == V3 and store.versions(MART) == [V1, V3], "LATEST and PUBLISHED are read"
 
     done = store.repair()
     assert store.versions(MART) == [V1, V2, V3]
@@ -339,9 +345,47 @@ def test_a_warehouse_written_by_an_earlier_release_is_repaired(tmp_path, umask_0
     assert journal(store, MART, "pruned") == {v0}
     reason = json.loads((mart_dir / "_journal" / f"{V2}.published.json").read_text())["reason"]
     assert reason == f"repair: {V3} names it as previous_version"
-    assert any("made LATEST readable" in line for line in done)
+    assert f"{MART}: renamed LATEST to _LATEST, naming {V3}" in done
+    assert f"{MART}: kept PUBLISHED as _PUBLISHED (its versions are in _journal/)" in done
+    assert any("rebuilt catalog.duckdb" in line for line in done)
+    assert (mart_dir / "_LATEST").read_text() == V3 + "\n" and not (mart_dir / "LATEST").exists()
+    assert (mart_dir / "_PUBLISHED").read_text() == f"{v0}\n{V1}\n{V3}\n"
     assert store.repair() == [], "a repaired warehouse needs nothing more"
-    (mart_dir / "PUBLISHED").unlink()  # left as it was; not a file the store writes
+    assert_integrity(store)
+
+
+def absolute_catalog(store: MartStore) -> None:
+    """catalog.duckdb as earlier releases built it: views over absolute paths, no comments."""
+    store.catalog_path.unlink()
+    con = duckdb.connect(str(store.catalog_path))
+    for mart in store.marts():
+        files = [(store.version_dir(mart, v) / "part-0.parquet").resolve().as_posix() for v in store.versions(mart)]
+        latest = (store.version_dir(mart, store.latest_version(mart)) / "part-0.parquet").resolve().as_posix()
+        con.execute(f"CREATE VIEW \"{mart}\" AS SELECT * FROM read_parquet('{latest}')")
+        con.execute(f"CREATE VIEW \"{mart}_versions\" AS SELECT * FROM read_parquet({files}, hive_partitioning = true)")
+    con.close()
+
+
+@pytest.mark.parametrize("legacy", ["newer", "older"])
+def test_latest_and_an_earlier_releases_latest_side_by_side(tmp_path, legacy):
+    """Both names present (a repair interrupted after writing _LATEST, or an earlier release run again after
+    the upgrade): the newer version is the latest, both are journaled, LATEST goes."""
+    store = MartStore(tmp_path / "warehouse")
+    seed(store)
+    mart_dir = store.mart_dir(MART)
+    (mart_dir / "_journal" / f"{V2}.published.json").unlink()
+    if legacy == "newer":
+        (mart_dir / "_LATEST").write_text(V1 + "\n")
+        (mart_dir / "LATEST").write_text(V2 + "\n")
+    else:
+        (mart_dir / "LATEST").write_text(V1 + "\n")
+    assert store.latest_version(MART) == V2
+
+    done = store.repair()
+    assert f"{MART}: journaled {V2} ({'LATEST' if legacy == 'newer' else '_LATEST'} names it, the journal did not)" in done
+    assert f"{MART}: renamed LATEST to _LATEST, naming {V2}" in done
+    assert (mart_dir / "_LATEST").read_text() == V2 + "\n" and not (mart_dir / "LATEST").exists()
+    assert store.versions(MART) == [V1, V2]
     assert_integrity(store)
 
 
