@@ -1,5 +1,5 @@
-"""The column contract (ci_pipeline.schema) against what the pipeline publishes, the expectation suites
-in checks/ and the column tables of docs/ARCHITECTURE.md."""
+"""The column contract (ci_pipeline.schema) against what the pipeline publishes and the expectation suites
+in checks/ (docs/DATA_DICTIONARY.md, generated from it: tests/test_dictionary.py)."""
 
 from __future__ import annotations
 
@@ -13,19 +13,19 @@ from ci_pipeline.marts import MartStore
 from ci_pipeline.quality.suites import Suite, SuiteEntry, load_suites
 from ci_pipeline.schema import (
     CONTRACTS,
+    DTYPES,
     MARTS,
     OBSERVATION_KEY,
     REGIONS,
+    SQL_TYPES,
     TIDY_OBSERVATIONS,
     Column,
     Contract,
-    main,
     observation_key_without,
-    with_docs,
 )
 
 REPO = Path(__file__).resolve().parents[1]
-ARCHITECTURE = REPO / "docs" / "ARCHITECTURE.md"
+
 
 # Keyword arguments of GX expectations that name columns.
 COLUMN_KWARGS = ("column", "column_A", "column_B")
@@ -181,24 +181,12 @@ def test_a_suite_that_disagrees_with_the_contract_is_caught(tmp_path):
     assert any("no expectation asserts the primary key" in p for p in problems)
 
 
-# --- (c) docs/ARCHITECTURE.md -----------------------------------------------------------------------------
+# --- (c) what readers are told ---------------------------------------------------------------------------
 
 
-def test_architecture_column_tables_are_generated_from_the_contract():
-    text = ARCHITECTURE.read_text(encoding="utf-8")
-    assert with_docs(text) == text, "run: python -m ci_pipeline.schema --write-docs docs/ARCHITECTURE.md"
+def test_every_dtype_has_a_duckdb_type_and_every_contract_a_summary():
+    assert set(SQL_TYPES) == set(DTYPES)
     for contract in CONTRACTS.values():
-        assert f"### {contract.name}\n" in text
-
-
-def test_docs_tool_checks_and_rewrites(tmp_path, capsys):
-    path = tmp_path / "ARCHITECTURE.md"
-    path.write_text(ARCHITECTURE.read_text(encoding="utf-8").replace("| value | float64 |", "| value | int |"),
-                    encoding="utf-8")
-    assert main(["--check", str(path)]) == 1
-    assert "stale" in capsys.readouterr().out
-    assert main(["--write-docs", str(path)]) == 0
-    assert main(["--check", str(path)]) == 0
-    assert path.read_text(encoding="utf-8") == ARCHITECTURE.read_text(encoding="utf-8")
-    with pytest.raises(ValueError, match="markers"):
-        with_docs("no markers here")
+        assert contract.summary == (f"One row per {contract.grain}. Primary key: "
+                                    f"({', '.join(contract.primary_key)}).")
+        assert all(column.description for column in contract.columns), contract.name
