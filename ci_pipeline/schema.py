@@ -73,8 +73,7 @@ class Contract:
     def parquet_metadata(self) -> dict[str, str]:
         """The table-level key/value metadata a published Parquet file carries (its fields carry
         `description`)."""
-        return {"dataset": self.name, "grain": self.grain, "primary_key": json.dumps(list(self.primary_key)),
-                "description": self.summary}
+        return {"grain": self.grain, "primary_key": json.dumps(list(self.primary_key)), "description": self.summary}
 
 
 # --------------------------------------------------------------------------------- tidy observations

@@ -169,7 +169,7 @@ def test_every_published_parquet_file_carries_the_contract(built):
             described = {field.name: (field.metadata or {}).get(b"description", b"").decode() for field in schema}
             assert described == spec.descriptions, f"{mart} {version}: field descriptions"
             meta = {key.decode(): value.decode() for key, value in schema.metadata.items() if key != b"pandas"}
-            assert meta == {"mart": mart, "version": version, "dataset": mart, "grain": spec.grain,
+            assert meta == {"mart": mart, "version": version, "grain": spec.grain,
                             "primary_key": json.dumps(list(spec.primary_key)), "description": spec.summary}
             assert b"pandas" in schema.metadata, "pandas still reads its dtypes back"
 
