@@ -101,7 +101,7 @@ def readme_cli_command() -> list[str]:
 def readme_sql_queries() -> list[str]:
     """The example queries of the README's analyst guide."""
     text = README.read_text(encoding="utf-8")
-    block = re.search(r"```sql\n(.*?)```", text, re.S)
+    block = re.search(r"```sql\n(.*?)```", text, re.DOTALL)
     assert block, "README.md: no ```sql block"
     return [sql.strip() for sql in block.group(1).split(";") if sql.strip()]
 
