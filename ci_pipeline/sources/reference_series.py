@@ -36,26 +36,23 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import pandas as pd
 from pydantic import Field, model_validator
 
 from ci_pipeline.archive import file_sha256
+from ci_pipeline.catalogue import Sex
 from ci_pipeline.config import ConfigModel, load_model
+from ci_pipeline.geography.oslo import OSLO_CODE, OSLO_DISTRICT_NAMES, UNKNOWN_DISTRICT
 from ci_pipeline.schema import TIDY_COLUMNS
-from ci_pipeline.sources.oslo_tidy import (
-    OSLO_CODE,
-    OSLO_DISTRICTS,
-    UNKNOWN_DISTRICT,
-    district_code_for_name,
-)
+from ci_pipeline.sources.oslo_tidy import district_code_for_name
 
 SOURCE = "reference"
 CSV_COLUMNS = ["indicator_id", "region_code", "region_level", "period", "period_type", "sex", "age_group",
                "value", "unit", "status"]
 STATUS_SYMBOLS = frozenset({":", "."})
-SEXES = ("total", "male", "female")
+SEXES = get_args(Sex)
 
 _NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
 _YEAR = re.compile(r"^\d{4}$")
@@ -260,7 +257,7 @@ def _region(record: dict[str, str], regions: Regions) -> str | None:
         return None
     code = regions.codes.get(raw)
     if code is None and (match := _OSLO_DISTRICT_CODE.match(raw)):
-        if match[1] not in OSLO_DISTRICTS and match[1] != UNKNOWN_DISTRICT:
+        if match[1] not in OSLO_DISTRICT_NAMES and match[1] != UNKNOWN_DISTRICT:
             raise ValueError(f"region {raw!r} is not a district of Oslo's 2004 division")
         code = OSLO_CODE + match[1]
     if code is None:
