@@ -46,6 +46,16 @@ BODY_FRAMING_HEADERS = frozenset(
 USER_AGENT = "ci_pipeline/0.1 (shared-measurement pipeline; polite client, <=30 requests/min)"
 
 
+def json_field(name: str) -> Callable[[Any], str | None]:
+    """A `source_updated_from` reader: the top-level field `name` of a JSON object answer (SSB's and
+    PxWeb's `updated`, FHI's `modifiedAt`), None for any other answer."""
+
+    def read(parsed: Any) -> str | None:
+        return parsed.get(name) if isinstance(parsed, dict) else None
+
+    return read
+
+
 class SlidingWindowThrottle:
     """At most `max_calls` attempts in any `window` seconds.
 

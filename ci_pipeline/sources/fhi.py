@@ -15,7 +15,7 @@ from typing import Any
 
 from ci_pipeline.archive import ArchivedResponse
 from ci_pipeline.errors import MissingDimensionsError, SourceError
-from ci_pipeline.http import HttpClient
+from ci_pipeline.http import HttpClient, json_field
 
 SOURCE = "fhi"
 MAX_ROW_COUNT = 50_000
@@ -50,12 +50,6 @@ def parse_fhi_timestamp(text: str) -> datetime:
     return moment.replace(tzinfo=timezone(sign * offset)).astimezone(UTC)
 
 
-def _updated_field(parsed: Any) -> str | None:
-    return parsed.get("updated") if isinstance(parsed, dict) else None
-
-
-def _modified_at_field(parsed: Any) -> str | None:
-    return parsed.get("modifiedAt") if isinstance(parsed, dict) else None
 
 
 class FhiClient:
@@ -86,7 +80,7 @@ class FhiClient:
         return self._get(f"{self.source_id}/table", "catalogue", params)
 
     def table(self, table_id: str | int) -> dict[str, Any]:
-        return self._get(f"{self.source_id}/table/{table_id}", str(table_id), updated_from=_modified_at_field)
+        return self._get(f"{self.source_id}/table/{table_id}", str(table_id), updated_from=json_field("modifiedAt"))
 
     def query(self, table_id: str | int) -> dict[str, Any]:
         """The ready-made data request body: every dimension with its default filter."""
@@ -139,5 +133,5 @@ class FhiClient:
             "response": {"format": "json-stat2", "maxRowCount": MAX_ROW_COUNT},
         }
         return self.http.request(
-            "POST", path, resource=str(table_id), json_body=body, source_updated_from=_updated_field
+            "POST", path, resource=str(table_id), json_body=body, source_updated_from=json_field("updated")
         )

@@ -47,6 +47,7 @@ from ci_pipeline.config import ConfigModel, load_model
 from ci_pipeline.geography.oslo import OSLO_CODE, OSLO_DISTRICT_NAMES, UNKNOWN_DISTRICT
 from ci_pipeline.schema import TIDY_COLUMNS
 from ci_pipeline.sources.oslo_tidy import district_code_for_name
+from ci_pipeline.tidy import region_level
 
 SOURCE = "reference"
 CSV_COLUMNS = ["indicator_id", "region_code", "region_level", "period", "period_type", "sex", "age_group",
@@ -241,16 +242,6 @@ def parse_value(text: str) -> tuple[str | None, str | None]:
     return number, None
 
 
-def region_level(code: str) -> str:
-    if code == "0":
-        return "country"
-    return {2: "county", 4: "municipality", 6: "district"}.get(len(code)) or _bad_region(code)
-
-
-def _bad_region(code: str) -> str:
-    raise ValueError(f"region code {code!r} has no known shape (0, 2, 4 or 6 digits)")
-
-
 def _region(record: dict[str, str], regions: Regions) -> str | None:
     raw = record[regions.key].strip()
     if raw in regions.not_used:
@@ -344,7 +335,7 @@ def build_series(spec: ReferenceSeriesSpec, reference_root: Path) -> BuiltSeries
             period, period_type = _period(record, recipe.period)
             value, status = parse_value(record[recipe.value_key])
             rows.append({
-                "indicator_id": measure.indicator_id, "region_code": region, "region_level": region_level(region),
+                "indicator_id": measure.indicator_id, "region_code": region, "region_level": region_level(region)[1],
                 "period": period, "period_type": period_type, "sex": _coded(record, recipe.sex, "sex"),
                 "age_group": _coded(record, recipe.age, "age"), "value": value, "unit": measure.unit,
                 "status": status,
