@@ -25,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from support import dagster_home
 
 from ci_pipeline.marts import STAGING_DIR, MartStore, content_sha256
 
@@ -219,9 +220,7 @@ def test_the_whole_pipeline_killed_during_its_publishes_recovers_on_the_next_run
     import sys
 
     repo = Path(__file__).resolve().parents[1]
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    home = dagster_home(tmp_path / "dagster_home")
     env = {**os.environ, "CI_PIPELINE_WAREHOUSE": str(tmp_path / "warehouse"), "CI_PIPELINE_MODE": "replay",
            "DAGSTER_HOME": str(home)}
     killed = subprocess.run([sys.executable, "-c", PIPELINE_CHILD, "4"], cwd=repo, env=env, capture_output=True,
