@@ -29,6 +29,8 @@ from support import dagster_home
 
 from ci_pipeline.marts import STAGING_DIR, MartStore, content_sha256
 
+pytestmark = pytest.mark.slow  # crash loops: publishes and the whole pipeline killed and recovered
+
 SEED = 20240611
 ITERATIONS = 30
 TIMED_KILL_SHARE = 0.25
@@ -210,7 +212,6 @@ sys.exit(run.main())
 '''
 
 
-@pytest.mark.slow
 def test_the_whole_pipeline_killed_during_its_publishes_recovers_on_the_next_run(tmp_path):
     """`make run` itself, SIGKILLed when its 4th mart's version folder has been renamed into place but is
     not yet named by LATEST (three marts published): the published marts stay complete, and the next

@@ -33,6 +33,8 @@ from ci_pipeline.marts import MartStore
 from ci_pipeline.run import RunSummary, run_pipeline
 from ci_pipeline.settings import Settings
 
+pytestmark = pytest.mark.slow  # whole-pipeline runs on corrupted snapshots
+
 REPO = Path(__file__).resolve().parents[1]
 SNAPSHOTS = REPO / "data" / "snapshots"
 MARTS = {"indicator_values", "regions", "indicators", "goals", "goal_progress", "survey_results", "survey_change",
