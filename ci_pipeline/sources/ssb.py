@@ -270,7 +270,6 @@ def _role(metadata: JsonStatTable, role: str) -> list[str]:
     ]
 
 
-
 class SsbClient:
     """SSB PxWebApi v2 (https://data.ssb.no/api/pxwebapi/v2/) over one HttpClient."""
 
