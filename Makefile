@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: setup run test dev bench clean
+.PHONY: setup run test test-fast dev bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,13 @@ setup: $(BIN)/.installed
 run: setup
 	$(BIN)/python -m ci_pipeline.run
 
-## make test: the whole test suite
+## make test: the whole test suite (what CI runs, through .ci/run)
 test: setup
 	$(BIN)/pytest
+
+## make test-fast: every test not marked slow (whole-pipeline runs, browsers, crash loops, live end-to-end)
+test-fast: setup
+	$(BIN)/pytest -m "not slow"
 
 ## make dev: the Dagster UI on http://127.0.0.1:3000
 dev: setup

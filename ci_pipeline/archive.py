@@ -18,6 +18,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -70,6 +71,33 @@ def utc_now() -> datetime:
 
 def format_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_SOURCE_TIMESTAMP = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})(?:[T ](?P<time>\d{2}:\d{2}(?::\d{2})?)(?:[.,](?P<fraction>\d+))?)?"
+    r"(?P<offset>Z|[+-]\d{2}:?\d{2})?$", re.IGNORECASE)
+
+
+def read_source_timestamp(text: Any, *, time_required: bool = False) -> datetime:
+    """A source's update stamp (SSB's `updated`, FHI's `updated` and `modifiedAt`) as an aware UTC datetime.
+
+    Lenient where the sources differ: FHI writes .NET's seven fractional-second digits (cut to six), SSB
+    writes "Z"; a stamp without an offset is taken as UTC. Anything else is a ValueError, never a guess:
+    "2021-11-25T14:11:2Z" and "2024-01-12T05: 52: 00Z" are not read.
+    """
+    match = _SOURCE_TIMESTAMP.match(text.strip()) if isinstance(text, str) else None
+    if not match or (time_required and not match["time"]):
+        raise ValueError(f"not an ISO-8601 timestamp: {text!r}")
+    clock = match["time"] or "00:00:00"
+    fraction = (match["fraction"] or "")[:6].ljust(6, "0")
+    offset = (match["offset"] or "+00:00").upper()
+    offset = "+00:00" if offset == "Z" else offset
+    if ":" not in offset:
+        offset = f"{offset[:3]}:{offset[3:]}"
+    try:
+        return datetime.fromisoformat(f"{match['date']}T{clock}.{fraction}{offset}").astimezone(UTC)
+    except ValueError as exc:  # the right shape, an impossible date or time ("2024-02-30", "25:00")
+        raise ValueError(f"not an ISO-8601 timestamp: {text!r} ({exc})") from None
 
 
 @dataclass(frozen=True)

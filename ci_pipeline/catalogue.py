@@ -75,11 +75,12 @@ from ci_pipeline.config import (
     matching,
     raise_problems,
 )
+from ci_pipeline.periods import RANGE_KINDS
 
 NonEmpty = Field(min_length=1)
 Name = Annotated[str, matching(r"[A-Za-z0-9_]+", "may only hold letters, digits and _ (it becomes an asset name)")]
 Sex = Literal["total", "male", "female"]
-PeriodType = Literal["multi_year", "school_year"]
+PeriodType = Literal[RANGE_KINDS]
 Provenance = Literal[PROVENANCES]
 
 

@@ -161,6 +161,12 @@ def _not_a_number(value: Any) -> Any:
     return value
 
 
+def _a_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"must be a number, got {value!r}")  # noqa: TRY004 (see _not_a_number)
+    return value
+
+
 def matching(pattern: str, rule: str) -> AfterValidator:
     """Validates that a string matches `pattern` entirely; the problem says `rule` and the value."""
     compiled = re.compile(pattern)
@@ -181,6 +187,8 @@ Text = Annotated[str, AfterValidator(_text)]
 # A code or id of a source (table ids, region and contents codes): a string, never a number YAML made of
 # an unquoted code.
 Code = Annotated[str, BeforeValidator(_not_a_number), AfterValidator(_text)]
+# A number as the file writes it (an int stays an int); never a quoted string or a yes/no.
+Number = Annotated[int | float, BeforeValidator(_a_number)]
 
 
 def validate(model: type[Model], data: Any, *, shown_as: str, context: dict[str, Any] | None = None) -> Model:

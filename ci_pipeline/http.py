@@ -46,6 +46,16 @@ BODY_FRAMING_HEADERS = frozenset(
 USER_AGENT = "ci_pipeline/0.1 (shared-measurement pipeline; polite client, <=30 requests/min)"
 
 
+def json_field(name: str) -> Callable[[Any], str | None]:
+    """A `source_updated_from` reader: the top-level field `name` of a JSON object answer (SSB's and
+    PxWeb's `updated`, FHI's `modifiedAt`), None for any other answer."""
+
+    def read(parsed: Any) -> str | None:
+        return parsed.get(name) if isinstance(parsed, dict) else None
+
+    return read
+
+
 class SlidingWindowThrottle:
     """At most `max_calls` attempts in any `window` seconds.
 
@@ -158,8 +168,6 @@ class HttpClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
-        session: requests.Session | None = None,
-        default_headers: dict[str, str] | None = None,
         now: Callable[[], datetime] = utc_now,
         throttle: SlidingWindowThrottle | None = None,
     ):
@@ -178,8 +186,8 @@ class HttpClient:
         self.backoff_cap = backoff_cap
         self._sleep = sleep
         self._rng = rng if rng is not None else random.Random()
-        self._session = session if session is not None else requests.Session()
-        self._default_headers = {"User-Agent": USER_AGENT, **(default_headers or {})}
+        self._session = requests.Session()
+        self._default_headers = {"User-Agent": USER_AGENT}
         self._now = now
         self.throttle = throttle or SlidingWindowThrottle(
             max_requests_per_minute, RATE_WINDOW_SECONDS, clock=clock, sleep=sleep

@@ -28,7 +28,6 @@ from ci_pipeline.config import (
     matching,
     raise_problems,
 )
-
 from ci_pipeline.schema import INDICATOR_COLUMNS as REGISTRY_COLUMNS
 
 KINDS = ("share", "count", "rate", "amount")

@@ -18,16 +18,16 @@ This module only reads; ci_pipeline.tidy maps a table through its catalogue entr
 
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from math import prod
 from typing import Any
 
 import numpy as np
 import orjson
 import pandas as pd
+
+from ci_pipeline.archive import read_source_timestamp
 
 
 class JsonStatError(ValueError):
@@ -480,32 +480,13 @@ def _updated(raw: Any, origin: str | None) -> str | None:
         return None
 
 
-_TIMESTAMP = re.compile(
-    r"^(?P<date>\d{4}-\d{2}-\d{2})(?:[T ](?P<time>\d{2}:\d{2}(?::\d{2})?)(?:[.,](?P<fraction>\d+))?)?"
-    r"(?P<offset>Z|[+-]\d{2}:?\d{2})?$")
-
-
 def parse_timestamp(text: str | None, *, origin: str | None = None) -> str | None:
-    """A source timestamp as ISO-8601 UTC ("2022-12-20T11:44:58.770632Z").
-
-    Lenient where the sources differ: FHI writes seven fractional-second digits (cut to six), SSB writes
-    "Z"; a timestamp without an offset is taken as UTC. Anything else is an error (JsonStatError):
-    "2021-11-25T14:11:2Z" and "2024-01-12T05: 52: 00Z" are not guessed at.
-    """
+    """A source timestamp as ISO-8601 UTC ("2022-12-20T11:44:58.770632Z"), read by
+    archive.read_source_timestamp; one that is not a timestamp is a JsonStatError naming `origin`."""
     if text is None:
         return None
-    match = _TIMESTAMP.match(text.strip()) if isinstance(text, str) else None
-    where = f"{origin}: " if origin else ""
-    if not match:
-        raise JsonStatError(f"{where}'updated' is not an ISO-8601 timestamp: {text!r}")
-    clock = match["time"] or "00:00:00"
-    fraction = (match["fraction"] or "")[:6].ljust(6, "0")
-    offset = match["offset"] or "+00:00"
-    offset = "+00:00" if offset == "Z" else offset
-    if ":" not in offset:
-        offset = f"{offset[:3]}:{offset[3:]}"
     try:
-        moment = datetime.fromisoformat(f"{match['date']}T{clock}.{fraction}{offset}").astimezone(UTC)
-    except ValueError as exc:  # the right shape, an impossible date or time ("2024-02-30", "25:00")
-        raise JsonStatError(f"{where}'updated' is not an ISO-8601 timestamp: {text!r} ({exc})") from None
+        moment = read_source_timestamp(text)
+    except ValueError as exc:
+        raise JsonStatError(f"{origin + ': ' if origin else ''}'updated' is {exc}") from None
     return moment.isoformat().replace("+00:00", "Z")

@@ -21,6 +21,8 @@ from datetime import date
 from functools import lru_cache
 
 PERIOD_KINDS = ("year", "multi_year", "school_year", "quarter", "month")
+# The kinds a range of years such as 2019-2020 may be; a catalogue entry's period_type names one.
+RANGE_KINDS = ("multi_year", "school_year")
 
 _SHAPES = {
     "year": re.compile(r"^(\d{4})$"),

@@ -14,6 +14,7 @@ status symbols are kept as they are: a suppressed cell is NaN with its symbol, n
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from math import prod
 from typing import Any
 
@@ -26,9 +27,10 @@ from ci_pipeline.jsonstat import JsonStatError, JsonStatTable
 from ci_pipeline.periods import PeriodError, parse_period
 from ci_pipeline.schema import TIDY_COLUMNS
 
-STATUS_SYMBOLS = frozenset({".", "..", ":", "...", "-", "*"})
+SUPPRESSED = ":"  # a cell withheld for confidentiality (too few to publish)
+STATUS_SYMBOLS = frozenset({".", "..", SUPPRESSED, "...", "-", "*"})
 # FHI's SPVFLAGG: 0 = no flag, 1 = missing data, 2 = cannot be computed, 3 = suppressed for privacy.
-FHI_FLAGS = {"0": None, "1": "..", "2": ".", "3": ":"}
+FHI_FLAGS = {"0": None, "1": "..", "2": ".", "3": SUPPRESSED}
 DEFAULT_SEX_CODES = {"0": "total", "1": "male", "2": "female"}
 
 
@@ -123,7 +125,8 @@ def to_tidy(table: JsonStatTable, spec: TableSpec, *, provenance: str, snapshot_
     NEVNER) become the numerator/denominator of the value cell that matches on every other dimension.
     """
     name = f"table {spec.table_id} ({spec.name}, {spec.path})"
-    roles = _check_dimensions(table, spec, name)
+    roles = dict(spec.dimensions)
+    check_dimensions(table, roles, spec.fixed, name)
     frame = table.frame
     codes = {dim_id: frame[dim_id].cat.codes.to_numpy() for dim_id in table.ids}
 
@@ -146,7 +149,7 @@ def to_tidy(table: JsonStatTable, spec: TableSpec, *, provenance: str, snapshot_
         "indicator_id": _strings([entry.get("indicator_id") for entry in entries], row_indicator),
     }
     region = [_mapped(name, region_level, code) for code in table.dimensions[roles["region"]].codes]
-    _check_distinct(name, roles["region"], [code for code, _ in region])
+    check_distinct(name, roles["region"], dict(zip(table.dimensions[roles["region"]].codes, [c for c, _ in region])))
     region_rows = codes[roles["region"]][rows]
     columns["region_code"] = _strings([code for code, _ in region], region_rows)
     columns["region_level"] = _strings([level for _, level in region], region_rows)
@@ -154,7 +157,7 @@ def to_tidy(table: JsonStatTable, spec: TableSpec, *, provenance: str, snapshot_
     range_type = spec.period_type or "multi_year"
     periods = [_mapped(name, normalise_period, code, range_type)
                for code in table.dimensions[roles["period"]].codes]
-    _check_distinct(name, roles["period"], [period for period, _ in periods])
+    check_distinct(name, roles["period"], dict(zip(table.dimensions[roles["period"]].codes, [p for p, _ in periods])))
     period_rows = codes[roles["period"]][rows]
     columns["period"] = _strings([period for period, _ in periods], period_rows)
     columns["period_type"] = _strings([kind for _, kind in periods], period_rows)
@@ -173,27 +176,24 @@ def to_tidy(table: JsonStatTable, spec: TableSpec, *, provenance: str, snapshot_
     return pd.DataFrame(columns, columns=TIDY_COLUMNS)
 
 
-def _check_dimensions(table: JsonStatTable, spec: TableSpec, name: str) -> dict[str, str]:
-    """The spec's role -> dimension mapping, after checking that it covers the table exactly."""
-    roles = dict(spec.dimensions)
+def check_dimensions(table: JsonStatTable, roles: Mapping[str, str], fixed: Mapping[str, str], name: str,
+                     error: type[ValueError] = JsonStatError) -> None:
+    """The entry's role -> dimension mapping and fixed dimensions must cover the table exactly (this
+    module's entries and sources.oslo_tidy's); `error` is the mapping's error type."""
     for role, dim_id in roles.items():
         if dim_id not in table.dimensions:
-            raise JsonStatError(
-                f"{name}: the spec maps {role} to dimension {dim_id!r}, which the table does not have "
-                f"(it has {table.ids})")
-    for dim_id, wanted in spec.fixed.items():
+            raise error(f"{name}: the entry maps {role} to dimension {dim_id!r}, which the table does not have "
+                        f"(it has {table.ids})")
+    for dim_id, wanted in fixed.items():
         if dim_id not in table.dimensions:
-            raise JsonStatError(
-                f"{name}: fixed dimension {dim_id!r} is not in the table (it has {table.ids})")
+            raise error(f"{name}: fixed dimension {dim_id!r} is not in the table (it has {table.ids})")
         held = table.dimensions[dim_id].codes
         if held != [wanted]:
-            raise JsonStatError(
-                f"{name}: fixed dimension {dim_id!r} must hold exactly {wanted!r}, but holds {held}")
-    unmapped = [dim_id for dim_id in table.ids if dim_id not in roles.values() and dim_id not in spec.fixed]
+            raise error(f"{name}: fixed dimension {dim_id!r} must hold exactly {wanted!r}, but holds {held}")
+    unmapped = [dim_id for dim_id in table.ids if dim_id not in roles.values() and dim_id not in fixed]
     if unmapped:
-        raise JsonStatError(
-            f"{name}: dimension(s) {unmapped} are neither mapped in 'dimensions' nor listed in 'fixed'")
-    return roles
+        raise error(f"{name}: dimension(s) {unmapped} are neither mapped nor fixed in the entry (map each in "
+                    "'dimensions' or list it in 'fixed')")
 
 
 def _aligned_counts(table: JsonStatTable, codes: dict[str, np.ndarray], indicator_dim: str,
@@ -267,20 +267,28 @@ def _mapped_column(table: JsonStatTable, dim_id: str | None, codes: dict[str, np
                    name: str, mapper: Any) -> pd.api.extensions.ExtensionArray:
     if dim_id is None:
         return _constant("total", len(rows))
-    mapped = [mapper(code) for code in table.dimensions[dim_id].codes]
-    _check_distinct(name, dim_id, mapped)
-    return _strings(mapped, codes[dim_id][rows])
+    mapped = {code: mapper(code) for code in table.dimensions[dim_id].codes}
+    check_distinct(name, dim_id, mapped)
+    return _strings(list(mapped.values()), codes[dim_id][rows])
 
 
-def _check_distinct(name: str, dim_id: str, mapped: list[str]) -> None:
-    """Two categories mapped to the same value would give two rows with the same key."""
-    seen: dict[str, int] = {}
-    for position, value in enumerate(mapped):
-        if value in seen:
-            raise JsonStatError(
-                f"{name}: dimension {dim_id!r} has two categories (positions {seen[value]} and {position}) "
-                f"that both become {value!r}")
-        seen[value] = position
+def check_distinct(name: str, dim_id: str, mapped: Mapping[str, object],
+                   error: type[ValueError] = JsonStatError) -> None:
+    """Two categories (code -> mapped value; None = not used) mapped to the same value would give two rows
+    with the same key."""
+    seen: dict[object, str] = {}
+    for code, value in mapped.items():
+        if value is not None and value in seen:
+            raise error(f"{name}: dimension {dim_id!r} has two categories ({seen[value]!r} and {code!r}) "
+                        f"that both become {value!r}")
+        seen[value] = code
+
+
+def check_status_symbols(name: str, symbols: Iterable[str | None], error: type[ValueError] = JsonStatError) -> None:
+    """Every status symbol used must be one of STATUS_SYMBOLS."""
+    unknown = sorted({symbol for symbol in symbols if symbol is not None and symbol not in STATUS_SYMBOLS})
+    if unknown:
+        raise error(f"{name}: status symbol(s) {unknown} are not known ({' '.join(sorted(STATUS_SYMBOLS))})")
 
 
 def _tidy_status(status: pd.Series, rows: np.ndarray, spec: TableSpec,
@@ -289,11 +297,7 @@ def _tidy_status(status: pd.Series, rows: np.ndarray, spec: TableSpec,
     if spec.source == "fhi":
         symbols = [FHI_FLAGS.get(symbol, symbol) for symbol in symbols]
     row_codes = status.cat.codes.to_numpy()[rows]
-    used = {symbols[code] for code in np.unique(row_codes) if code >= 0}
-    unknown = sorted(symbol for symbol in used if symbol is not None and symbol not in STATUS_SYMBOLS)
-    if unknown:
-        raise JsonStatError(
-            f"{name}: status symbol(s) {unknown} are not known ({' '.join(sorted(STATUS_SYMBOLS))})")
+    check_status_symbols(name, (symbols[code] for code in np.unique(row_codes) if code >= 0))
     return _strings(symbols, row_codes)
 
 

@@ -5,9 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-REFERENCE = REPO.parent / "shared" / "reference"
+from support import dagster_home
 
 
 @dataclass
@@ -28,9 +26,7 @@ def pipeline_run(tmp_path_factory) -> PipelineRun:
     from ci_pipeline.settings import Settings
 
     root = tmp_path_factory.mktemp("pipeline")
-    home = root / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    home = dagster_home(root / "dagster_home")
     settings = Settings.from_env().with_(warehouse_root=root / "warehouse", mode="replay")
     patch = pytest.MonkeyPatch()
     patch.setenv("DAGSTER_HOME", str(home))

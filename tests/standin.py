@@ -39,6 +39,7 @@ from ci_pipeline.archive import (
     sha256_bytes,
     utc_now,
 )
+from ci_pipeline.http import HttpClient
 
 SOURCES = ("ssb", "fhi", "klass")
 # truncate: Content-Length larger than the body sent, then close (the client can tell).
@@ -463,6 +464,13 @@ class StandinServer:
                     changed = True
             return json.dumps(tables, ensure_ascii=False).encode("utf-8") if changed else body
         return body
+
+
+def live_http(server: StandinServer, source: str, tmp_path: Path) -> HttpClient:
+    """A live-mode HttpClient for `source` pointed at the stand-in: answers are archived under
+    tmp_path/warehouse, and retries do not wait."""
+    return HttpClient(source, server.base_urls[source], mode="live", snapshot_archive=Archive(tmp_path / "unused"),
+                      warehouse_archive=Archive(tmp_path / "warehouse"), sleep=lambda seconds: None)
 
 
 def _with_field(body: bytes, name: str, value: str | None) -> bytes:

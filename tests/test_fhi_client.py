@@ -7,14 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from standin import FaultPlan, StandinServer, store_answer
+from standin import FaultPlan, StandinServer, live_http, store_answer
+from support import reference
 
 from ci_pipeline.archive import Archive
 from ci_pipeline.errors import MissingDimensionsError
-from ci_pipeline.http import HttpClient
 from ci_pipeline.sources.fhi import FhiClient, parse_fhi_timestamp
-
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "fhi"
 
 QUERY = {
     "dimensions": [
@@ -120,15 +118,7 @@ def snapshots(tmp_path: Path) -> Archive:
 
 
 def live_client(server: StandinServer, tmp_path: Path) -> FhiClient:
-    http = HttpClient(
-        "fhi",
-        server.base_urls["fhi"],
-        mode="live",
-        snapshot_archive=Archive(tmp_path / "unused"),
-        warehouse_archive=Archive(tmp_path / "warehouse"),
-        sleep=lambda seconds: None,
-    )
-    return FhiClient(http)
+    return FhiClient(live_http(server, "fhi", tmp_path))
 
 
 def test_tables_sends_modified_after_only_when_given(snapshots: Archive, tmp_path: Path) -> None:
@@ -168,9 +158,7 @@ def test_missing_dimensions_are_named_before_sending(snapshots: Archive, tmp_pat
 
 @pytest.mark.reference
 def test_data_returns_the_archived_json_stat_with_its_updated(snapshots: Archive, tmp_path: Path) -> None:
-    example = REFERENCE / "fhi_nokkel_jsonstat2_example_from_official_README.json"
-    if not example.exists():
-        pytest.skip("shared/reference is not available")
+    example = reference("fhi", "fhi_nokkel_jsonstat2_example_from_official_README.json")
     body = {"dimensions": QUERY["dimensions"], "response": {"format": "json-stat2", "maxRowCount": 50000}}
     store_answer(
         snapshots, "fhi", "175", "POST", "nokkel/table/175/data", request_body=body, body=example.read_bytes()

@@ -6,13 +6,12 @@ temporary snapshot archive) and are read back through the real KlassClient + Htt
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from support import REFERENCE, load_tool, reference
 
 from ci_pipeline.archive import Archive
 from ci_pipeline.geography.harmonise import harmonise, period_reference_date
@@ -30,29 +29,20 @@ from ci_pipeline.geography.parse import (
 from ci_pipeline.geography.regions import build_regions, check_code_lists_agree
 
 REPO = Path(__file__).resolve().parents[1]
-REFERENCE = REPO.parent / "shared" / "reference"
 KLASS_REFERENCE = REFERENCE / "klass"
 
 
 def _reference(name: str) -> Path:
-    path = KLASS_REFERENCE / name
-    if not path.exists():
-        pytest.skip(f"reference file {path} not present")
-    return path
+    return reference("klass", name)
 
 
 def _builder():
-    spec = importlib.util.spec_from_file_location("build_klass_snapshots", REPO / "tools" / "build_klass_snapshots.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("build_klass_snapshots", module)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("build_klass_snapshots")
 
 
 @pytest.fixture(scope="module")
 def snapshot_root(tmp_path_factory) -> Path:
-    if not KLASS_REFERENCE.is_dir():
-        pytest.skip("shared/reference/klass not present")
+    reference("klass")
     root = tmp_path_factory.mktemp("snapshots")
     _builder().build(KLASS_REFERENCE, root)
     return root

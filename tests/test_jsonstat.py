@@ -9,13 +9,12 @@ import numpy as np
 import orjson
 import pandas as pd
 import pytest
+from support import reference
 
 from ci_pipeline.catalogue import TableSpec
 from ci_pipeline.jsonstat import JsonStatError, parse_timestamp, read_jsonstat, read_jsonstat_metadata
 from ci_pipeline.schema import TIDY_COLUMNS
 from ci_pipeline.tidy import normalise_age, normalise_period, region_level, to_tidy
-
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 
 JSONSTAT2_FILES = [
     "ssb/ssb_v2_POST_03024_data_jsonstat2.json",
@@ -30,13 +29,6 @@ JSONSTAT1_FILES = [
 ]
 TIDY_ARGS = {"provenance": "recorded", "snapshot_sha256": "ab" * 32,
              "retrieved_at": "2025-12-04T10:00:00.000000Z", "source_updated": "2025-12-03T07:00:00Z"}
-
-
-def reference(relative: str) -> Path:
-    path = REFERENCE / relative
-    if not path.is_file():
-        pytest.skip(f"reference file {path} is not available")
-    return path
 
 
 def read_reference(relative: str, reader=read_jsonstat):

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from standin import StandinServer, store_answer
+from standin import StandinServer, live_http, store_answer
+from support import reference
 
 from ci_pipeline.archive import Archive, ArchivedResponse, sha256_bytes
 from ci_pipeline.catalogue import SsbTableSpec
 from ci_pipeline.errors import SourceError
-from ci_pipeline.http import HttpClient
 from ci_pipeline.ingest import Clients, SourceState, fetch_table
 from ci_pipeline.jsonstat import (
     JsonStatError,
@@ -30,7 +30,6 @@ from ci_pipeline.jsonstat import (
 )
 from ci_pipeline.sources.ssb import Selection, SsbClient
 
-REFERENCE_SSB = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "ssb"
 DATA_PARAMS = {"lang": "no", "outputFormat": "json-stat2"}
 ABSENT = object()
 
@@ -111,9 +110,7 @@ def test_a_data_answer_of_an_empty_cube_has_no_rows():
 
 
 def live_client(server: StandinServer, tmp_path: Path) -> SsbClient:
-    http = HttpClient("ssb", server.base_urls["ssb"], mode="live", snapshot_archive=Archive(tmp_path / "unused"),
-                      warehouse_archive=Archive(tmp_path / "warehouse"), sleep=lambda seconds: None)
-    return SsbClient(http)
+    return SsbClient(live_http(server, "ssb", tmp_path))
 
 
 BIG_SELECTION = [Selection("Region", ["0301"]), Selection("Alder", ["*"]), Selection("Kjonn", ["*"]),
@@ -144,9 +141,7 @@ def test_ssb_client_metadata_path_reads_both_forms(value, tmp_path):
 @pytest.mark.reference
 @pytest.mark.parametrize("value", VALUE_FORMS, ids=VALUE_FORM_IDS)
 def test_real_ssb_11118_metadata_reads_the_same_in_every_form(value):
-    path = REFERENCE_SSB / "ssb_v2_metadata_11118_jsonstat2_from_beta-bruker-doc.json"
-    if not path.is_file():
-        pytest.skip("shared/reference is not available")
+    path = reference("ssb", "ssb_v2_metadata_11118_jsonstat2_from_beta-bruker-doc.json")
     document = json.loads(path.read_bytes())
     assert "value" not in document  # as SSB sends it
     if value is not ABSENT:

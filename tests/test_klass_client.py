@@ -7,13 +7,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from standin import StandinServer, store_answer
+from standin import StandinServer, live_http, store_answer
+from support import reference
 
 from ci_pipeline.archive import Archive
 from ci_pipeline.http import HttpClient
 from ci_pipeline.sources.klass import KlassClient
-
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "klass"
 
 CHANGES = {
     "codeChanges": [
@@ -29,15 +28,7 @@ CHANGES = {
 
 
 def live_client(server: StandinServer, tmp_path: Path) -> KlassClient:
-    http = HttpClient(
-        "klass",
-        server.base_urls["klass"],
-        mode="live",
-        snapshot_archive=Archive(tmp_path / "unused"),
-        warehouse_archive=Archive(tmp_path / "warehouse"),
-        sleep=lambda seconds: None,
-    )
-    return KlassClient(http)
+    return KlassClient(live_http(server, "klass", tmp_path))
 
 
 @pytest.fixture
@@ -98,13 +89,11 @@ def test_dates_must_be_iso(bad: str, tmp_path: Path) -> None:
 @pytest.mark.reference
 def test_real_klass_answers_through_the_client(tmp_path: Path) -> None:
     files = {
-        "classification": REFERENCE / "klass_103_classification_bydelsinndeling.json",
-        "version": REFERENCE / "klass_103_version_1168_bydelsinndeling_2020.json",
-        "codes_at": REFERENCE / "klass_131_codesAt_2023-03-02_municipalities.json",
-        "codes": REFERENCE / "klass_104_codes_from_2022-07-10_counties.json",
+        "classification": reference("klass", "klass_103_classification_bydelsinndeling.json"),
+        "version": reference("klass", "klass_103_version_1168_bydelsinndeling_2020.json"),
+        "codes_at": reference("klass", "klass_131_codesAt_2023-03-02_municipalities.json"),
+        "codes": reference("klass", "klass_104_codes_from_2022-07-10_counties.json"),
     }
-    if not all(path.exists() for path in files.values()):
-        pytest.skip("shared/reference is not available")
     snapshots = Archive(tmp_path / "snapshots")
     store_answer(
         snapshots, "klass", "103", "GET", "classifications/103", body=files["classification"].read_bytes()

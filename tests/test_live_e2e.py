@@ -28,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from standin import Fault, FaultPlan, StandinServer
+from support import dagster_home
 
 from ci_pipeline.archive import Archive
 from ci_pipeline.marts import MartStore
@@ -74,9 +75,7 @@ class LiveWarehouse:
         from ci_pipeline.run import run_pipeline
 
         env = live_env(self.root, self.standin, **env_options)
-        home = Path(env["DAGSTER_HOME"])
-        home.mkdir(parents=True, exist_ok=True)
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+        home = dagster_home(Path(env["DAGSTER_HOME"]))
         with pytest.MonkeyPatch.context() as patch:
             for name, value in env.items():
                 patch.setenv(name, value)

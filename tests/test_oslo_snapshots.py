@@ -4,17 +4,16 @@ value taken from a small group the table publishes as 0."""
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 import yaml
+from support import REFERENCE, load_tool, reference
 
 from ci_pipeline.archive import Archive, request_key
 from ci_pipeline.http import HttpClient
@@ -25,8 +24,6 @@ from ci_pipeline.sources.oslo_tidy import load_oslo_catalogue, oslo_to_tidy
 REPO = Path(__file__).resolve().parents[1]
 SNAPSHOTS = REPO / "data" / "snapshots"
 CATALOGUE = REPO / "tools" / "oslo_catalogue"
-REFERENCE = REPO.parent / "shared" / "reference"
-BUILDER = REPO / "tools" / "build_oslo_snapshots.py"
 SPECS = load_oslo_catalogue(CATALOGUE)
 REFERENCE_FILES = {
     "OK-SOS006": "oslo_sos006_uforetrygd_bydel.json",
@@ -63,18 +60,11 @@ def replay_client(tmp_path: Path) -> OsloStatbankClient:
 
 
 def reference_answer(table_id: str) -> Path:
-    path = REFERENCE / "oslo_statbank" / REFERENCE_FILES[table_id]
-    if not path.is_file():
-        pytest.skip(f"reference answer {path} is absent")
-    return path
+    return reference("oslo_statbank", REFERENCE_FILES[table_id])
 
 
 def load_builder():
-    spec = importlib.util.spec_from_file_location("build_oslo_snapshots", BUILDER)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("build_oslo_snapshots")
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -202,8 +192,7 @@ def test_real_figures_of_the_disability_benefit_table(tmp_path):
 
 @pytest.mark.reference
 def test_builder_is_deterministic_and_the_committed_snapshot_is_current(tmp_path):
-    if not REFERENCE.is_dir():
-        pytest.skip("reference folder is absent")
+    reference()
     builder = load_builder()
     builder.build(REFERENCE, tmp_path / "first", CATALOGUE)
     builder.build(REFERENCE, tmp_path / "second", CATALOGUE)
@@ -214,8 +203,7 @@ def test_builder_is_deterministic_and_the_committed_snapshot_is_current(tmp_path
 
 @pytest.mark.reference
 def test_builder_refuses_a_query_the_recorded_answer_does_not_reply_to(tmp_path):
-    if not REFERENCE.is_dir():
-        pytest.skip("reference folder is absent")
+    reference()
     catalogue = tmp_path / "catalogue"
     catalogue.mkdir()
     entry = yaml.safe_load((CATALOGUE / "oslo_sos006.yaml").read_text(encoding="utf-8"))

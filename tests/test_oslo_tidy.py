@@ -13,10 +13,10 @@ import pytest
 
 from ci_pipeline.archive import Archive
 from ci_pipeline.config import ConfigError, validate
+from ci_pipeline.geography.oslo import OSLO_DISTRICT_NAMES
 from ci_pipeline.jsonstat import read_jsonstat
 from ci_pipeline.sources.oslo import Query
 from ci_pipeline.sources.oslo_tidy import (
-    OSLO_DISTRICTS,
     TIDY_COLUMNS,
     OsloMappingError,
     OsloTableSpec,
@@ -131,7 +131,7 @@ def test_a_geography_the_mapping_does_not_know_is_an_error(code, label, fragment
 def test_district_names_are_klass_103_names():
     version = next(a for a in Archive(REPO / "data" / "snapshots").entries("klass") if a.path == "versions/1168")
     klass = {item["code"]: item["name"] for item in version.json()["classificationItems"]}
-    assert {f"0301{number}": name for number, name in OSLO_DISTRICTS.items()} == {
+    assert {f"0301{number}": name for number, name in OSLO_DISTRICT_NAMES.items()} == {
         code: name for code, name in klass.items() if code.startswith("0301") and code != "030199"}
     assert district_code_for_name("Bydel Vestre Aker") == district_code_for_name("Veste Aker") == "030107"
 

@@ -25,12 +25,15 @@ from dagster import (
     DagsterEventType,
     DagsterInstance,
 )
+from support import dagster_home
 
 from ci_pipeline.archive import Archive, ArchivedResponse, sha256_bytes
 from ci_pipeline.definitions import build_definitions
 from ci_pipeline.marts import MartStore
 from ci_pipeline.run import RunSummary, run_pipeline
 from ci_pipeline.settings import Settings
+
+pytestmark = pytest.mark.slow  # whole-pipeline runs on corrupted snapshots
 
 REPO = Path(__file__).resolve().parents[1]
 SNAPSHOTS = REPO / "data" / "snapshots"
@@ -61,8 +64,7 @@ def published(pipeline_run, tmp_path_factory) -> Published:
     assert pipeline_run.first.success, pipeline_run.first.failures
     latest = _latest(pipeline_run.settings.warehouse_root)
     assert set(latest) == MARTS and all(latest.values())
-    home = tmp_path_factory.mktemp("quality_gates_dagster_home")
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    home = dagster_home(tmp_path_factory.mktemp("quality_gates_dagster_home"))
     instance = DagsterInstance.from_config(str(home))
     try:
         yield Published(pipeline_run.settings.warehouse_root, latest, home, instance)

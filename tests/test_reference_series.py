@@ -4,15 +4,14 @@ original files, the figures are the published ones (a test per file), and the re
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 import yaml
+from support import REFERENCE, load_tool, reference
 
 from ci_pipeline.config import validate
 from ci_pipeline.sources.oslo_tidy import TIDY_COLUMNS
@@ -28,7 +27,6 @@ from ci_pipeline.sources.reference_series import (
 
 REPO = Path(__file__).resolve().parents[1]
 SERIES = REPO / "data" / "reference_series"
-REFERENCE = REPO.parent / "shared" / "reference"
 YAMLS = sorted(SERIES.glob("*.yaml"))
 KEY = ["indicator_id", "region_code", "period", "sex", "age_group"]
 
@@ -113,11 +111,6 @@ def series_id(path: Path) -> str:
     return path.stem
 
 
-def needs_reference() -> None:
-    if not REFERENCE.is_dir():
-        pytest.skip(f"reference folder {REFERENCE} is absent")
-
-
 # --------------------------------------------------------------------------- the project's copies
 
 
@@ -143,7 +136,7 @@ def test_project_copy_is_checksummed_and_loads_as_reconstructed_tidy_rows(path):
 @pytest.mark.reference
 @pytest.mark.parametrize("path", YAMLS, ids=series_id)
 def test_published_figures_equal_the_original_file(path):
-    needs_reference()
+    reference()
     spec = load_spec(path)
     built = build_series(spec, REFERENCE)
     assert series_csv(built.frame) == path.with_suffix(".csv").read_bytes(), (
@@ -168,11 +161,8 @@ def test_project_copy_that_does_not_match_its_checksum_is_refused(tmp_path):
 
 
 def test_the_tool_rebuilds_the_copies_deterministically(tmp_path):
-    needs_reference()
-    spec = importlib.util.spec_from_file_location("build_reference_series", REPO / "tools" / "build_reference_series.py")
-    tool = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = tool
-    spec.loader.exec_module(tool)
+    reference()
+    tool = load_tool("build_reference_series")
     for path in YAMLS:
         (tmp_path / path.name).write_text(
             path.read_text(encoding="utf-8").replace(load_spec(path).sha256, "0" * 64), encoding="utf-8")

@@ -20,6 +20,8 @@ from report_fixture import report_inputs, write
 from ci_pipeline.report import adapter
 from ci_pipeline.report.browser import Browser, find_chromium
 
+pytestmark = pytest.mark.slow  # headless Chromium and axe-core
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 AXE = ROOT / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"

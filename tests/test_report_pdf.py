@@ -19,6 +19,8 @@ from report_fixture import report_inputs, write
 
 from ci_pipeline.report.browser import find_chromium
 
+pytestmark = pytest.mark.slow  # headless Chromium printing PDFs, rendered with poppler
+
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 A4_POINTS = (595.28, 841.89)
 REGIONS = [f"0301{n:02d}" for n in range(1, 16)] + ["0301"]

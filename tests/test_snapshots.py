@@ -7,26 +7,23 @@ numbers, that the builder is deterministic and that the committed snapshot is wh
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from math import prod
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from support import REFERENCE, load_tool, reference
 
 from ci_pipeline.archive import Archive, ArchivedResponse, request_key
-from ci_pipeline.settings import FHI_BASE_URL, SSB_BASE_URL
 from ci_pipeline.jsonstat import read_jsonstat_metadata
+from ci_pipeline.settings import FHI_BASE_URL, SSB_BASE_URL
 from ci_pipeline.sources.ssb import resolve_values
 
 REPO = Path(__file__).resolve().parents[1]
 CATALOGUE = REPO / "assets" / "sources"
 SNAPSHOTS = REPO / "data" / "snapshots"
-REFERENCE = REPO.parent / "shared" / "reference"
-BUILDER = REPO / "tools" / "build_snapshots.py"
 
 
 def load_entries() -> list[dict[str, Any]]:
@@ -108,16 +105,7 @@ def cell(dataset: dict[str, Any], **codes: str) -> tuple[Any, Any]:
 
 
 def load_builder():
-    spec = importlib.util.spec_from_file_location("build_snapshots", BUILDER)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
-def needs_reference() -> None:
-    if not REFERENCE.is_dir():
-        pytest.skip(f"reference folder {REFERENCE} is absent")
+    return load_tool("build_snapshots")
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -242,7 +230,7 @@ def test_10826_region_years_outside_a_regions_lifetime_cannot_occur(region, year
 
 
 def test_10826_equals_the_export_cell_for_cell():
-    needs_reference()
+    reference()
     export = load_builder().read_10826_export(REFERENCE)
     data = population_data()
     regions = list(data["dimension"]["Region"]["category"]["index"])
@@ -290,7 +278,7 @@ def test_07459_holds_only_real_years_without_an_invented_sex_split():
 
 
 def test_07459_equals_the_exports_cell_for_cell():
-    needs_reference()
+    reference()
     export = load_builder().read_07459_export(REFERENCE)
     municipal = municipal_data()
     ages = list(municipal["dimension"]["Alder"]["category"]["index"])
@@ -323,7 +311,7 @@ def test_07459_oslo_equals_the_10826_oslo_total():
 
 
 def test_builder_is_deterministic_and_the_committed_snapshot_is_current(tmp_path):
-    needs_reference()
+    reference()
     builder = load_builder()
     first, second = tmp_path / "first", tmp_path / "second"
     builder.build(REFERENCE, first, CATALOGUE)
@@ -338,7 +326,7 @@ def test_builder_is_deterministic_and_the_committed_snapshot_is_current(tmp_path
 
 def build_with_changed_entry(tmp_path: Path, name: str, change) -> None:
     """Build from a catalogue holding only the SSB entry `name`, after `change(entry)`."""
-    needs_reference()
+    reference()
     catalogue = tmp_path / "sources"
     (catalogue / "ssb").mkdir(parents=True)
     (catalogue / "fhi").mkdir()
@@ -368,33 +356,21 @@ def test_builder_refuses_a_sex_split_the_population_exports_do_not_have(tmp_path
 
 
 def test_builder_refuses_an_export_that_repeats_a_year(tmp_path):
-    needs_reference()
+    real = reference()
     builder = load_builder()
-    reference = tmp_path / "reference"
-    (reference / "ssb").mkdir(parents=True)
-    for path in (REFERENCE / "ssb").glob(builder.EXPORT_10826):
-        (reference / "ssb" / path.name).write_bytes(path.read_bytes())
-    original = reference / "ssb" / "ssb_10826_bydel_population_Personerward2024.csv"
-    (reference / "ssb" / "ssb_10826_bydel_population_Personerward2024b.csv").write_bytes(original.read_bytes())
+    copy = tmp_path / "reference"
+    (copy / "ssb").mkdir(parents=True)
+    for path in (real / "ssb").glob(builder.EXPORT_10826):
+        (copy / "ssb" / path.name).write_bytes(path.read_bytes())
+    original = copy / "ssb" / "ssb_10826_bydel_population_Personerward2024.csv"
+    (copy / "ssb" / "ssb_10826_bydel_population_Personerward2024b.csv").write_bytes(original.read_bytes())
     with pytest.raises(builder.BuildError, match=r"Personerward2024b?\.csv line 3: years \['2024'\] repeat"):
-        builder.read_10826_export(reference)
+        builder.read_10826_export(copy)
 
 
 # --- replay through the real clients and the reader ----------------------------------------------------
 
-CLIENT_MODULES = (
-    "ci_pipeline.http",
-    "ci_pipeline.sources.ssb",
-    "ci_pipeline.sources.fhi",
-    "ci_pipeline.jsonstat",
-    "ci_pipeline.catalogue",
-)
-
-
 def replay_clients(warehouse: Path):
-    missing = [name for name in CLIENT_MODULES if importlib.util.find_spec(name) is None]
-    if missing:
-        pytest.skip(f"modules not written yet: {missing}")
     from ci_pipeline.http import HttpClient
     from ci_pipeline.sources.fhi import FhiClient
     from ci_pipeline.sources.ssb import SsbClient

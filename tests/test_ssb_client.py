@@ -9,7 +9,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from standin import StandinServer, store_answer
+from standin import StandinServer, live_http, store_answer
+from support import reference
 
 from ci_pipeline.archive import Archive
 from ci_pipeline.errors import (
@@ -23,7 +24,6 @@ from ci_pipeline.errors import (
 from ci_pipeline.http import HttpClient
 from ci_pipeline.sources.ssb import Selection, SsbClient, plan_chunks, resolve_values
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "ssb"
 DATA_PARAMS = {"lang": "no", "outputFormat": "json-stat2"}
 YEARS = [str(year) for year in range(2015, 2024)]
 REGIONS = ["0301", "1103", "4601", "5001", "3101", "3103"]
@@ -243,22 +243,7 @@ def test_unknown_variable_is_named(population_codes: dict[str, list[str]]) -> No
 
 
 def live_client(server: StandinServer, tmp_path: Path, **kwargs) -> SsbClient:
-    http = HttpClient(
-        "ssb",
-        server.base_urls["ssb"],
-        mode="live",
-        snapshot_archive=Archive(tmp_path / "unused"),
-        warehouse_archive=Archive(tmp_path / "warehouse"),
-        sleep=lambda seconds: None,
-    )
-    return SsbClient(http, **kwargs)
-
-
-def reference(name: str) -> Path:
-    path = REFERENCE / name
-    if not path.exists():
-        pytest.skip("shared/reference is not available")
-    return path
+    return SsbClient(live_http(server, "ssb", tmp_path), **kwargs)
 
 
 REAL_03024_SELECTION = [
@@ -278,7 +263,7 @@ REAL_03024_BODY = {
 
 @pytest.fixture
 def table_03024(tmp_path: Path) -> tuple[Archive, bytes]:
-    data = reference("ssb_v2_POST_03024_data_jsonstat2.json").read_bytes()
+    data = reference("ssb", "ssb_v2_POST_03024_data_jsonstat2.json").read_bytes()
     metadata = {k: v for k, v in json.loads(data).items() if k not in ("value", "status")}
     snapshots = Archive(tmp_path / "snapshots")
     store_answer(
@@ -307,7 +292,7 @@ def table_03024(tmp_path: Path) -> tuple[Archive, bytes]:
 
 @pytest.mark.reference
 def test_table_info_and_updated_from_the_real_03013_answer(tmp_path: Path) -> None:
-    body = reference("ssb_v2_table_03013_from_beta-bruker-doc.json").read_bytes()
+    body = reference("ssb", "ssb_v2_table_03013_from_beta-bruker-doc.json").read_bytes()
     snapshots = Archive(tmp_path / "snapshots")
     store_answer(snapshots, "ssb", "03013", "GET", "tables/03013", params={"lang": "no"}, body=body)
     with StandinServer(snapshots.root) as server:
@@ -381,7 +366,7 @@ def test_data_is_split_by_time_when_the_table_has_no_region(
 
 @pytest.mark.reference
 def test_checks_against_real_11118_metadata_send_no_data_request(tmp_path: Path) -> None:
-    metadata = reference("ssb_v2_metadata_11118_jsonstat2_from_beta-bruker-doc.json").read_bytes()
+    metadata = reference("ssb", "ssb_v2_metadata_11118_jsonstat2_from_beta-bruker-doc.json").read_bytes()
     snapshots = Archive(tmp_path / "snapshots")
     store_answer(snapshots, "ssb", "11118", "GET", "tables/11118/metadata", params=DATA_PARAMS, body=metadata)
     with StandinServer(snapshots.root) as server:

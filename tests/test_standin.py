@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 import requests
 from standin import Fault, FaultPlan, StandinServer, store_answer
+from support import reference
 
 from ci_pipeline.archive import Archive
-
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 
 TABLE_BODY = json.dumps(
     {"id": "99999", "label": "illustrative table", "updated": "2024-01-01T07:00:00Z"}
@@ -266,9 +265,7 @@ def test_request_log_keeps_headers_and_counts_can_be_reset(snapshots: Archive) -
 
 @pytest.mark.reference
 def test_serves_a_real_ssb_table_info_byte_for_byte(tmp_path: Path) -> None:
-    source_file = REFERENCE / "ssb" / "ssb_v2_table_03013_from_beta-bruker-doc.json"
-    if not source_file.exists():
-        pytest.skip("shared/reference is not available")
+    source_file = reference("ssb", "ssb_v2_table_03013_from_beta-bruker-doc.json")
     archive = Archive(tmp_path / "snapshots")
     store_answer(
         archive, "ssb", "03013", "GET", "tables/03013", params={"lang": "no"}, body=source_file.read_bytes()

@@ -9,7 +9,7 @@ expectation with its unexpected count and a sample of unexpected values.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,12 +34,10 @@ REGIONS_ASSET = AssetKey(["geography", "regions"])
 def build_suite_checks(
     suites: Iterable[Suite],
     available_asset_keys: Iterable[AssetKey | str],
-    normalise_region_code: Callable[[pd.Series], pd.Series] | None = None,
 ) -> list[AssetChecksDefinition]:
     """Asset checks for every suite asset that exists in the definitions (others are left out).
 
-    normalise_region_code maps source spellings onto the regions dimension's codes (030101a -> 030101);
-    region-validity derivations get the geography/regions asset as an extra input when it exists. Suites
+    Region-validity derivations get the geography/regions asset as an extra input when it exists. Suites
     comparing the row count with the previous version need the `pipeline` resource (PipelineResource).
     """
     available = {key if isinstance(key, AssetKey) else AssetKey.from_user_string(key)
@@ -51,7 +49,7 @@ def build_suite_checks(
             if key in available:
                 with_regions = "region_valid_for_period" in suite.derivations and REGIONS_ASSET in available \
                     and key != REGIONS_ASSET
-                checks.append(_suite_check(suite, key, with_regions, normalise_region_code))
+                checks.append(_suite_check(suite, key, with_regions))
     return checks
 
 
@@ -61,8 +59,7 @@ def unknown_suite_assets(suites: Iterable[Suite], available_asset_keys: Iterable
     return sorted(f"{suite.path}: {asset}" for suite in suites for asset in suite.assets if asset not in available)
 
 
-def _suite_check(suite: Suite, key: AssetKey, with_regions: bool,
-                 normalise_region_code: Callable[[pd.Series], pd.Series] | None) -> AssetChecksDefinition:
+def _suite_check(suite: Suite, key: AssetKey, with_regions: bool) -> AssetChecksDefinition:
     asset_text = key.to_user_string()
     description = (f"{suite.path}: {suite.description}".strip().rstrip(":") +
                    f" ({len(suite.entries)} expectations; "
@@ -82,7 +79,6 @@ def _suite_check(suite: Suite, key: AssetKey, with_regions: bool,
         run_context: dict[str, Any] = {
             "now": datetime.now(UTC),
             "regions": regions,
-            "normalise_region_code": normalise_region_code,
         }
         if suite.needs_previous_row_count:
             run_context["previous_row_count"] = _previous_row_count(context, key)

@@ -18,18 +18,17 @@ from typing import Any
 import pandas as pd
 import yaml
 
+# The regions goals follow (goals.progress, goals.series and the report import them from here).
+from ci_pipeline.geography.oslo import OSLO_CODE as OSLO  # noqa: F401
+from ci_pipeline.geography.oslo import OSLO_DISTRICTS  # noqa: F401
 from ci_pipeline.geography.regions import COUNTRY_CODE
+from ci_pipeline.indicators import POLARITIES
 from ci_pipeline.periods import PeriodError, parse_period
 from ci_pipeline.schema import GOALS_COLUMNS
 
-OSLO = "0301"
 NORWAY = COUNTRY_CODE
-# FHI's geography triangle for Oslo: the 15 bydeler of the 2004 division. Sentrum (030116), Marka
-# (030117) and unknown district (030199) have no population of their own worth a goal.
-OSLO_DISTRICTS = tuple(f"0301{number:02d}" for number in range(1, 16))
 
 SCOPES = ("city", "each_district", "gap")
-POLARITIES = ("higher_is_better", "higher_is_worse")
 SURVEY_PREFIX = "survey_"
 
 _GOAL_KEYS = {"id", "name_nb", "name_en", "description", "indicators"}

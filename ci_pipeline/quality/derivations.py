@@ -11,7 +11,8 @@ its derivation with `derive:` and checks the column of the same name:
         derive: {name: series_without_gaps}
         kwargs: {column: series_without_gaps, value_set: [ok]}
 
-Each derivation returns a column of "ok" / a problem text per row it judges, null elsewhere.
+Each derivation returns a column of "ok" / a problem text per row it judges, null elsewhere. Its
+arguments (what `derive:` may set besides the name) are a TypedDict validated when the suite loads;
 `context` carries what the frame alone does not: regions (the regions dimension), now (a datetime),
 normalise_region_code (source spelling -> dimension code, e.g. 030101a -> 030101).
 """
@@ -20,11 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal, Required
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, StrictInt, StrictStr
+from typing_extensions import TypedDict  # pydantic needs this TypedDict before Python 3.12
 
+from ci_pipeline.config import Number, forbid_extra_keys
 from ci_pipeline.periods import PeriodError, parse_period
 from ci_pipeline.schema import observation_key_without
 
@@ -36,8 +40,45 @@ GROUP_KEY = [*observation_key_without("region_code"), "unit"]
 @dataclass(frozen=True)
 class Derivation:
     function: Callable[[pd.DataFrame, dict[str, Any], dict[str, Any]], pd.Series]
-    arguments: dict[str, tuple[type, ...]]
+    arguments: type  # the `derive:` mapping it accepts: a TypedDict whose `name` is the derivation's
     needs: tuple[str, ...] = ()  # context keys without which the entry is skipped (and says so)
+
+
+# What `derive:` may set for each derivation (an argument left out takes the function's default).
+NonNegative = Annotated[Number, Field(ge=0)]
+
+
+@forbid_extra_keys
+class RegionValidForPeriodArguments(TypedDict, total=False):
+    name: Required[Literal["region_valid_for_period"]]
+    column: StrictStr
+    as_of: Literal["period", "source_updated", "today"]
+    backdated_levels: list[StrictStr]
+
+
+@forbid_extra_keys
+class SeriesWithoutGapsArguments(TypedDict, total=False):
+    name: Required[Literal["series_without_gaps"]]
+    series_key: list[StrictStr]
+
+
+@forbid_extra_keys
+class DistrictSumsArguments(TypedDict, total=False):
+    name: Required[Literal["district_sums_match_municipal"]]
+    units: list[StrictStr]
+    absolute_tolerance: NonNegative
+    relative_tolerance: NonNegative
+
+
+@forbid_extra_keys
+class ValueStatusArguments(TypedDict):
+    name: Literal["value_status_consistent"]
+
+
+@forbid_extra_keys
+class SourceUpdatedAgeArguments(TypedDict, total=False):
+    name: Required[Literal["source_updated_age"]]
+    max_age_days: Annotated[StrictInt, Field(ge=0)]
 
 
 def _judged(values: np.ndarray, index: pd.Index) -> pd.Series:
@@ -221,13 +262,10 @@ def source_updated_age(frame: pd.DataFrame, args: dict[str, Any], context: dict[
 
 
 DERIVATIONS: dict[str, Derivation] = {
-    "region_valid_for_period": Derivation(
-        region_valid_for_period, {"column": (str,), "as_of": (str,), "backdated_levels": (list,)},
-        needs=("regions",)),
-    "series_without_gaps": Derivation(series_without_gaps, {"series_key": (list,)}),
-    "district_sums_match_municipal": Derivation(
-        district_sums_match_municipal,
-        {"units": (list,), "absolute_tolerance": (int, float), "relative_tolerance": (int, float)}),
-    "value_status_consistent": Derivation(value_status_consistent, {}),
-    "source_updated_age": Derivation(source_updated_age, {"max_age_days": (int,)}),
+    "region_valid_for_period": Derivation(region_valid_for_period, RegionValidForPeriodArguments,
+                                          needs=("regions",)),
+    "series_without_gaps": Derivation(series_without_gaps, SeriesWithoutGapsArguments),
+    "district_sums_match_municipal": Derivation(district_sums_match_municipal, DistrictSumsArguments),
+    "value_status_consistent": Derivation(value_status_consistent, ValueStatusArguments),
+    "source_updated_age": Derivation(source_updated_age, SourceUpdatedAgeArguments),
 }

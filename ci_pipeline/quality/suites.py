@@ -1,4 +1,4 @@
-"""Expectation suites: the model (Suite, SuiteEntry) and loading checks/*.yaml, checked without GX.
+"""Expectation suites: the model (Suite, SuiteEntry) and loading checks/*.yaml, validated without GX.
 
 A suite file names the asset(s) it checks and lists Great Expectations (GX Core 1.x) expectations by
 their snake_case names, with kwargs and a severity (`error` blocks publication, `warn` reports):
@@ -14,21 +14,49 @@ their snake_case names, with kwargs and a severity (`error` blocks publication, 
 
 Files whose name starts with "_" are bases: they are only used through `extends`.
 
-Loading happens when the Dagster definitions load, so it must not import GX (~3 s, ~250 MB): names and
-kwargs are checked against SUPPORTED_EXPECTATIONS, a static table that tests compare with GX's classes;
-an entry's `derive:` names one of quality.derivations.DERIVATIONS with its arguments. The row count
-of the previous published version enters as a derived kwarg:
-`kwargs: {min_value: {previous_row_count_ratio: 0.8}}`.
+Every file is read through the pydantic models below (ci_pipeline/config.py): an unknown key
+(`sevrity:`) is an error, and every problem of every file is reported at once as `file: key.path:
+message`. Loading happens when the Dagster definitions load, so it must not import GX (~3 s, ~250 MB):
+names and kwargs are checked against SUPPORTED_EXPECTATIONS, a static table that tests compare with GX's
+classes, and each kwarg's type against ExpectationKwargs; an entry's `derive:` names one of
+quality.derivations.DERIVATIONS with its arguments. The row count of the previous published version
+enters as a derived kwarg: `kwargs: {min_value: {previous_row_count_ratio: 0.8}}`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Union
 
-import yaml
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from typing_extensions import TypedDict  # pydantic needs this TypedDict before Python 3.12
 
+from ci_pipeline.config import (
+    ConfigError,
+    ConfigModel,
+    Number,
+    Text,
+    collect,
+    display_path,
+    forbid_extra_keys,
+    load_model,
+    matching,
+    raise_problems,
+)
 from ci_pipeline.quality.derivations import DERIVATIONS
 
 SEVERITIES = ("error", "warn")
@@ -81,27 +109,139 @@ SUPPORTED_EXPECTATIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "expect_table_column_count_to_equal": (("value",), ()),
 }
 
-# What a kwarg must look like, by name, wherever it appears (checked without GX).
-_NUMBER = (int, float)
-_KWARG_TYPES: dict[str, tuple[type, ...]] = {
-    "column": (str,), "column_A": (str,), "column_B": (str,), "type_": (str,), "regex": (str,),
-    "strftime_format": (str,), "row_condition": (str,), "condition_parser": (str,), "ignore_row_if": (str,),
-    "match_on": (str,), "column_list": (list,), "column_set": (list,), "value_set": (list,),
-    "regex_list": (list,), "type_list": (list,), "mostly": _NUMBER, "sum_total": _NUMBER,
-    "value": _NUMBER, "column_index": (int,), "strict_min": (bool,), "strict_max": (bool,),
-    "strictly": (bool,), "or_equal": (bool,), "exact_match": (bool,),
-    "min_value": (*_NUMBER, dict, type(None)), "max_value": (*_NUMBER, dict, type(None)),
-}
-
-# Derived kwargs: {kwarg: {derived name: argument}} resolved from the run context.
-_DERIVED_KWARGS = {"previous_row_count_ratio": ("min_value", "max_value")}
-
-_ENTRY_KEYS = {"expectation", "kwargs", "severity", "description", "derive"}
-_SUITE_KEYS = {"asset", "description", "extends", "expectations"}
 
 
 class QualityError(ValueError):
-    """A suite file that cannot be loaded, or a suite that cannot be run, with the file and entry named."""
+    """A suite that cannot be run (GX refuses an entry), with the file and entry named."""
+
+
+# ------------------------------------------------------------------------------ the file schema
+
+
+def _supported(name: str) -> str:
+    if name not in SUPPORTED_EXPECTATIONS:
+        close = [known for known in SUPPORTED_EXPECTATIONS if name.split("_")[-1] in known]
+        hint = f"; similar: {', '.join(close[:5])}" if close else ""
+        raise ValueError(f"unknown expectation {name!r} (see SUPPORTED_EXPECTATIONS in "
+                         f"ci_pipeline/quality/suites.py{hint})")
+    return name
+
+
+@forbid_extra_keys
+class RowCountRatio(TypedDict):
+    """A bound derived from the previous published version's row count: ratio x that count."""
+
+    previous_row_count_ratio: Annotated[Number, Field(ge=0)]
+
+
+def _bound_kind(value: Any) -> str:
+    return "derived" if isinstance(value, dict) else "number"
+
+
+# min_value / max_value: a number, or a derived bound such as {previous_row_count_ratio: 0.8}.
+Bound = Annotated[Union[Annotated[Number, Tag("number")], Annotated[RowCountRatio, Tag("derived")]],  # noqa: UP007
+                  Discriminator(_bound_kind)]
+
+
+@forbid_extra_keys
+class ExpectationKwargs(TypedDict, total=False):
+    """Every kwarg a supported expectation takes, with what it must look like wherever it appears
+    (which expectation takes which is SUPPORTED_EXPECTATIONS)."""
+
+    column: StrictStr
+    column_A: StrictStr
+    column_B: StrictStr
+    column_index: StrictInt
+    column_list: list[StrictStr]
+    column_set: list[StrictStr]
+    type_: StrictStr
+    type_list: list[StrictStr]
+    value_set: list[Any]
+    value: Number
+    sum_total: Number
+    regex: StrictStr
+    regex_list: list[StrictStr]
+    match_on: StrictStr
+    strftime_format: StrictStr
+    mostly: Annotated[Number, Field(ge=0, le=1)]
+    row_condition: StrictStr
+    condition_parser: StrictStr
+    ignore_row_if: StrictStr
+    min_value: Bound | None
+    max_value: Bound | None
+    strict_min: StrictBool
+    strict_max: StrictBool
+    strictly: StrictBool
+    or_equal: StrictBool
+    exact_match: StrictBool
+
+
+# `derive: name` is short for `derive: {name: name}`; the name picks the derivation's arguments.
+DeriveSpec = Annotated[Union[tuple(derivation.arguments for derivation in DERIVATIONS.values())],  # noqa: UP007
+                       Field(discriminator="name"),
+                       BeforeValidator(lambda value: {"name": value} if isinstance(value, str) else value)]
+
+
+class ExpectationEntry(ConfigModel):
+    """One entry of a suite file's `expectations` list."""
+
+    expectation: Annotated[StrictStr, AfterValidator(_supported)]
+    kwargs: ExpectationKwargs = Field(default_factory=dict)
+    severity: Literal[SEVERITIES]
+    description: str | None = None
+    derive: DeriveSpec | None = None
+
+    @model_validator(mode="after")
+    def _kwargs_fit_the_expectation(self) -> ExpectationEntry:
+        required, optional = SUPPORTED_EXPECTATIONS[self.expectation]
+        problems = [(("kwargs", key), f"required key is missing ({self.expectation} needs it)")
+                    for key in required if key not in self.kwargs]
+        problems += [(("kwargs", key), f"{self.expectation} does not take it; it takes {', '.join(required + optional)}")
+                     for key in self.kwargs if key not in required + optional]
+        if self.expectation.endswith("_to_be_between") and self.kwargs.get("min_value") is None \
+                and self.kwargs.get("max_value") is None:
+            problems.append((("kwargs",), "give min_value, max_value or both"))
+        if self.derive and self.kwargs.get("column") != self.derive["name"]:
+            name = self.derive["name"]
+            problems.append((("kwargs", "column"), (f"an entry with derive {name} must check column {name!r} "
+                                                    f"(got {self.kwargs.get('column')!r})")))
+        raise_problems(problems)
+        return self
+
+
+def _not_empty(assets: tuple[str, ...]) -> tuple[str, ...]:
+    if not assets:
+        raise ValueError("must name at least one asset key")
+    return assets
+
+
+AssetKeyText = Annotated[Text, matching(r"[\w-]+(?:/[\w-]+)+", "must be an asset key such as staging/ssb_10826")]
+
+
+class SuiteBaseFile(ConfigModel):
+    """A base file (_*.yaml): entries that suites take first through `extends`."""
+
+    description: str = ""
+    extends: Text | None = None  # a file in the same folder
+    expectations: list[ExpectationEntry] = Field(default_factory=list)
+
+    @field_validator("extends")
+    @classmethod
+    def _base_exists(cls, base: str | None, info: ValidationInfo) -> str | None:
+        folder = (info.context or {}).get("folder")
+        if base is not None and folder is not None and not (folder / base).is_file():
+            raise ValueError(f"{base!r} does not exist (looked for {folder / base})")
+        return base
+
+
+class SuiteFile(SuiteBaseFile):
+    """A suite file: the asset(s) it checks and its entries (after those of its bases)."""
+
+    asset: Annotated[tuple[AssetKeyText, ...], AfterValidator(_not_empty),
+                     BeforeValidator(lambda value: [value] if isinstance(value, str) else value)]
+
+
+# ------------------------------------------------------------------------------ the loaded suites
 
 
 @dataclass(frozen=True)
@@ -110,7 +250,7 @@ class SuiteEntry:
     kwargs: dict[str, Any]
     severity: str
     description: str | None
-    derive: dict[str, Any] | None
+    derive: dict[str, Any] | None  # {"name": derivation, **its arguments}
     source_file: str  # the file the entry is written in (a base file for inherited entries)
     position: int  # 1-based position in that file's expectations list
 
@@ -140,145 +280,76 @@ class Suite:
         return any(derived_kwargs(entry.kwargs) for entry in self.entries)
 
 
+def derived_kwargs(kwargs: dict[str, Any]) -> list[str]:
+    return [key for key, value in kwargs.items() if isinstance(value, dict)]
+
+
 def load_suites(checks_root: Path | str) -> list[Suite]:
-    """Every suite in checks_root/*.yaml (bases, named _*.yaml, only through `extends`), by name."""
+    """Every suite in checks_root/*.yaml, by file name (bases, _*.yaml, are validated and used only
+    through `extends`). One ConfigError lists the problems of every file."""
     root = Path(checks_root)
     if not root.is_dir():
-        raise QualityError(f"checks folder {root} does not exist")
-    suites = [load_suite(path) for path in sorted(root.glob("*.yaml")) if not path.name.startswith("_")]
-    return suites
+        raise ConfigError([f"{root}: the checks folder does not exist"])
+    files = _SuiteFiles()
+    loaded = collect(partial(_suite_or_base, path, files) for path in sorted(root.glob("*.yaml")))
+    return [suite for suite in loaded if suite is not None]
 
 
 def load_suite(path: Path | str) -> Suite:
-    path = Path(path)
-    document = _read_yaml(path)
-    label = _display(path)
-    unknown = set(document) - _SUITE_KEYS
-    if unknown:
-        raise QualityError(f"{label}: unknown key(s) {sorted(unknown)} (allowed: {sorted(_SUITE_KEYS)})")
-    assets = document.get("asset")
-    if isinstance(assets, str):
-        assets = [assets]
-    if not assets or not all(isinstance(a, str) and a for a in assets):
-        raise QualityError(f"{label}: 'asset' must name an asset key such as staging/ssb_10826 (or a list)")
-    entries = _entries_with_bases(path, document, seen=[])
-    if not entries:
-        raise QualityError(f"{label}: the suite has no expectations")
-    return Suite(name=path.stem, path=label, assets=tuple(assets),
-                 description=str(document.get("description") or ""), entries=tuple(entries))
+    """One suite file with its bases; a ConfigError lists every problem."""
+    return _suite(Path(path), _SuiteFiles())
 
 
 def _display(path: Path) -> str:
-    return f"{path.parent.name}/{path.name}"
+    return display_path(path, path.parent.parent)
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise QualityError(f"suite file {path} does not exist") from exc
-    except yaml.YAMLError as exc:
-        raise QualityError(f"{_display(path)}: not valid YAML: {exc}") from exc
-    if not isinstance(document, dict):
-        raise QualityError(f"{_display(path)}: expected a mapping with 'expectations'")
-    return document
+class _SuiteFiles:
+    """The suite files of one load, each read and validated once: its problems are reported the first
+    time it is read, and a later read of a broken file (a base many suites extend) does not repeat them."""
+
+    def __init__(self) -> None:
+        self._read: dict[Path, SuiteBaseFile | None] = {}
+
+    def get(self, path: Path) -> SuiteBaseFile:
+        key = path.resolve()
+        if key not in self._read:
+            self._read[key] = None
+            model = SuiteBaseFile if path.name.startswith("_") else SuiteFile
+            self._read[key] = load_model(model, path, root=path.parent.parent, context={"folder": path.parent})
+        document = self._read[key]
+        if document is None:
+            raise ConfigError([])
+        return document
 
 
-def _entries_with_bases(path: Path, document: dict[str, Any], seen: list[Path]) -> list[SuiteEntry]:
-    label = _display(path)
-    if path.resolve() in seen:
-        raise QualityError(f"{label}: 'extends' forms a cycle through {[p.name for p in seen]}")
-    seen = [*seen, path.resolve()]
-    entries: list[SuiteEntry] = []
-    base = document.get("extends")
-    if base is not None:
-        base_path = path.parent / str(base)
-        if not base_path.exists():
-            raise QualityError(f"{label}: extends {base!r}, but {base_path} does not exist")
-        entries.extend(_entries_with_bases(base_path, _read_yaml(base_path), seen))
-    raw_entries = document.get("expectations") or []
-    if not isinstance(raw_entries, list):
-        raise QualityError(f"{label}: 'expectations' must be a list")
-    entries.extend(_entry(label, position, raw) for position, raw in enumerate(raw_entries, start=1))
-    return entries
-
-
-def _entry(label: str, position: int, raw: Any) -> SuiteEntry:
-    where = f"{label} entry {position}"
-    if not isinstance(raw, dict):
-        raise QualityError(f"{where}: expected a mapping with 'expectation', 'kwargs' and 'severity'")
-    name = raw.get("expectation")
-    where = f"{where} ({name})"
-    unknown = set(raw) - _ENTRY_KEYS
-    if unknown:
-        raise QualityError(f"{where}: unknown key(s) {sorted(unknown)} (allowed: {sorted(_ENTRY_KEYS)})")
-    if name not in SUPPORTED_EXPECTATIONS:
-        close = [known for known in SUPPORTED_EXPECTATIONS if name and name.split("_")[-1] in known]
-        hint = f"; similar: {close[:5]}" if close else ""
-        raise QualityError(f"{where}: unknown expectation {name!r} (see SUPPORTED_EXPECTATIONS in "
-                           f"ci_pipeline/quality/suites.py{hint})")
-    severity = raw.get("severity")
-    if severity not in SEVERITIES:
-        raise QualityError(f"{where}: severity must be one of {SEVERITIES}, got {severity!r}")
-    kwargs = raw.get("kwargs") or {}
-    if not isinstance(kwargs, dict):
-        raise QualityError(f"{where}: kwargs must be a mapping")
-    _check_kwargs(where, name, kwargs)
-    derive = _derive_spec(where, raw.get("derive"), kwargs)
-    description = raw.get("description")
-    return SuiteEntry(expectation=name, kwargs=kwargs, severity=severity,
-                      description=str(description) if description is not None else None,
-                      derive=derive, source_file=label, position=position)
-
-
-def _check_kwargs(where: str, name: str, kwargs: dict[str, Any]) -> None:
-    required, optional = SUPPORTED_EXPECTATIONS[name]
-    missing = [k for k in required if k not in kwargs]
-    if missing:
-        raise QualityError(f"{where}: missing required kwarg(s) {missing}")
-    unknown = [k for k in kwargs if k not in required and k not in optional]
-    if unknown:
-        raise QualityError(f"{where}: unknown kwarg(s) {unknown}; {name} takes {list(required + optional)}")
-    for key, value in kwargs.items():
-        allowed = _KWARG_TYPES.get(key)
-        if allowed and (not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed)):
-            raise QualityError(f"{where}: kwarg {key}={value!r} must be of type "
-                               f"{' or '.join(t.__name__ for t in allowed)}")
-        if isinstance(value, dict):
-            if len(value) != 1 or next(iter(value)) not in _DERIVED_KWARGS \
-                    or key not in _DERIVED_KWARGS[next(iter(value))]:
-                raise QualityError(f"{where}: kwarg {key}={value!r}: a mapping here must be a derived kwarg "
-                                   f"such as {{previous_row_count_ratio: 0.8}} (on min_value/max_value)")
-            ratio = next(iter(value.values()))
-            if not isinstance(ratio, _NUMBER) or isinstance(ratio, bool) or ratio < 0:
-                raise QualityError(f"{where}: kwarg {key}: previous_row_count_ratio must be a number >= 0")
-    if "mostly" in kwargs and not 0 <= kwargs["mostly"] <= 1:
-        raise QualityError(f"{where}: mostly must be between 0 and 1, got {kwargs['mostly']}")
-    if name.endswith("_to_be_between") and kwargs.get("min_value") is None and kwargs.get("max_value") is None:
-        raise QualityError(f"{where}: give min_value, max_value or both")
-
-
-def _derive_spec(where: str, raw: Any, kwargs: dict[str, Any]) -> dict[str, Any] | None:
-    if raw is None:
+def _suite_or_base(path: Path, files: _SuiteFiles) -> Suite | None:
+    if path.name.startswith("_"):
+        files.get(path)
         return None
-    spec = {"name": raw} if isinstance(raw, str) else raw
-    if not isinstance(spec, dict) or spec.get("name") not in DERIVATIONS:
-        raise QualityError(f"{where}: derive must name one of {sorted(DERIVATIONS)}, got {raw!r}")
-    name = spec["name"]
-    arguments = {k: v for k, v in spec.items() if k != "name"}
-    allowed = DERIVATIONS[name].arguments
-    unknown = set(arguments) - set(allowed)
-    if unknown:
-        raise QualityError(f"{where}: derivation {name} takes {sorted(allowed)}, not {sorted(unknown)}")
-    for key, value in arguments.items():
-        if not isinstance(value, allowed[key]):
-            raise QualityError(f"{where}: derivation {name}: {key}={value!r} must be of type "
-                               f"{' or '.join(t.__name__ for t in allowed[key])}")
-    if kwargs.get("column") != name:
-        raise QualityError(f"{where}: an entry with derive {name} must check column {name!r} "
-                           f"(kwargs.column is {kwargs.get('column')!r})")
-    return {"name": name, **arguments}
+    return _suite(path, files)
 
 
-def derived_kwargs(kwargs: dict[str, Any]) -> list[str]:
-    return [key for key, value in kwargs.items() if isinstance(value, dict)]
+def _suite(path: Path, files: _SuiteFiles) -> Suite:
+    document = files.get(path)
+    entries = _entries(path, files, seen=())
+    if not entries:
+        raise ConfigError([f"{_display(path)}: expectations: the suite has no expectations (here or in its bases)"])
+    return Suite(name=path.stem, path=_display(path), assets=document.asset, description=document.description,
+                 entries=tuple(entries))
+
+
+def _entries(path: Path, files: _SuiteFiles, seen: tuple[Path, ...]) -> list[SuiteEntry]:
+    """The entries of `path`'s bases, then its own."""
+    shown = _display(path)
+    if path.resolve() in seen:
+        raise ConfigError([f"{shown}: extends: forms a cycle through {[p.name for p in seen]}"])
+    document = files.get(path)
+    entries: list[SuiteEntry] = []
+    if document.extends is not None:
+        entries.extend(_entries(path.parent / document.extends, files, (*seen, path.resolve())))
+    entries.extend(SuiteEntry(expectation=entry.expectation, kwargs=dict(entry.kwargs), severity=entry.severity,
+                              description=entry.description, derive=dict(entry.derive) if entry.derive else None,
+                              source_file=shown, position=position)
+                   for position, entry in enumerate(document.expectations, start=1))
+    return entries

@@ -8,54 +8,21 @@ query (GET {source}/table/{id}/query) and names the missing ones before sending 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
-from ci_pipeline.archive import ArchivedResponse
+from ci_pipeline.archive import ArchivedResponse, read_source_timestamp
 from ci_pipeline.errors import MissingDimensionsError, SourceError
-from ci_pipeline.http import HttpClient
+from ci_pipeline.http import HttpClient, json_field
 
 SOURCE = "fhi"
 MAX_ROW_COUNT = 50_000
 
-_TIMESTAMP = re.compile(
-    r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}:\d{2})(?:[.,](?P<fraction>\d+))?"
-    r"(?P<zone>Z|[+-]\d{2}:?\d{2})?$",
-    re.IGNORECASE,
-)
-
-
 def parse_fhi_timestamp(text: str) -> datetime:
-    """A timezone-aware UTC datetime from FHI's timestamps, e.g. "2022-12-20T11:44:58.7706326+00:00".
-
-    FHI writes .NET's 7 fractional-second digits, which datetime.fromisoformat rejects before
-    Python 3.11 and strict ISO parsers reject always; digits beyond microseconds are dropped.
-    A stamp without an offset is taken as UTC (the API serves UTC).
-    """
-    match = _TIMESTAMP.match(text.strip()) if isinstance(text, str) else None
-    if match is None:
-        raise ValueError(
-            f"not an FHI timestamp (expected YYYY-MM-DDTHH:MM:SS[.fraction][Z|±HH:MM]): {text!r}"
-        )
-    fraction = (match["fraction"] or "")[:6].ljust(6, "0")
-    moment = datetime.fromisoformat(f"{match['date']}T{match['time']}.{fraction}")
-    zone = match["zone"]
-    if zone is None or zone.upper() == "Z":
-        return moment.replace(tzinfo=UTC)
-    sign = 1 if zone[0] == "+" else -1
-    digits = zone[1:].replace(":", "")
-    offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-    return moment.replace(tzinfo=timezone(sign * offset)).astimezone(UTC)
-
-
-def _updated_field(parsed: Any) -> str | None:
-    return parsed.get("updated") if isinstance(parsed, dict) else None
-
-
-def _modified_at_field(parsed: Any) -> str | None:
-    return parsed.get("modifiedAt") if isinstance(parsed, dict) else None
+    """FHI's stamps (e.g. "2022-12-20T11:44:58.7706326+00:00", seven fractional-second digits) as an
+    aware UTC datetime, by archive.read_source_timestamp; a date without a time is refused."""
+    return read_source_timestamp(text, time_required=True)
 
 
 class FhiClient:
@@ -86,7 +53,7 @@ class FhiClient:
         return self._get(f"{self.source_id}/table", "catalogue", params)
 
     def table(self, table_id: str | int) -> dict[str, Any]:
-        return self._get(f"{self.source_id}/table/{table_id}", str(table_id), updated_from=_modified_at_field)
+        return self._get(f"{self.source_id}/table/{table_id}", str(table_id), updated_from=json_field("modifiedAt"))
 
     def query(self, table_id: str | int) -> dict[str, Any]:
         """The ready-made data request body: every dimension with its default filter."""
@@ -139,5 +106,5 @@ class FhiClient:
             "response": {"format": "json-stat2", "maxRowCount": MAX_ROW_COUNT},
         }
         return self.http.request(
-            "POST", path, resource=str(table_id), json_body=body, source_updated_from=_updated_field
+            "POST", path, resource=str(table_id), json_body=body, source_updated_from=json_field("updated")
         )

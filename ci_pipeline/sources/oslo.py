@@ -33,8 +33,8 @@ from ci_pipeline.errors import (
     SourceError,
     TooManyCellsError,
 )
-from ci_pipeline.http import HttpClient
-from ci_pipeline.sources.ssb import _updated_field, resolve_values
+from ci_pipeline.http import HttpClient, json_field
+from ci_pipeline.sources.ssb import resolve_values
 
 SOURCE = "oslo"
 OSLO_STATBANK_BASE_URL = "https://statistikkbanken.oslo.kommune.no/statbank/api/v1/no/db1/"
@@ -185,7 +185,7 @@ class OsloStatbankClient:
                 path,
                 resource=table_id,
                 json_body=data_request_body(chunk),
-                source_updated_from=_updated_field,
+                source_updated_from=json_field("updated"),
             )
             for chunk in planned
         ]

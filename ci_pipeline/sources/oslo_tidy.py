@@ -37,24 +37,12 @@ from pydantic import Field, model_validator
 
 from ci_pipeline.archive import PROVENANCES
 from ci_pipeline.config import ConfigModel, collect, load_model
+from ci_pipeline.geography.oslo import OSLO_CODE, OSLO_DISTRICT_NAMES, UNKNOWN_DISTRICT
 from ci_pipeline.jsonstat import JsonStatTable
 from ci_pipeline.schema import TIDY_COLUMNS
 from ci_pipeline.sources.oslo import SOURCE, Query
-from ci_pipeline.tidy import STATUS_SYMBOLS
+from ci_pipeline.tidy import SUPPRESSED, check_dimensions, check_distinct, check_status_symbols
 
-# The tidy observation columns (docs/ARCHITECTURE.md); to be imported from the shared tidy module once
-# jsonstat.py's tidy part has moved there.
-SUPPRESSED = ":"
-
-OSLO_CODE = "0301"
-# KLASS 103 names of Oslo's districts (2004 division), by the two digits after 0301.
-OSLO_DISTRICTS = {
-    "01": "Gamle Oslo", "02": "Grünerløkka", "03": "Sagene", "04": "St. Hanshaugen", "05": "Frogner",
-    "06": "Ullern", "07": "Vestre Aker", "08": "Nordre Aker", "09": "Bjerke", "10": "Grorud",
-    "11": "Stovner", "12": "Alna", "13": "Østensjø", "14": "Nordstrand", "15": "Søndre Nordstrand",
-    "16": "Sentrum", "17": "Marka",
-}
-UNKNOWN_DISTRICT = "99"  # KLASS 103 "Uoppgitt"; Oslo's own scheme: 99 = no district
 # Other spellings of district names in Oslo's and IMDi's tables.
 DISTRICT_ALIASES = {"St.Hanshaugen": "St. Hanshaugen", "Veste Aker": "Vestre Aker"}
 OSLO_LABELS = frozenset({"Oslo i alt", "Oslo", "Oslo kommune"})
@@ -176,7 +164,7 @@ def district_code_for_name(name: str) -> str | None:
     """The KLASS code of an Oslo district name ("Gamle Oslo", "Bydel Gamle Oslo", "St.Hanshaugen")."""
     plain = name.strip().removeprefix("Bydel ").strip()
     plain = DISTRICT_ALIASES.get(plain, plain)
-    return next((OSLO_CODE + number for number, known in OSLO_DISTRICTS.items() if known == plain), None)
+    return next((OSLO_CODE + number for number, known in OSLO_DISTRICT_NAMES.items() if known == plain), None)
 
 
 @dataclass(frozen=True)
@@ -206,11 +194,11 @@ def oslo_region(code: str, label: str) -> RegionMapping:
     by_label = district_code_for_name(label)
     if match:
         expected = OSLO_CODE + match[1]
-        if match[1] not in OSLO_DISTRICTS:
+        if match[1] not in OSLO_DISTRICT_NAMES:
             raise OsloMappingError(f"code {code!r} ({label!r}) is not a district of Oslo's 2004 division")
         if by_label != expected:
             raise OsloMappingError(
-                f"code {code!r} is KLASS {expected} {OSLO_DISTRICTS[match[1]]!r}, but its label is {label!r}")
+                f"code {code!r} is KLASS {expected} {OSLO_DISTRICT_NAMES[match[1]]!r}, but its label is {label!r}")
         return RegionMapping(expected, "district")
     if by_label is None:
         raise OsloMappingError(
@@ -283,41 +271,18 @@ def _category_map(table: JsonStatTable, dim_id: str, function, name: str) -> dic
     return mapped
 
 
-def _check_distinct(name: str, dim_id: str, mapped: dict[str, object]) -> None:
-    seen: dict[object, str] = {}
-    for code, value in mapped.items():
-        if value is not None and value in seen:
-            raise OsloMappingError(
-                f"{name}: dimension {dim_id!r}: codes {seen[value]!r} and {code!r} both become {value!r}")
-        seen[value] = code
-
-
-def _check_dimensions(table: JsonStatTable, spec: OsloTableSpec, name: str) -> dict[str, str]:
-    roles = {role: dim for role, dim in spec.dimensions.model_dump().items() if dim is not None}
-    for role, dim_id in roles.items():
-        if dim_id not in table.dimensions:
-            raise OsloMappingError(f"{name}: {role} is mapped to {dim_id!r}, which the answer lacks ({table.ids})")
-    for dim_id, wanted in spec.fixed.items():
-        held = table.dimensions[dim_id].codes if dim_id in table.dimensions else None
-        if held != [wanted]:
-            raise OsloMappingError(f"{name}: fixed dimension {dim_id!r} must hold exactly {wanted!r}, holds {held}")
-    unmapped = [dim_id for dim_id in table.ids if dim_id not in roles.values() and dim_id not in spec.fixed]
-    if unmapped:
-        raise OsloMappingError(f"{name}: dimension(s) {unmapped} are neither mapped nor fixed in the entry")
-    return roles
-
-
 def oslo_to_tidy(table: JsonStatTable, spec: OsloTableSpec, *, provenance: str, snapshot_sha256: str,
                  retrieved_at: str, source_updated: str | None) -> OsloTidy:
     """The answer as tidy observations (columns TIDY_COLUMNS), one row per cell of a used category."""
     name = f"oslo table {spec.table_id} ({spec.name})"
-    roles = _check_dimensions(table, spec, name)
+    roles = {role: dim for role, dim in spec.dimensions.model_dump().items() if dim is not None}
+    check_dimensions(table, roles, spec.fixed, name, OsloMappingError)
     frame = table.frame
 
     regions = _category_map(table, roles["region"], oslo_region, name)
-    _check_distinct(name, roles["region"], {c: m.region_code for c, m in regions.items()})
+    check_distinct(name, roles["region"], {c: m.region_code for c, m in regions.items()}, OsloMappingError)
     periods = _category_map(table, roles["period"], year_of, name)
-    _check_distinct(name, roles["period"], periods)
+    check_distinct(name, roles["period"], periods, OsloMappingError)
     indicator_dim = roles["indicator"]
     missing = [code for code in table.dimensions[indicator_dim].codes if code not in spec.indicators]
     if missing:
@@ -338,23 +303,21 @@ def oslo_to_tidy(table: JsonStatTable, spec: OsloTableSpec, *, provenance: str, 
 
     if "sex" in roles:
         sexes = _category_map(table, roles["sex"], lambda code, label: sex_of(label), name)
-        _check_distinct(name, roles["sex"], sexes)
+        check_distinct(name, roles["sex"], sexes, OsloMappingError)
         sex = column("sex", sexes)
     else:
         sex = pd.Series("total", index=rows.index)
     if "age" in roles:
         ages = _category_map(table, roles["age"],
                              lambda code, label: spec.age_codes.get(code) or age_group_of(label), name)
-        _check_distinct(name, roles["age"], ages)
+        check_distinct(name, roles["age"], ages, OsloMappingError)
         age = column("age", ages)
     else:
         age = pd.Series("total", index=rows.index)
 
     values = rows["value"].to_numpy(dtype=float).copy()
     status = np.array([None if pd.isna(symbol) else symbol for symbol in rows["status"]], dtype=object)
-    unknown = sorted({symbol for symbol in status if symbol is not None and symbol not in STATUS_SYMBOLS})
-    if unknown:
-        raise OsloMappingError(f"{name}: status symbol(s) {unknown} are not known ({' '.join(sorted(STATUS_SYMBOLS))})")
+    check_status_symbols(name, status, OsloMappingError)
     no_status = np.array([symbol is None for symbol in status])
     zeros = no_status & (values == 0)
     blanks = no_status & np.isnan(values)

@@ -36,26 +36,24 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import pandas as pd
 from pydantic import Field, model_validator
 
 from ci_pipeline.archive import file_sha256
+from ci_pipeline.catalogue import Sex
 from ci_pipeline.config import ConfigModel, load_model
+from ci_pipeline.geography.oslo import OSLO_CODE, OSLO_DISTRICT_NAMES, UNKNOWN_DISTRICT
 from ci_pipeline.schema import TIDY_COLUMNS
-from ci_pipeline.sources.oslo_tidy import (
-    OSLO_CODE,
-    OSLO_DISTRICTS,
-    UNKNOWN_DISTRICT,
-    district_code_for_name,
-)
+from ci_pipeline.sources.oslo_tidy import district_code_for_name
+from ci_pipeline.tidy import region_level
 
 SOURCE = "reference"
 CSV_COLUMNS = ["indicator_id", "region_code", "region_level", "period", "period_type", "sex", "age_group",
                "value", "unit", "status"]
 STATUS_SYMBOLS = frozenset({":", "."})
-SEXES = ("total", "male", "female")
+SEXES = get_args(Sex)
 
 _NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
 _YEAR = re.compile(r"^\d{4}$")
@@ -244,23 +242,13 @@ def parse_value(text: str) -> tuple[str | None, str | None]:
     return number, None
 
 
-def region_level(code: str) -> str:
-    if code == "0":
-        return "country"
-    return {2: "county", 4: "municipality", 6: "district"}.get(len(code)) or _bad_region(code)
-
-
-def _bad_region(code: str) -> str:
-    raise ValueError(f"region code {code!r} has no known shape (0, 2, 4 or 6 digits)")
-
-
 def _region(record: dict[str, str], regions: Regions) -> str | None:
     raw = record[regions.key].strip()
     if raw in regions.not_used:
         return None
     code = regions.codes.get(raw)
     if code is None and (match := _OSLO_DISTRICT_CODE.match(raw)):
-        if match[1] not in OSLO_DISTRICTS and match[1] != UNKNOWN_DISTRICT:
+        if match[1] not in OSLO_DISTRICT_NAMES and match[1] != UNKNOWN_DISTRICT:
             raise ValueError(f"region {raw!r} is not a district of Oslo's 2004 division")
         code = OSLO_CODE + match[1]
     if code is None:
@@ -347,7 +335,7 @@ def build_series(spec: ReferenceSeriesSpec, reference_root: Path) -> BuiltSeries
             period, period_type = _period(record, recipe.period)
             value, status = parse_value(record[recipe.value_key])
             rows.append({
-                "indicator_id": measure.indicator_id, "region_code": region, "region_level": region_level(region),
+                "indicator_id": measure.indicator_id, "region_code": region, "region_level": region_level(region)[1],
                 "period": period, "period_type": period_type, "sex": _coded(record, recipe.sex, "sex"),
                 "age_group": _coded(record, recipe.age, "age"), "value": value, "unit": measure.unit,
                 "status": status,

@@ -28,7 +28,7 @@ from ci_pipeline.errors import (
     SourceError,
     TooManyCellsError,
 )
-from ci_pipeline.http import HttpClient
+from ci_pipeline.http import HttpClient, json_field
 from ci_pipeline.jsonstat import JsonStatError, JsonStatTable, read_jsonstat_metadata
 
 SOURCE = "ssb"
@@ -270,10 +270,6 @@ def _role(metadata: JsonStatTable, role: str) -> list[str]:
     ]
 
 
-def _updated_field(parsed: Any) -> str | None:
-    return parsed.get("updated") if isinstance(parsed, dict) else None
-
-
 class SsbClient:
     """SSB PxWebApi v2 (https://data.ssb.no/api/pxwebapi/v2/) over one HttpClient."""
 
@@ -293,7 +289,7 @@ class SsbClient:
             f"tables/{table_id}",
             resource=table_id,
             params=self._params(),
-            source_updated_from=_updated_field,
+            source_updated_from=json_field("updated"),
         ).json()
 
     def updated(self, table_id: str) -> str:
@@ -320,7 +316,7 @@ class SsbClient:
             path,
             resource=table_id,
             params=self._params(outputFormat=DATA_FORMAT),
-            source_updated_from=_updated_field,
+            source_updated_from=json_field("updated"),
         )
         try:
             return read_jsonstat_metadata(answer.body, origin=f"{SOURCE} {path}")
@@ -409,7 +405,7 @@ class SsbClient:
                 resource=table_id,
                 params=params,
                 json_body={"selection": [item.as_body() for item in chunk]},
-                source_updated_from=_updated_field,
+                source_updated_from=json_field("updated"),
             )
             for chunk in chunks
         ]
