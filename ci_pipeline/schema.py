@@ -112,8 +112,9 @@ INDICATOR_VALUES = Contract(
         Column("original_region_code", "str", "the code as the source spelled it"),
         *(_tidy[name] for name in ("period", "period_type", "sex", "age_group", "value", "unit", "numerator",
                                    "denominator", "status")),
-        Column("method", "str", "observed, aggregated, apportioned or not_available"),
-        Column("is_estimate", "bool", "true for apportioned figures"),
+        Column("method", "str", "observed, aggregated, apportioned_by_rate (population x a related district share), "
+               "apportioned (population alone, the weaker estimate) or not_available"),
+        Column("is_estimate", "bool", "true for apportioned figures (both methods)"),
         Column("weights_period", "str", "the population year an apportioned figure is weighed by"),
         Column("harmonised", "bool", "region_code is today's code"),
         Column("harmonisation_rule", "str", "the named rule that mapped the code (geography.harmonise.RULES)"),
@@ -165,6 +166,10 @@ INDICATORS = Contract(
         Column("district_method", "str", "observed, aggregated, apportioned or not_available"),
         Column("apportion_by_indicator_id", "str", "the population indicator an apportioned count is spread by"),
         Column("apportion_by_age_group", "str", "its age group"),
+        Column("apportion_by_share_indicator_id", "str", "the related district share that weighs the population "
+               "(null: population alone, the weaker estimate)"),
+        Column("apportion_by_share_age_group", "str", "that share's age group"),
+        Column("apportionment_assumption", "str", "what the apportioned district figures assume, in words"),
         Column("goals", "str", "goal ids, comma-separated"),
     ),
     ("indicator_id",),
