@@ -4,11 +4,16 @@ method on every row:
 - observed: the source published the figure (any level);
 - aggregated: summed from smaller units; implemented for single years of age into an age band
   (the population bands apportionment weighs by);
-- apportioned: a municipal COUNT spread over the municipality's districts (the unknown district 99
-  included, so the districts add up to the municipal count) by each district's share of the matching
-  age-group population in the same year, or the nearest earlier year (column weights_period);
-  is_estimate True. A suppressed municipal count gives suppressed district rows, never numbers.
-  Rates, shares and amounts are never apportioned;
+- apportioned_by_rate / apportioned: a municipal COUNT spread over the municipality's districts (the
+  unknown district 99 included, so the districts add up to the municipal count) by each district's
+  matching age-group population in the same year, or the nearest earlier year (column weights_period),
+  times a related district share where the registry names one (apportion_by.share, e.g. FHI 507
+  persistent low income for children in low-income households), taken from the same period or the
+  nearest earlier one (ci_pipeline.stats.apportion_by_rate). A district row whose own share was used
+  says apportioned_by_rate; population alone (no share named, a period before the share's first, a
+  district without the share) says apportioned, the weaker estimate. is_estimate True on both. A
+  suppressed municipal count gives suppressed district rows, never numbers. Rates, shares and amounts
+  are never apportioned;
 - not_available: no honest district figure exists; the municipal (and national) rows are kept as they
   are and no district rows are made.
 
@@ -22,11 +27,12 @@ import re
 
 import pandas as pd
 
+from ci_pipeline import stats
 from ci_pipeline.indicators import APPORTIONABLE_KINDS, Indicator
 from ci_pipeline.periods import PeriodError, parse_period
 from ci_pipeline.schema import observation_key_without
 
-METHODS = ("observed", "aggregated", "apportioned", "not_available")
+METHODS = ("observed", "aggregated", stats.APPORTIONED_BY_RATE, stats.APPORTIONED, "not_available")
 _BAND = re.compile(r"^(\d+)-(\d+)$")
 _OPEN_BAND = re.compile(r"^(\d+)\+$")
 _SINGLE_AGE = re.compile(r"^\d+$")
@@ -136,8 +142,38 @@ def _refuse_unless_count(indicator: Indicator) -> None:
         )
 
 
-def apportion(counts: pd.DataFrame, indicator: Indicator, band_population: pd.DataFrame) -> pd.DataFrame:
-    """District rows for the municipal counts of one indicator (method apportioned, is_estimate True)."""
+def _district_shares(observations: pd.DataFrame, indicator: Indicator) -> pd.DataFrame:
+    """The related district share the registry names for an apportioned count (apportion_by.share):
+    region_code, sex, period, year (its last year) and rate; empty when none is named."""
+    share = (indicator.apportion_by or {}).get("share")
+    columns = ["region_code", "sex", "period", "year", "rate"]
+    if not share:
+        return pd.DataFrame(columns=columns)
+    rows = observations[(observations["indicator_id"] == share["indicator_id"])
+                        & (observations["age_group"].astype(str) == share["age_group"])
+                        & (observations["region_level"] == "district") & observations["harmonised"]]
+    rows = rows.assign(year=rows["period"].map(_reference_year), rate=rows["value"].astype("float64"))
+    return rows[columns]
+
+
+def _share_period(shares: pd.DataFrame, sex: str, period: str) -> pd.DataFrame:
+    """The share's district rows for the same period, else for the nearest earlier one (by last year)."""
+    of_sex = shares[shares["sex"] == sex]
+    same = of_sex[of_sex["period"] == period]
+    if not same.empty:
+        return same
+    earlier = of_sex[of_sex["year"] <= _reference_year(period)]
+    if earlier.empty:
+        return earlier
+    latest = earlier[earlier["year"] == earlier["year"].max()]
+    return latest[latest["period"] == sorted(latest["period"])[-1]]
+
+
+def apportion(counts: pd.DataFrame, indicator: Indicator, band_population: pd.DataFrame,
+              shares: pd.DataFrame | None = None) -> pd.DataFrame:
+    """District rows for the municipal counts of one indicator (is_estimate True): by population x the
+    related district share in `shares` (see _district_shares) where it exists (method apportioned_by_rate),
+    else by population alone (method apportioned)."""
     _refuse_unless_count(indicator)
     weights = _district_weights(band_population)
     municipal = counts[(counts["region_level"] == "municipality") & counts["harmonised"]
@@ -159,20 +195,29 @@ def apportion(counts: pd.DataFrame, indicator: Indicator, band_population: pd.Da
             "in that year or earlier; cannot apportion"
         )
     municipal["weights_year"] = municipal["weights_year"].astype(int)
-    rows = municipal.merge(
-        weights.rename(columns={"region_code": "district_code", "region_name": "district_name", "year": "weights_year"}),
-        left_on=["region_code", "sex", "weights_year"], right_on=["municipality", "sex", "weights_year"], how="inner",
-    )
-    suppressed = rows["status"].notna()
-    rows["value"] = (rows["value"] * rows["share"]).where(~suppressed)
-    rows["region_code"] = rows["district_code"]
-    rows["region_name"] = rows["district_name"]
+    shares = shares if shares is not None else pd.DataFrame(columns=["region_code", "sex", "period", "year", "rate"])
+    parts = []
+    for _, row in municipal.iterrows():
+        districts = weights[(weights["municipality"] == row["region_code"]) & (weights["sex"] == row["sex"])
+                            & (weights["year"] == row["weights_year"])]
+        rates = _share_period(shares, row["sex"], row["period"])
+        rates = rates[rates["region_code"].isin(districts["region_code"])]
+        suppressed = pd.notna(row["status"])
+        spread = stats.apportion_by_rate(
+            None if suppressed else float(row["value"]), dict(zip(districts["region_code"], districts["share"])),
+            dict(zip(rates["region_code"], rates["rate"])) if not rates.empty else None)
+        part = pd.DataFrame([row] * len(spread)).reset_index(drop=True)
+        part["region_code"] = spread["district"].to_numpy()
+        part["region_name"] = part["region_code"].map(dict(zip(districts["region_code"], districts["region_name"])))
+        part["value"] = spread["value"].to_numpy()
+        part["method"] = spread["method"].to_numpy()
+        parts.append(part)
+    rows = pd.concat(parts, ignore_index=True)
     rows["region_level"] = "district"
     for column in ("numerator", "denominator"):
         if column in rows.columns:
             rows[column] = float("nan")
     rows["weights_period"] = rows["weights_year"].astype(str)
-    rows["method"] = "apportioned"
     rows["is_estimate"] = True
     return rows[list(counts.columns) + ["method", "is_estimate", "weights_period"]]
 
@@ -210,7 +255,7 @@ def breakdown(observations: pd.DataFrame, registry: dict[str, Indicator],
             if band not in bands:
                 bands[band] = aggregate_age_band(source_population, band)
             parts.append(apportion(rows.drop(columns=["method", "is_estimate", "weights_period"]), indicator,
-                                   bands[band]))
+                                   bands[band], _district_shares(observations, indicator)))
         parts.append(rows)
     result = pd.concat(parts, ignore_index=True)
     published = set(zip(result["indicator_id"], result["age_group"]))

@@ -9,6 +9,7 @@ as `file: key.path: message`, so a data engineer fixes them in one pass.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -164,6 +165,8 @@ def _not_a_number(value: Any) -> Any:
 def _a_number(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"must be a number, got {value!r}")  # noqa: TRY004 (see _not_a_number)
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number, got {value!r}")
     return value
 
 
@@ -187,7 +190,7 @@ Text = Annotated[str, AfterValidator(_text)]
 # A code or id of a source (table ids, region and contents codes): a string, never a number YAML made of
 # an unquoted code.
 Code = Annotated[str, BeforeValidator(_not_a_number), AfterValidator(_text)]
-# A number as the file writes it (an int stays an int); never a quoted string or a yes/no.
+# A finite number as the file writes it (an int stays an int); never a quoted string, a yes/no or .nan.
 Number = Annotated[int | float, BeforeValidator(_a_number)]
 
 

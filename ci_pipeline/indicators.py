@@ -61,11 +61,22 @@ class Suppression(TypedDict, total=False):
 
 
 @forbid_extra_keys
-class ApportionBy(TypedDict):
-    """The population that spreads a municipal count over districts."""
+class ApportionShare(TypedDict):
+    """A related district share (an indicator of the registry) that weighs the population."""
 
     indicator_id: Text
     age_group: Text
+
+
+@forbid_extra_keys
+class ApportionBy(TypedDict):
+    """How a municipal count is spread over districts: by the population of an age group, times a related
+    district share where one exists (stats.apportionment), and what that assumes, in words."""
+
+    indicator_id: Text
+    age_group: Text
+    share: NotRequired[ApportionShare]
+    assumption: Trimmed
 
 
 class Indicator(ConfigModel):
@@ -128,10 +139,18 @@ def load_registry(root: Path) -> dict[str, Indicator]:
     if not files:
         raise ConfigError([f"{folder}: no indicator files (*.yaml)"])
     registry = {indicator.id: indicator for indicator in collect(partial(load_indicator, path) for path in files)}
-    problems = [f"{folder / (indicator.id + '.yaml')}: apportion_by.indicator_id: "
-                f"{indicator.apportion_by['indicator_id']!r} is not in the registry"
-                for indicator in registry.values()
-                if indicator.apportion_by and indicator.apportion_by["indicator_id"] not in registry]
+    problems = []
+    for indicator in registry.values():
+        where = f"{folder / (indicator.id + '.yaml')}: apportion_by"
+        by = indicator.apportion_by or {}
+        if by and by["indicator_id"] not in registry:
+            problems.append(f"{where}.indicator_id: {by['indicator_id']!r} is not in the registry")
+        share = by.get("share")
+        if share and share["indicator_id"] not in registry:
+            problems.append(f"{where}.share.indicator_id: {share['indicator_id']!r} is not in the registry")
+        elif share and registry[share["indicator_id"]].kind not in ("share", "rate"):
+            problems.append(f"{where}.share.indicator_id: {share['indicator_id']!r} is a "
+                            f"{registry[share['indicator_id']].kind}, not a share or rate")
     if problems:
         raise ConfigError(problems)
     return registry
@@ -153,9 +172,14 @@ def registry_frame(registry: dict[str, Indicator]) -> pd.DataFrame:
             "district_method": indicator.district_method,
             "apportion_by_indicator_id": (indicator.apportion_by or {}).get("indicator_id"),
             "apportion_by_age_group": (indicator.apportion_by or {}).get("age_group"),
+            "apportion_by_share_indicator_id": (indicator.apportion_by or {}).get("share", {}).get("indicator_id"),
+            "apportion_by_share_age_group": (indicator.apportion_by or {}).get("share", {}).get("age_group"),
+            "apportionment_assumption": (indicator.apportion_by or {}).get("assumption"),
             "goals": ",".join(indicator.goals),
         })
     frame = pd.DataFrame.from_records(rows, columns=REGISTRY_COLUMNS)
     for column in ("pooling_years", "suppression_min_numerator", "suppression_min_denominator"):
         frame[column] = frame[column].astype("Int64")
+    for column in ("apportion_by_share_indicator_id", "apportion_by_share_age_group", "apportionment_assumption"):
+        frame[column] = frame[column].astype("str")  # text even where no indicator is apportioned
     return frame

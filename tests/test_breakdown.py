@@ -21,12 +21,20 @@ def indicator(indicator_id: str, kind: str, district_method: str, apportion_by=N
                      district_method=district_method, apportion_by=apportion_by)
 
 
+ASSUMPTION = "every district has Oslo's average prevalence (illustrative)"
 REGISTRY = {
     "population": indicator("population", "count", "observed"),
     "children_low_income_count": indicator("children_low_income_count", "count", "apportioned",
-                                           {"indicator_id": "population", "age_group": "0-17"}),
+                                           {"indicator_id": "population", "age_group": "0-17",
+                                            "assumption": ASSUMPTION}),
     "children_low_income_share": indicator("children_low_income_share", "share", "not_available"),
+    "persistent_low_income_share": indicator("persistent_low_income_share", "share", "observed"),
 }
+# The same count, apportioned by population x the district share of persistent low income.
+BY_RATE = {**REGISTRY, "children_low_income_count": indicator(
+    "children_low_income_count", "count", "apportioned",
+    {"indicator_id": "population", "age_group": "0-17", "assumption": ASSUMPTION,
+     "share": {"indicator_id": "persistent_low_income_share", "age_group": "0-17"}})}
 
 
 def tidy(region_code: str, level: str, indicator_id: str, period: str, value, *, status=None, age_group="total",
@@ -76,6 +84,51 @@ def test_apportionment_uses_the_same_year_else_the_nearest_earlier_and_says_so()
     assert apportioned.loc[("2019-2021", "030101"), "value"] == pytest.approx(900.0 * 3 / 16)
 
 
+def shares(period: str, rates: dict[str, float]) -> list[dict]:
+    return [tidy(code, "district", "persistent_low_income_share", period, rate, age_group="0-17", table_id="507")
+            for code, rate in rates.items()]
+
+
+def test_count_is_apportioned_by_population_times_the_related_district_share():
+    rows = [tidy("0301", "municipality", "children_low_income_count", "2020", 1000.0),
+            *shares("2020", {"030101": 30.0, "030102": 5.0})]  # no share for the unknown district
+    result = breakdown(pd.DataFrame(rows), BY_RATE, population())
+    districts = result[(result["indicator_id"] == "children_low_income_count")
+                       & (result["region_level"] == "district")].set_index("region_code")
+    # weights: population share x rate; the unknown district gets the population-weighted mean rate
+    mean_rate = (3 * 30.0 + 6 * 5.0) / 9
+    weights = {"030101": 3 * 30.0, "030102": 6 * 5.0, "030199": 1 * mean_rate}
+    total = sum(weights.values())
+    assert districts["value"].to_dict() == pytest.approx({code: 1000.0 * w / total for code, w in weights.items()})
+    assert districts["value"].sum() == pytest.approx(1000.0)
+    assert districts["method"].to_dict() == {"030101": "apportioned_by_rate", "030102": "apportioned_by_rate",
+                                             "030199": "apportioned"}
+    assert districts["is_estimate"].all()
+    assert districts.loc["030101", "value"] > districts.loc["030102", "value"]  # fewer children, more low income
+
+
+def test_the_share_of_the_nearest_earlier_period_is_used_and_none_before_its_first():
+    rows = [tidy("0301", "municipality", "children_low_income_count", "2021", 1000.0),
+            tidy("0301", "municipality", "children_low_income_count", "2019", 800.0),
+            *shares("2020", {"030101": 20.0, "030102": 20.0, "030199": 20.0})]
+    result = breakdown(pd.DataFrame(rows), BY_RATE, population(years=("2018", "2019", "2020", "2021")))
+    districts = result[(result["indicator_id"] == "children_low_income_count") & (result["region_level"] == "district")]
+    by_period = districts.groupby("period")["method"].agg(set).to_dict()
+    assert by_period == {"2021": {"apportioned_by_rate"}, "2019": {"apportioned"}}
+    # equal shares everywhere: the same split as population alone
+    in_2021 = districts[districts["period"] == "2021"].set_index("region_code")["value"]
+    assert in_2021.to_dict() == pytest.approx({"030101": 1000.0 * 3 / 16, "030102": 1000.0 * 12 / 16,
+                                               "030199": 1000.0 * 1 / 16})
+
+
+def test_suppressed_municipal_count_by_rate_stays_suppressed():
+    rows = [tidy("0301", "municipality", "children_low_income_count", "2020", None, status=":"),
+            *shares("2020", {"030101": 30.0, "030102": 5.0, "030199": 10.0})]
+    result = breakdown(pd.DataFrame(rows), BY_RATE, population())
+    districts = result[(result["indicator_id"] == "children_low_income_count") & (result["region_level"] == "district")]
+    assert len(districts) == 3 and districts["value"].isna().all() and set(districts["status"]) == {":"}
+
+
 def test_suppressed_municipal_count_gives_suppressed_districts_never_numbers():
     result = run([tidy("0301", "municipality", "children_low_income_count", "2020", None, status=":")])
     districts = result[result["method"] == "apportioned"]
@@ -86,7 +139,8 @@ def test_suppressed_municipal_count_gives_suppressed_districts_never_numbers():
 def test_a_share_is_never_apportioned():
     # The registry refuses such an indicator; breakdown refuses it too, whoever built it.
     share = indicator("neet_share", "share", "not_available").model_copy(
-        update={"district_method": "apportioned", "apportion_by": {"indicator_id": "population", "age_group": "15-29"}})
+        update={"district_method": "apportioned", "apportion_by": {"indicator_id": "population", "age_group": "15-29",
+                                                                   "assumption": ASSUMPTION}})
     registry = {**REGISTRY, "neet_share": share}
     rows = pd.DataFrame([tidy("0301", "municipality", "neet_share", "2020", 12.5)])
     with pytest.raises(BreakdownError, match="neet_share is a share: a share is never apportioned over districts"):

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from ci_pipeline import stats
+from ci_pipeline.config import ConfigError
 from ci_pipeline.goals.config import (
     GOALS_COLUMNS,
     OSLO_DISTRICTS,
@@ -183,37 +184,41 @@ def test_project_goals_load_and_match_the_survey_codebook():
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda d: d["goals"][0].pop("name_en"), r"goal 'completion': missing key\(s\) \['name_en'\]"),
+    (lambda d: d["goals"][0].pop("name_en"), r"goals\[0\]\.name_en: required key is missing"),
     (lambda d: d["goals"][0]["indicators"][0].update(scope="town"),
-     r"goal 'completion', indicator 'dropout_share': scope must be one of"),
-    (lambda d: d["goals"][0]["indicators"][0].update(colour="red"), r"unknown key\(s\) \['colour'\]"),
-    (lambda d: d["goals"][1].update(id="completion"), "used by more than one goal"),
-    (lambda d: d["goals"][0]["indicators"][0].update(target_year="2030"), "target_year must be a year"),
-    (lambda d: d["goals"][0]["indicators"][0].update(target_value="ten"), "target_value must be a number"),
-    (lambda d: d["goals"][0]["indicators"][0].update(baseline_period="2031-2033"), "does not end before"),
-    (lambda d: d["goals"][0]["indicators"][0].update(baseline_period="spring"), "baseline_period: period"),
+     r"goals\[0\]\.indicators\[0\]\.scope: Input should be 'city', 'each_district' or 'gap' \(got 'town'\)"),
+    (lambda d: d["goals"][0]["indicators"][0].update(colour="red"), r"goals\[0\]\.indicators\[0\]\.colour: unknown key"),
+    (lambda d: d["goals"][1].update(id="completion"), r"goals\[1\]\.id: completion is used by more than one goal"),
+    (lambda d: d["goals"][0]["indicators"][0].update(target_year="2030"), r"\.target_year: Input should be a valid integer"),
+    (lambda d: d["goals"][0]["indicators"][0].update(target_value="ten"), r"\.target_value: Input should be a valid number"),
+    (lambda d: d["goals"][0]["indicators"][0].update(baseline_period="2031-2033"),
+     r"goals\[0\]\.indicators\[0\]\.target_year: 2030 is before the baseline 2031-2033"),
+    (lambda d: d["goals"][0]["indicators"][0].update(baseline_period="spring"),
+     r"goals\[0\]\.indicators\[0\]\.baseline_period: period"),
+    (lambda d: d["goals"][0]["indicators"][0].update(baseline_period=2015), r"\.baseline_period: must be a quoted string"),
 ])
-def test_load_goals_errors_name_file_goal_and_key(tmp_path, change, message):
+def test_load_goals_errors_name_file_and_key(tmp_path, change, message):
     document = yaml.safe_load(yaml.safe_dump(GOALS_YAML))
     change(document)
-    with pytest.raises(GoalsError, match=message) as error:
+    with pytest.raises(ConfigError, match=message) as error:
         make_goals(tmp_path, document)
-    assert str(tmp_path / "goals.yaml") in str(error.value)
+    assert all(line.startswith(f"{tmp_path / 'goals.yaml'}: ") for line in error.value.problems)
 
 
 def test_load_goals_missing_file(tmp_path):
-    with pytest.raises(GoalsError, match="file not found"):
+    with pytest.raises(ConfigError, match="the file does not exist"):
         load_goals(tmp_path / "nope.yaml")
 
 
 def test_goals_checked_against_registry_and_codebook(tmp_path):
     goals = make_goals(tmp_path)
     check_goals_against(goals, REGISTRY, {"survey_support": "higher_is_better"})
-    with pytest.raises(GoalsError, match="'survey_support': not an indicator of the survey codebook"):
+    with pytest.raises(ConfigError, match=r"goals\[0\]\.indicators\[1\]\.indicator_id: survey_support is not an "
+                                          "indicator of the survey codebook"):
         check_goals_against(goals, REGISTRY, {})
     wrong = {**REGISTRY, "leisure_share": SimpleNamespace(**{**vars(REGISTRY["leisure_share"]),
                                                              "polarity": "higher_is_worse"})}
-    with pytest.raises(GoalsError, match="'leisure_share': polarity higher_is_better disagrees"):
+    with pytest.raises(ConfigError, match=r"goals\[1\]\.indicators\[0\]\.polarity: higher_is_better disagrees"):
         check_goals_against(goals, wrong, {"survey_support": "higher_is_better"})
 
 
@@ -266,7 +271,7 @@ def test_a_district_without_figures_keeps_its_row(progress):
     assert pd.isna(row["latest_value"]) and row["trend_n_points"] == 0
 
 
-def test_comparisons_use_the_registry_test_and_claim_significance_only_when_p_below_alpha(progress):
+def test_comparisons_use_the_registry_test_and_claim_significance_only_when_q_below_alpha(progress):
     high = _row(progress, "completion", "dropout_share", HIGH)
     low = _row(progress, "completion", "dropout_share", LOW)
     assert high["comparison_norway"] == "worse" and low["comparison_norway"] == "better"
@@ -275,18 +280,24 @@ def test_comparisons_use_the_registry_test_and_claim_significance_only_when_p_be
     expected = stats.binomial_test(high["latest_numerator"], high["latest_denominator"],
                                    norway["latest_value"] / 100)
     assert high["comparison_norway_p_value"] == pytest.approx(expected.p_value)
-    # Against Oslo: the rest of Oslo (Oslo minus the district) is the second sample
+    assert high["comparison_norway_reference_value"] == pytest.approx(norway["latest_value"])
+    # Against Oslo: the rest of Oslo (Oslo minus the district) is the second sample, and the mart stores it
     oslo = _row(progress, "completion", "dropout_share", "0301")
-    rest = stats.compare_two_shares(high["latest_numerator"], high["latest_denominator"],
-                                    oslo["latest_numerator"] - high["latest_numerator"],
-                                    oslo["latest_denominator"] - high["latest_denominator"])
+    rest_x = oslo["latest_numerator"] - high["latest_numerator"]
+    rest_n = oslo["latest_denominator"] - high["latest_denominator"]
+    rest = stats.compare_two_shares(high["latest_numerator"], high["latest_denominator"], rest_x, rest_n)
     assert high["comparison_oslo_test"] == "fisher_exact"
     assert high["comparison_oslo_p_value"] == pytest.approx(rest.p_value)
+    assert high["comparison_oslo_reference_area"] == "rest_of_oslo"
+    assert high["comparison_oslo_reference_value"] == pytest.approx(100 * rest_x / rest_n)
+    assert high["comparison_oslo_reference_value"] != pytest.approx(oslo["latest_value"])
     for name in ("oslo", "norway"):
         called = progress[progress[f"comparison_{name}"].isin(["better", "worse"])]
-        assert (called[f"comparison_{name}_p_value"] < stats.ALPHA).all()
+        assert (called[f"comparison_{name}_q_value"] < stats.ALPHA).all()
         quiet = progress[progress[f"comparison_{name}"] == "not_significant"]
-        assert (quiet[f"comparison_{name}_p_value"] >= stats.ALPHA).all()
+        assert (quiet[f"comparison_{name}_q_value"] >= stats.ALPHA).all()
+        tested = progress[progress[f"comparison_{name}_q_value"].notna()]
+        assert (tested[f"comparison_{name}_q_value"] >= tested[f"comparison_{name}_p_value"] * (1 - 1e-12)).all()
     ordinary = _row(progress, "completion", "dropout_share", "030110")
     assert ordinary["comparison_oslo"] == "not_significant"
 
@@ -295,7 +306,8 @@ def test_no_counts_means_not_tested(progress):
     row = _row(progress, "activity", "leisure_share", "030110")
     assert row["comparison_oslo"] == "not_tested" and pd.isna(row["comparison_oslo_p_value"])
     assert "no numerator and denominator" in row["comparison_note"]
-    assert row["trend_test"] == "ols_slope"
+    assert pd.isna(row["comparison_oslo_reference_value"]) and pd.isna(row["comparison_oslo_reference_area"])
+    assert row["trend_test"] == "ols" and row["trend_status"] == "too_few_points"
 
 
 def test_provenance_is_illustrative_when_any_input_is(progress):
@@ -306,27 +318,33 @@ def test_provenance_is_illustrative_when_any_input_is(progress):
 
 def test_status_rule(progress):
     high = _row(progress, "completion", "dropout_share", HIGH)
-    # baseline 30 % (2017), target 10 % by 2030: the straight path is at 30 - 20 x 6/13 = 20.8 in 2023
+    # baseline 30 % (2017), target 10 % by 2030: 6 of 13 years gone, so 46 % of the way is expected by 2023
     assert high["baseline_value"] == pytest.approx(30.0) and high["latest_value"] == pytest.approx(27.0)
-    assert high["status"] == "off_track" and "trajectory value 20.8" in high["status_reason"]
+    assert high["target_form"] == "absolute" and high["target_value"] == 10.0
     assert high["progress_pct"] == pytest.approx((27.0 - 30.0) / (10.0 - 30.0) * 100)
-    oslo = _row(progress, "completion", "dropout_share", "0301")
-    path = oslo["baseline_value"] + (10.0 - oslo["baseline_value"]) * 6 / 13
-    assert oslo["status"] == ("on_track" if oslo["latest_value"] <= path else "off_track")
+    assert high["expected_progress_pct"] == pytest.approx(6 / 13 * 100)
+    assert high["status"] == "off_track" and "behind the 46 %" in high["status_reason"]
+    assert high["change_direction"] == "improved" and not high["meets_target"]
     low = _row(progress, "completion", "dropout_share", LOW)
-    assert low["status"] == "on_track" and "meets the target" in low["status_reason"]
+    # 5 % at baseline already meets 10 %: no progress percentage, never "on track"
+    assert low["status"] == "target_met_at_baseline" and pd.isna(low["progress_pct"])
     leisure = _row(progress, "activity", "leisure_share", "0301")
-    # 60 -> 66 over 2017-2023 toward 70 by 2030: the path is at 64.6 in 2023, so on track
-    assert leisure["status"] == "on_track" and leisure["headline"]
+    # 60 -> 66 over 2017-2023 toward 70 by 2030: 60 % of the way where 46 % is expected
+    assert leisure["status"] == "on_track" and leisure["headline"] and leisure["progress_pct"] == pytest.approx(60.0)
+    # a city goal's target is Oslo's: the bydeler are shown, not judged
+    district = _row(progress, "activity", "leisure_share", "030101")
+    assert district["status"] == "no_target" and not district["target_applies"] and pd.isna(district["target_value"])
+    assert district["status_reason"] == "the target is for Oslo as a whole"
     assert _row(progress, "completion", "dropout_share", "0")["status"] == "no_target"
 
 
 def test_trend_uses_non_overlapping_periods(progress):
     row = _row(progress, "completion", "dropout_share", "0301")
-    assert row["trend_test"] == "cochran_armitage"
+    assert row["trend_test"] == "quasi_binomial" and row["trend_slope_scale"] == "log_odds"
     assert row["trend_n_points"] == 3  # 2015-2017, 2018-2020, 2021-2023 of seven moving periods
-    assert row["trend_direction"] == "improving"
-    assert row["trend_significant"] == (row["trend_p_value"] < stats.ALPHA)
+    assert row["trend_status"] == "too_few_points" and pd.isna(row["trend_p_value"])
+    assert row["trend_direction"] is None or pd.isna(row["trend_direction"])
+    assert not row["trend_significant"] and row["trend_label"] == "illustrative"
 
 
 def test_pooling_sums_counts_where_the_registry_asks(progress, tmp_path):
@@ -350,12 +368,15 @@ def test_survey_rows_and_question_set_change(progress):
     assert changed["trend_n_points"] == 1 and pd.isna(changed["trend_p_value"])
     steady = _row(progress, "completion", "survey_support", "030104")
     assert steady["latest_value"] == pytest.approx(55.0)  # percent, from the proportion 22 / 40
-    assert steady["trend_n_points"] == 4 and steady["trend_test"] == "cochran_armitage"
+    # survey waves: weighted least squares with the waves' known standard errors, from 3 waves on
+    assert steady["trend_n_points"] == 4 and steady["trend_test"] == "wls_known_se"
+    assert steady["trend_status"] == "tested" and steady["trend_df"] == 2
     assert steady["comparison_norway"] == "not_tested"
     assert steady["comparison_oslo_test"] == "fisher_exact"
     suppressed = _row(progress, "completion", "survey_support", "030115")
     assert suppressed["latest_status"] == ":" and suppressed["status"] == "insufficient_data"
     assert steady["provenance"] == "illustrative"
+    assert steady["trend_label"] == "illustrative"  # made-up inputs are never worded significant
 
 
 def test_gap_row(progress):
@@ -365,9 +386,10 @@ def test_gap_row(progress):
     low = _row(progress, "gaps", "dropout_share", LOW)
     assert gap["latest_value"] == pytest.approx(high["latest_value"] - low["latest_value"])
     assert gap["gap_n_districts"] == 13  # one district suppressed, one without figures
-    assert "13 of 15" in gap["status_reason"]
     assert gap["gap_significant"] and gap["gap_p_value"] < stats.ALPHA and gap["gap_test"] == "fisher_exact"
-    assert gap["status"] == "off_track" and gap["target_applies"]
+    assert gap["gap_q_value"] == gap["gap_p_value"]  # a family of one test
+    # the gap stays 25 points (30 - 5 falls to 27 - 2): no progress toward 8 points
+    assert gap["status"] == "off_track" and gap["target_applies"] and gap["progress_pct"] == pytest.approx(0.0)
     assert high["status"] == "no_target"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,10 @@ district_method: not_available
 def test_project_registry_loads():
     registry = load_registry(REPO)
     assert len(registry) == 12
-    assert registry["children_low_income_count"].apportion_by == {"indicator_id": "population", "age_group": "0-17"}
+    by = registry["children_low_income_count"].apportion_by
+    assert (by["indicator_id"], by["age_group"]) == ("population", "0-17")
+    assert by["share"] == {"indicator_id": "low_income_children_persistent_share", "age_group": "0-17"}
+    assert "persistent low income" in by["assumption"]
     assert registry["children_low_income_share"].district_method == "not_available"
     assert registry["school_wellbeing_share"].pooling_years == 5
     assert registry["population"].test == "poisson" and registry["median_household_income"].test == "none"
@@ -53,7 +57,7 @@ def write(folder: Path, name: str, text: str) -> Path:
     ("x_share", GOOD.format(id="other_id"), r"x_share.yaml: id: must equal the file name 'x_share'"),
     ("x_share", GOOD.format(id="x_share").replace("kind: share", "kind: ratio"), r"x_share.yaml: kind: Input should be 'share', 'count', 'rate' or 'amount' \(got 'ratio'\)"),
     ("x_share", GOOD.format(id="x_share").replace("not_available", "apportioned")
-     + 'apportion_by: {indicator_id: population, age_group: "0-17"}\n',
+     + 'apportion_by: {indicator_id: population, age_group: "0-17", assumption: average prevalence}\n',
      r"x_share.yaml: district_method: apportioned is only for counts; a share is never spread over districts"),
     ("x_share", GOOD.format(id="x_share").replace('"08764"', "8764"), r"x_share.yaml: sources\[0\].table_id: must be a quoted string, got 8764"),
     ("x_share", GOOD.format(id="x_share") + "colour: red\n", r"x_share.yaml: colour: unknown key"),
@@ -67,10 +71,25 @@ def test_bad_files_give_clear_errors(tmp_path, name, text, message):
 
 def test_apportion_by_must_name_a_registered_indicator(tmp_path):
     count = (GOOD.format(id="x_count").replace("kind: share", "kind: count").replace("not_available", "apportioned")
-             + 'apportion_by: {indicator_id: population, age_group: "0-17"}\n')
+             + 'apportion_by: {indicator_id: population, age_group: "0-17", assumption: average prevalence,\n'
+             + '               share: {indicator_id: x_rate, age_group: "0-17"}}\n')
     write(tmp_path, "x_count", count)
-    with pytest.raises(ConfigError, match=r"x_count.yaml: apportion_by.indicator_id: 'population' is not in the registry"):
-        load_registry(tmp_path)
+    problems = problems_of(tmp_path)
+    assert any(re.search(r"x_count.yaml: apportion_by.indicator_id: 'population' is not in the registry", p)
+               for p in problems)
+    assert any(re.search(r"x_count.yaml: apportion_by.share.indicator_id: 'x_rate' is not in the registry", p)
+               for p in problems)
+
+
+def test_apportionment_states_its_assumption_and_its_share_is_a_share(tmp_path):
+    count = (GOOD.format(id="x_count").replace("kind: share", "kind: count").replace("not_available", "apportioned")
+             + 'apportion_by: {indicator_id: x_count, age_group: "0-17"}\n')
+    write(tmp_path, "x_count", count)
+    assert any(p.endswith("apportion_by.assumption: required key is missing") for p in problems_of(tmp_path))
+    write(tmp_path, "x_count", count.replace('"0-17"}', '"0-17", assumption: average prevalence,\n'
+                                             '               share: {indicator_id: x_count, age_group: "0-17"}}'))
+    assert problems_of(tmp_path) == [f"{tmp_path / 'indicators' / 'x_count.yaml'}: apportion_by.share.indicator_id: "
+                                     "'x_count' is a count, not a share or rate"]
 
 
 def test_empty_folder_is_an_error(tmp_path):

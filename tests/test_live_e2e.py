@@ -38,7 +38,8 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 SNAPSHOTS = REPO / "data" / "snapshots"
-LIVE_ONLY_COLUMNS = ["retrieved_at", "provenance"]
+# provenance, and the trend wording that follows from it (made-up figures are never worded significant)
+LIVE_ONLY_COLUMNS = ["retrieved_at", "provenance", "trend_label", "trend_reason"]
 MARTS = ["goal_progress", "goals", "indicator_values", "indicators", "regions", "stories", "survey_change",
          "survey_results"]
 # The table whose `updated` stamp moves, and the catalogue entry that fetches it.

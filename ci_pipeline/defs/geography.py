@@ -76,8 +76,8 @@ def _core_observations(staging_names: list[str]):
         group_name="core",
         kinds={"pandas", "parquet"},
         description="Every statistical source (SSB, FHI) in the tidy shape, harmonised to today's region codes "
-        "(original code kept) and broken down to districts: method observed / aggregated / apportioned / "
-        "not_available on every row, apportioned counts flagged as estimates. Cells that the source itself marks "
+        "(original code kept) and broken down to districts: method observed / aggregated / apportioned_by_rate / "
+        "apportioned / not_available on every row, apportioned counts flagged as estimates. Cells that the source itself marks "
         "'.' (cannot occur) for a region outside its lifetime are not carried; their count is reported.",
     )
     def observations(context: AssetExecutionContext, regions: pd.DataFrame, region_history: pd.DataFrame,

@@ -27,7 +27,7 @@ def _load(settings: Settings) -> tuple[list[Goal], dict, dict[str, str]]:
     """Goals, registry and survey indicator names from the catalogue, the goals checked against the
     registry and the survey codebook."""
     catalogue = settings.catalogue_root
-    goals = load_goals(catalogue / GOALS_FILE)
+    goals = load_goals(catalogue / GOALS_FILE, root=settings.repo_root)
     registry = load_registry(catalogue)
     codebook = load_codebook(catalogue / "surveys")
     survey_polarities = {indicator.id: survey_polarity(indicator.polarity) for indicator in codebook.indicators}
@@ -41,7 +41,8 @@ def _load(settings: Settings) -> tuple[list[Goal], dict, dict[str, str]]:
     group_name="marts",
     kinds={"pandas"},
     description="The initiative's goals from assets/goals.yaml: one row per goal x indicator, with baseline, "
-    "target value and year, polarity and scope (city, each district, or the gap between districts).",
+    "the target's form (absolute, relative, gap-closing, per-district overrides) and year, polarity and scope "
+    "(city, each district, or the gap between districts).",
 )
 def goals_mart(context: AssetExecutionContext, pipeline: PipelineResource) -> pd.DataFrame:
     goals, _, _ = _load(pipeline.settings)
@@ -59,8 +60,9 @@ def goals_mart(context: AssetExecutionContext, pipeline: PipelineResource) -> pd
         "survey_results": AssetIn(key=["marts", "survey_results"]),
     },
     description="Progress per goal x indicator x region (Oslo, each bydel, Norway where it has the figure) "
-    "and the gap between districts: baseline, latest, target, progress %, status, trend test, and "
-    "significance-tested comparisons with Oslo and Norway (ci_pipeline/goals/rules.py has the rules).",
+    "and the gap between districts: baseline, latest, the region's own target (absolute, relative, gap-closing "
+    "or override), progress %, status, the trend test (quasi-likelihood for counts and shares), and comparisons "
+    "with Oslo and Norway, each with its Benjamini-Hochberg q-value (ci_pipeline/goals/ has the rules).",
 )
 def goal_progress_mart(
     context: AssetExecutionContext,
@@ -75,7 +77,9 @@ def goal_progress_mart(
         "rows": len(frame),
         "on_track": int((headline["status"] == "on_track").sum()),
         "off_track": int((headline["status"] == "off_track").sum()),
+        "target_met_at_baseline": int((headline["status"] == "target_met_at_baseline").sum()),
         "insufficient_data": int((headline["status"] == "insufficient_data").sum()),
+        "significant_trends": int(frame["trend_significant"].sum()),
         "illustrative_rows": int((frame["provenance"] == "illustrative").sum()),
     })
     return frame

@@ -1,26 +1,52 @@
-"""Goal configuration: assets/goals.yaml read and validated, checked against the registry, and the goals mart.
+"""Goal configuration: assets/goals.yaml as validated models, checked against the registry, and the goals mart.
 
-A goal has an id, names (nb, en), a description and indicators; each indicator entry names the
-indicator (a registry id, or survey_... for a survey indicator), its baseline period, target value and
-year, polarity and scope (city, each_district or gap), and optionally the source and age group to
-follow. Every error names the file, the goal and the key.
+A goal has an id, names (nb, en), a description and indicators. Each indicator entry names the indicator
+(a registry id, or survey_... for a survey indicator), its baseline period, target year, polarity and
+scope (city, each_district or gap), optionally the source and age group to follow and `headline: false`
+for a supporting indicator (computed and shown, not judged), and its target in one of three forms:
+
+    target_value: 5.0                    absolute: the same value for every region it applies to
+    target_change_pct: -20               relative: each region's own baseline changed by this percent
+    target_close_pct: 50                 gap_closing: each region closes this share of its distance at
+    target_reference: norway             baseline to a reference (oslo, norway or best_district)
+
+`overrides` sets another target for named regions (district codes, or Oslo 0301), in any of the three
+forms, with the reason for it. goals/targets.py turns a form into each region's number.
+
+The file is read through pydantic models (ci_pipeline.config): an unknown key, a missing one, a value of
+the wrong type or a broken rule is reported with every other problem of the file at once, each as
+`file: key.path: message`. Cross-field rules: exactly one target form; a relative target points the good
+way for the polarity (down for higher_is_worse, up for higher_is_better; a gap always shrinks); a
+gap-closing share lies in (0, 100] and never names Norway for a survey indicator; overrides name known
+districts of an each_district goal; the target year is not before the baseline.
 """
 
 from __future__ import annotations
 
-import math
+import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import pandas as pd
-import yaml
+from pydantic import AfterValidator, Field, model_validator
+
+from ci_pipeline.catalogue import SOURCES
+from ci_pipeline.config import (
+    Code,
+    ConfigError,
+    ConfigModel,
+    Number,
+    Text,
+    load_model,
+    matching,
+    raise_problems,
+)
 
 # The regions goals follow (goals.progress, goals.series and the report import them from here).
-from ci_pipeline.geography.oslo import OSLO_CODE as OSLO  # noqa: F401
-from ci_pipeline.geography.oslo import OSLO_DISTRICTS  # noqa: F401
+from ci_pipeline.geography.oslo import OSLO_CODE as OSLO
+from ci_pipeline.geography.oslo import OSLO_DISTRICTS
 from ci_pipeline.geography.regions import COUNTRY_CODE
 from ci_pipeline.indicators import POLARITIES
 from ci_pipeline.periods import PeriodError, parse_period
@@ -31,151 +57,219 @@ NORWAY = COUNTRY_CODE
 SCOPES = ("city", "each_district", "gap")
 SURVEY_PREFIX = "survey_"
 
-_GOAL_KEYS = {"id", "name_nb", "name_en", "description", "indicators"}
-_INDICATOR_KEYS = {
-    "indicator_id", "source", "age_group", "baseline_period", "target_value", "target_year", "polarity", "scope",
-}
-_REQUIRED_INDICATOR_KEYS = {"indicator_id", "baseline_period", "target_value", "target_year", "polarity", "scope"}
+ABSOLUTE, RELATIVE, GAP_CLOSING, OVERRIDE = "absolute", "relative", "gap_closing", "override"
+TARGET_FORMS = (ABSOLUTE, RELATIVE, GAP_CLOSING)
+REFERENCES = ("oslo", "norway", "best_district")
+_FORM_KEYS = {"target_value": ABSOLUTE, "target_change_pct": RELATIVE, "target_close_pct": GAP_CLOSING}
 
 
 class GoalsError(ValueError):
-    """goals.yaml or the data given for the goals is not usable; the message says where and why."""
+    """The data given for the goals is not usable; the message says where and why."""
 
 
-@dataclass(frozen=True)
-class GoalIndicator:
-    indicator_id: str
-    baseline_period: str
-    target_value: float
-    target_year: int
-    polarity: str
-    scope: str
-    source: str | None = None
-    age_group: str | None = None
+Year = Annotated[int, Field(strict=True, ge=1900, le=2200)]
+SnakeCase = Annotated[Text, matching(r"[a-z][a-z0-9_]*", "must be snake_case")]
+
+
+class TargetSpec(ConfigModel):
+    """A target in one of the three forms (the keys are spelled in the module docstring)."""
+
+    target_value: Number | None = None
+    target_change_pct: Number | None = None
+    target_close_pct: Number | None = None
+    target_reference: Literal[REFERENCES] | None = None
+
+    @property
+    def target_form(self) -> str | None:
+        """absolute, relative or gap_closing; None when no target is set."""
+        return next((form for key, form in _FORM_KEYS.items() if getattr(self, key) is not None), None)
+
+    def target_problems(self, polarity: str, scope: str, survey: bool, required: bool) -> list[tuple[tuple, str]]:
+        """Problems of this target for an indicator of that polarity and scope, as (key path, message)."""
+        given = [key for key in _FORM_KEYS if getattr(self, key) is not None]
+        if len(given) > 1:
+            return [((given[1],), f"give one target form, not {' and '.join(given)}")]
+        if not given:
+            return [(("target_value",), "required key is missing: give target_value, target_change_pct or "
+                                        "target_close_pct")] if required else []
+        form, problems = _FORM_KEYS[given[0]], []
+        if (self.target_reference is not None) != (form == GAP_CLOSING):
+            key = "target_reference" if form != GAP_CLOSING else "target_close_pct"
+            problems.append(((key,), "target_reference goes with target_close_pct (a gap-closing target), "
+                                     "and target_close_pct needs it"))
+        if form == RELATIVE:
+            change, shrink = self.target_change_pct, scope == "gap" or polarity == "higher_is_worse"
+            if change == 0 or (change > 0) == shrink or change <= -100:
+                way = "below 0 and above -100 (the gap is to shrink)" if scope == "gap" else (
+                    "below 0 and above -100 (lower is better)" if shrink else "above 0 (higher is better)")
+                problems.append((("target_change_pct",), f"points the wrong way for {polarity if scope != 'gap' else 'a gap'}: "
+                                                         f"must be {way}, got {change:g}"))
+        elif form == GAP_CLOSING:
+            if scope == "gap":
+                problems.append((("target_close_pct",), "a gap goal is one figure for Oslo; give target_value or "
+                                                        "target_change_pct"))
+            elif not 0 < self.target_close_pct <= 100:
+                problems.append((("target_close_pct",), "the share of the distance to close must be above 0 and at "
+                                                        f"most 100, got {self.target_close_pct:g}"))
+            if survey and self.target_reference == "norway":
+                problems.append((("target_reference",), "survey indicators have no figure for Norway"))
+        elif scope == "gap" and self.target_value < 0:
+            problems.append((("target_value",), f"a gap cannot be negative, got {self.target_value:g}"))
+        return problems
+
+
+class TargetOverride(TargetSpec):
+    """Another target for one region, and why."""
+
+    reason: Text
+
+
+class GoalIndicator(TargetSpec):
+    """One indicator of a goal, with its baseline, target and where the target applies."""
+
+    indicator_id: SnakeCase
+    source: Literal[SOURCES] | None = None
+    age_group: Code | None = None
+    baseline_period: Code
+    target_year: Year
+    polarity: Literal[POLARITIES]
+    scope: Literal[SCOPES]
+    headline: bool = Field(default=True, strict=True)
+    overrides: dict[Code, TargetOverride] = Field(default_factory=dict)
+
+    def __hash__(self) -> int:  # the overrides mapping is not hashable; equal entries share these keys
+        return hash((self.indicator_id, self.scope, self.baseline_period))
 
     @property
     def is_survey(self) -> bool:
         return self.indicator_id.startswith(SURVEY_PREFIX)
 
+    @property
+    def baseline_year(self) -> float | None:
+        """The year the baseline ends (a survey wave id starts with its year); None when unreadable."""
+        if self.is_survey:
+            match = re.match(r"(\d{4})-", self.baseline_period)
+            return float(match.group(1)) if match else None
+        try:
+            return parse_period(self.baseline_period).time
+        except PeriodError:
+            return None
 
-@dataclass(frozen=True)
-class Goal:
-    id: str
-    name_nb: str
-    name_en: str
-    description: str
+    @model_validator(mode="after")
+    def _rules(self) -> GoalIndicator:
+        problems = self.target_problems(self.polarity, self.scope, self.is_survey, required=self.headline)
+        for code, override in self.overrides.items():
+            if self.scope != "each_district":
+                problems.append(((("overrides", code)), f"overrides are for each_district goals; a {self.scope} "
+                                                        "goal has one target"))
+                break
+            if code not in (OSLO, *OSLO_DISTRICTS):
+                problems.append((("overrides", code), f"not an Oslo district: use a code {OSLO_DISTRICTS[0]}-"
+                                                      f"{OSLO_DISTRICTS[-1]} or {OSLO} (Oslo)"))
+            problems.extend((("overrides", code, *key), message) for key, message in
+                            override.target_problems(self.polarity, self.scope, self.is_survey, required=True))
+        if self.source is not None and self.is_survey:
+            problems.append((("source",), "`source` is for public statistics; survey indicators have one source"))
+        if not self.is_survey:
+            try:
+                parse_period(self.baseline_period)
+            except PeriodError as error:
+                problems.append((("baseline_period",), str(error)))
+        baseline = self.baseline_year
+        if baseline is None and self.is_survey:
+            problems.append((("baseline_period",), f"a survey wave id such as 2024-spring, got {self.baseline_period!r}"))
+        elif baseline is not None and self.target_year < baseline:
+            problems.append((("target_year",), f"{self.target_year} is before the baseline {self.baseline_period}"))
+        elif baseline is not None and not self.is_survey and self.target_year == baseline:
+            problems.append((("target_year",), f"the baseline {self.baseline_period} already ends in {self.target_year}"))
+        raise_problems(problems)
+        return self
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+class Goal(ConfigModel):
+    id: SnakeCase
+    name_nb: Text
+    name_en: Text
+    description: Annotated[str, AfterValidator(_one_line)] = ""
     indicators: tuple[GoalIndicator, ...]
 
+    def __hash__(self) -> int:  # goals key the report's pages; their ids are unique in a file
+        return hash(self.id)
 
-def load_goals(path: Path) -> list[Goal]:
-    """Read and validate goals.yaml; errors name the file, the goal and the key."""
-    path = Path(path)
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise GoalsError(f"{path}: file not found") from None
-    except yaml.YAMLError as error:
-        raise GoalsError(f"{path}: not valid YAML: {error}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("goals"), list) or not document["goals"]:
-        raise GoalsError(f"{path}: expected a top-level key `goals` with a non-empty list of goals")
-    goals = []
-    seen = set()
-    for position, spec in enumerate(document["goals"], start=1):
-        where = f"{path}: goal #{position}"
-        if not isinstance(spec, dict):
-            raise GoalsError(f"{where}: expected a mapping, got {type(spec).__name__}")
-        if "id" in spec:
-            where = f"{path}: goal {spec['id']!r}"
-        _check_keys(spec, _GOAL_KEYS, _GOAL_KEYS - {"description"}, where)
-        goal_id = str(spec["id"])
-        if not re.fullmatch(r"[a-z][a-z0-9_]*", goal_id):
-            raise GoalsError(f"{where}: id must be snake_case")
-        if goal_id in seen:
-            raise GoalsError(f"{where}: id is used by more than one goal")
-        seen.add(goal_id)
-        if not isinstance(spec["indicators"], list) or not spec["indicators"]:
-            raise GoalsError(f"{where}: `indicators` must be a non-empty list")
-        indicators = tuple(
-            _goal_indicator(item, f"{where}, indicator #{number}")
-            for number, item in enumerate(spec["indicators"], start=1)
-        )
-        keys = [(item.indicator_id, item.scope) for item in indicators]
-        if len(set(keys)) != len(keys):
-            raise GoalsError(f"{where}: an indicator is listed twice with the same scope")
-        goals.append(Goal(goal_id, str(spec["name_nb"]), str(spec["name_en"]),
-                          " ".join(str(spec.get("description", "")).split()), indicators))
-    return goals
+    @model_validator(mode="after")
+    def _each_indicator_once_per_scope(self) -> Goal:
+        # (a length rule on the field would also fire, confusingly, whenever an entry is invalid)
+        seen: set[tuple[str, str]] = set()
+        problems = [] if self.indicators else [(("indicators",), "list at least one indicator")]
+        for position, item in enumerate(self.indicators):
+            if (item.indicator_id, item.scope) in seen:
+                problems.append((("indicators", position, "indicator_id"),
+                                 f"{item.indicator_id} is listed twice with scope {item.scope}"))
+            seen.add((item.indicator_id, item.scope))
+        raise_problems(problems)
+        return self
 
 
-def _check_keys(spec: dict, allowed: set[str], required: set[str], where: str) -> None:
-    unknown = sorted(set(spec) - allowed)
-    if unknown:
-        raise GoalsError(f"{where}: unknown key(s) {unknown}; allowed are {sorted(allowed)}")
-    missing = sorted(required - set(spec))
-    if missing:
-        raise GoalsError(f"{where}: missing key(s) {missing}")
+class GoalsFile(ConfigModel):
+    goals: tuple[Goal, ...]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> GoalsFile:
+        seen: set[str] = set()
+        problems = [] if self.goals else [(("goals",), "list at least one goal")]
+        for position, goal in enumerate(self.goals):
+            if goal.id in seen:
+                problems.append((("goals", position, "id"), f"{goal.id} is used by more than one goal"))
+            seen.add(goal.id)
+        raise_problems(problems)
+        return self
 
 
-def _goal_indicator(spec: Any, where: str) -> GoalIndicator:
-    if not isinstance(spec, dict):
-        raise GoalsError(f"{where}: expected a mapping, got {type(spec).__name__}")
-    if "indicator_id" in spec:
-        where = f"{where.rsplit(', indicator', 1)[0]}, indicator {spec['indicator_id']!r}"
-    _check_keys(spec, _INDICATOR_KEYS, _REQUIRED_INDICATOR_KEYS, where)
-    if spec["scope"] not in SCOPES:
-        raise GoalsError(f"{where}: scope must be one of {', '.join(SCOPES)}, got {spec['scope']!r}")
-    if spec["polarity"] not in POLARITIES:
-        raise GoalsError(f"{where}: polarity must be one of {', '.join(POLARITIES)}, got {spec['polarity']!r}")
-    target = spec["target_value"]
-    if isinstance(target, bool) or not isinstance(target, (int, float)) or math.isnan(target):
-        raise GoalsError(f"{where}: target_value must be a number, got {target!r}")
-    year = spec["target_year"]
-    if isinstance(year, bool) or not isinstance(year, int) or not 1900 < year < 2200:
-        raise GoalsError(f"{where}: target_year must be a year such as 2030, got {year!r}")
-    indicator_id = str(spec["indicator_id"])
-    if spec.get("source") is not None and indicator_id.startswith(SURVEY_PREFIX):
-        raise GoalsError(f"{where}: `source` is for public statistics; survey indicators have one source")
-    baseline = str(spec["baseline_period"])
-    if not indicator_id.startswith(SURVEY_PREFIX):
-        try:
-            baseline_time = parse_period(baseline).time
-        except PeriodError as error:
-            raise GoalsError(f"{where}: baseline_period: {error}") from None
-        if baseline_time >= year:
-            raise GoalsError(f"{where}: baseline_period {baseline} does not end before target_year {year}")
-    return GoalIndicator(
-        indicator_id=indicator_id,
-        baseline_period=baseline,
-        target_value=float(target),
-        target_year=year,
-        polarity=spec["polarity"],
-        scope=spec["scope"],
-        source=spec.get("source"),
-        age_group=None if spec.get("age_group") is None else str(spec["age_group"]),
-    )
+def load_goals(path: Path | str, *, root: Path | str | None = None) -> list[Goal]:
+    """Read and validate goals.yaml; a ConfigError lists every problem as `file: key.path: message`."""
+    return list(load_model(GoalsFile, path, root=root).goals)
 
 
 def check_goals_against(goals: list[Goal], registry: Mapping[str, Any], survey_polarities: Mapping[str, str],
                         path: Path | str = "goals.yaml") -> None:
-    """Every indicator must exist in the registry (or the survey codebook) with the same polarity."""
-    for goal in goals:
-        for item in goal.indicators:
-            where = f"{path}: goal {goal.id!r}, indicator {item.indicator_id!r}"
+    """Every indicator must exist in the registry (or the survey codebook) with the same polarity; one
+    ConfigError names every entry that does not."""
+    problems = []
+    for goal_position, goal in enumerate(goals):
+        for position, item in enumerate(goal.indicators):
+            where = f"{path}: goals[{goal_position}].indicators[{position}]"
             if item.is_survey:
                 if item.indicator_id not in survey_polarities:
-                    raise GoalsError(f"{where}: not an indicator of the survey codebook")
+                    problems.append(f"{where}.indicator_id: {item.indicator_id} is not an indicator of the survey "
+                                    "codebook")
+                    continue
                 known = survey_polarities[item.indicator_id]
             else:
                 if item.indicator_id not in registry:
-                    raise GoalsError(f"{where}: not in the indicator registry (assets/indicators/)")
+                    problems.append(f"{where}.indicator_id: {item.indicator_id} is not in the indicator registry "
+                                    "(assets/indicators/)")
+                    continue
                 known = registry[item.indicator_id].polarity
             if known != item.polarity:
-                raise GoalsError(f"{where}: polarity {item.polarity} disagrees with the registry/codebook ({known})")
+                problems.append(f"{where}.polarity: {item.polarity} disagrees with the registry/codebook ({known})")
+    if problems:
+        raise ConfigError(problems)
 
 
 def survey_polarity(codebook_polarity: str) -> str:
     """The survey codebook says lower_is_better where the registry says higher_is_worse."""
     return {"lower_is_better": "higher_is_worse"}.get(codebook_polarity, codebook_polarity)
+
+
+def _overrides_json(item: GoalIndicator) -> str | None:
+    if not item.overrides:
+        return None
+    return json.dumps({code: override.model_dump(exclude_none=True) for code, override in item.overrides.items()},
+                      ensure_ascii=False, sort_keys=True)
 
 
 def goals_frame(goals: list[Goal]) -> pd.DataFrame:
@@ -191,12 +285,21 @@ def goals_frame(goals: list[Goal]) -> pd.DataFrame:
             "source": "survey" if item.is_survey else item.source,
             "age_group": item.age_group,
             "scope": item.scope,
+            "headline": item.headline,
             "polarity": item.polarity,
             "baseline_period": item.baseline_period,
+            "target_form": item.target_form,
             "target_value": item.target_value,
+            "target_change_pct": item.target_change_pct,
+            "target_close_pct": item.target_close_pct,
+            "target_reference": item.target_reference,
+            "target_overrides": _overrides_json(item),
             "target_year": item.target_year,
         }
         for goal in goals
         for item in goal.indicators
     ]
-    return pd.DataFrame(rows, columns=GOALS_COLUMNS).astype({"target_value": "float64", "target_year": "int64"})
+    frame = pd.DataFrame(rows, columns=GOALS_COLUMNS)
+    return frame.astype({"target_value": "float64", "target_change_pct": "float64", "target_close_pct": "float64",
+                         "target_year": "int64", "headline": "bool", "age_group": "str", "target_form": "str",
+                         "target_reference": "str", "target_overrides": "str"})

@@ -1,7 +1,8 @@
 """The gap between the best and the worst bydel of a goal indicator, per period (gap goals and the report).
 
 Per period with values for at least two bydeler, the gap is |best - worst| by the indicator's polarity;
-its provenance is the worst of the bydeler's rows that period.
+its provenance is the worst of the bydeler's rows that period, and it is an estimate when the best or the
+worst figure is.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ci_pipeline.archive import worst_provenance
+from ci_pipeline.goals.rules import is_estimate
 from ci_pipeline.goals.series import Series
 
 
@@ -31,6 +33,7 @@ def district_gaps(districts: dict[str, Series], polarity: str) -> tuple[dict[str
             "value": abs(float(best["value"]) - float(worst["value"])), "status": None,
             "best": (best_code, best), "worst": (worst_code, worst), "n": len(with_values),
             "provenance": worst_provenance([row["provenance"] for _, row in observations]),
+            "is_estimate": is_estimate(best["is_estimate"]) or is_estimate(worst["is_estimate"]),
         })
     gaps.sort(key=lambda gap: gap["time"])
     return by_period, gaps

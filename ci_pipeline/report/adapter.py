@@ -3,31 +3,33 @@
 Every other report module works on the view objects made here (`Entry`, `Figure`, `Verdict`, `Trend`,
 `TargetLine`), so a new or renamed goal_progress column is handled in this file alone.
 
-goal_progress columns read (all exist today; `check_columns` names any that is missing):
+goal_progress columns read (`check_columns` names any that is missing):
     goal_id, indicator_id, indicator_name_nb, indicator_name_en, scope, measure ("value" | "gap"),
     region_code, region_name, region_level, headline, target_applies, unit, polarity, source, table_id,
     baseline_period, baseline_value, latest_period, latest_value, latest_status (a source status symbol),
-    latest_ci_low, latest_ci_high, target_value, target_year, status, trend_direction
-    (improving | worsening | no_change | null), trend_significant, trend_p_value, trend_test,
-    comparison_oslo and comparison_norway (better | worse | not_significant | not_tested),
-    comparison_oslo_p_value, comparison_norway_p_value, gap_best_region_code, gap_worst_region_code,
-    gap_significant and gap_p_value (the best against the worst district), is_estimate,
-    provenance (recorded | reconstructed | illustrative).
-Optional columns, used when the mart has them (issues 12 and 19):
-    comparison_oslo_q_value, comparison_norway_q_value, trend_q_value, gap_q_value: Benjamini-Hochberg
-        q-values. Where such a column exists it alone decides significance (a null q is not significant);
-        otherwise the p-value does. Either way the threshold is the row's `alpha` (0.05 when absent).
-    target_form (absolute | relative | gap_closing | override): when it is set on a row, that row's
-        target_value is the region's own target; its line is drawn as it is and the table names the form
-        (target_reference is not read yet).
-        Without it, target_value is the goal's one target, and a region's line is drawn only where it
-        points the good way from the region's baseline (given the polarity), never the wrong way, and
-        only for the area the goal is set for (Oslo for a city goal, each bydel for a district goal).
-    status may take any value: the known ones (on_track, off_track, target_met_at_baseline,
-        insufficient_data, too_few_points, no_target) have plain-language texts; any other is shown as
-        "not assessed", never as its id. trend_test == "too_few_points" reads as too few measurements.
+    latest_ci_low, latest_ci_high, is_estimate, provenance (recorded | reconstructed | illustrative), alpha;
+    the region's own target: target_value, target_year, target_form (absolute | relative | gap_closing |
+        override) and target_reference (own_baseline | oslo | norway | best_district | null);
+    status (on_track | off_track | target_met_at_baseline | insufficient_data | no_target; any other value
+        is shown as "not assessed", never as its id);
+    the trend: trend_test (quasi_binomial | quasi_poisson | wls_known_se | ols), trend_status (tested |
+        too_few_points | no_variation | unbounded_slope | not_converged | estimates_only), trend_direction
+        (improving | worsening | no_change | null), trend_label (improving_significant |
+        worsening_significant | not_significant | unconfirmed | not_tested | illustrative),
+        trend_significant, trend_p_value, trend_q_value;
+    the comparisons: comparison_oslo and comparison_norway (better | worse | not_significant | not_tested)
+        with their _p_value and _q_value;
+    gap rows: gap_best_region_code, gap_worst_region_code, gap_significant, gap_p_value, gap_q_value.
 Significance honesty: a comparison, trend or gap is called better/worse or "statistically sure" only when
-the mart calls it so, its q-value (else p-value) is below alpha, and the row's provenance is not illustrative.
+the mart calls it so, its Benjamini-Hochberg q-value is below the row's alpha, and the row's provenance
+is not illustrative. A trend is worded "sure" only where the mart's trend_label says
+improving_significant / worsening_significant (the label never says so beside a change since the baseline
+that points the other way, and never on made-up figures).
+Targets: an absolute target is the goal's one value: a region's line is drawn only where it points the
+good way from the region's baseline (given the polarity), never the wrong way, and only for the area the
+goal is set for. Any other form is the region's own target, drawn as it is, and the table names the form
+and its reference in words. A supporting indicator (headline false in goals.yaml) is shown but never a
+barometer column nor counted in the headline figures.
 
 The observations behind the charts are read in series.py.
 """
@@ -43,16 +45,18 @@ import pandas as pd
 from ci_pipeline.goals.config import NORWAY, OSLO, OSLO_DISTRICTS, Goal, GoalIndicator
 
 ALPHA = 0.05
-KNOWN_STATUSES = ("on_track", "off_track", "target_met_at_baseline", "insufficient_data", "too_few_points",
-                  "no_target")
+KNOWN_STATUSES = ("on_track", "off_track", "target_met_at_baseline", "insufficient_data", "no_target")
+OWN_TARGET_FORMS = ("relative", "gap_closing", "override")
+TESTED_TRENDS = ("quasi_binomial", "quasi_poisson", "wls_known_se", "ols")
 REQUIRED_COLUMNS = (
     "goal_id", "indicator_id", "indicator_name_nb", "indicator_name_en", "scope", "measure", "region_code",
     "region_name", "region_level", "headline", "target_applies", "unit", "polarity", "source", "table_id",
     "baseline_period", "baseline_value", "latest_period", "latest_value", "latest_status", "latest_ci_low",
-    "latest_ci_high", "target_value", "target_year", "status", "trend_direction", "trend_significant",
-    "trend_p_value", "trend_test", "comparison_oslo", "comparison_oslo_p_value", "comparison_norway",
-    "comparison_norway_p_value", "gap_best_region_code", "gap_worst_region_code", "gap_significant",
-    "gap_p_value", "is_estimate", "provenance",
+    "latest_ci_high", "target_value", "target_year", "target_form", "target_reference", "status",
+    "trend_test", "trend_status", "trend_direction", "trend_label", "trend_significant", "trend_p_value",
+    "trend_q_value", "comparison_oslo", "comparison_oslo_p_value", "comparison_oslo_q_value", "comparison_norway",
+    "comparison_norway_p_value", "comparison_norway_q_value", "gap_best_region_code", "gap_worst_region_code",
+    "gap_significant", "gap_p_value", "gap_q_value", "is_estimate", "provenance", "alpha",
 )
 # Source status symbols (SSB and FHI) in words; any other symbol is "no figure".
 MISSING_REASONS = {":": "missing.suppressed", "..": "missing.missing", ".": "missing.not_computable",
@@ -99,10 +103,12 @@ class Verdict:
 @dataclass(frozen=True)
 class Trend:
     """key is a texts key: trend.improving.sure / .unsure / .illustrative, the same for worsening,
-    trend.no_change, trend.too_few_points or trend.not_tested."""
+    trend.unconfirmed, trend.no_change, trend.too_few_points, trend.estimates_only, trend.no_variation or
+    trend.not_tested; test_key names the test that ran (trend_test.<test>), None when none did."""
 
     key: str
     direction: str | None = None
+    test_key: str | None = None
 
     @property
     def significant(self) -> bool:
@@ -148,6 +154,16 @@ class Figure:
     gap_worst: str | None = None
     gap_test: str | None = None  # the best against the worst district: sure, unsure, illustrative, not_tested
     target_form: str | None = None  # absolute, relative, gap_closing or override where the mart says
+    target_reference: str | None = None  # own_baseline, oslo, norway or best_district where the mart says
+
+    @property
+    def target_form_key(self) -> str | None:
+        """The texts key naming how this region's own target was set (None for the goal's one target)."""
+        if self.target_form not in OWN_TARGET_FORMS:
+            return None
+        if self.target_form == "gap_closing" and self.target_reference:
+            return f"target_form.gap_closing.{self.target_reference}"
+        return f"target_form.{self.target_form}"
 
     @property
     def illustrative(self) -> bool:
@@ -188,6 +204,8 @@ class Entry:
 
     @property
     def headline_figures(self) -> list[Figure]:
+        if not self.item.headline:
+            return []
         if self.headline_level == "gap":
             return [self.gap] if self.gap else []
         if self.headline_level == "municipality":
@@ -207,14 +225,12 @@ class Entry:
         return any(f.estimate for code, f in self.figures.items() if code in DISTRICTS)
 
 
-def _significant(row: pd.Series, p_column: str, q_column: str) -> bool:
-    """Below alpha by the q-value where the mart has the column, else by the p-value; never on made-up figures."""
+def _significant(row: pd.Series, q_column: str) -> bool:
+    """Below alpha by the Benjamini-Hochberg q-value; never on made-up figures."""
     if row.get("provenance") == "illustrative":
         return False
-    alpha = float(row["alpha"]) if "alpha" in row.index and present(row["alpha"]) else ALPHA
-    if q_column in row.index:
-        return present(row[q_column]) and float(row[q_column]) < alpha
-    return present(row[p_column]) and float(row[p_column]) < alpha
+    alpha = float(row["alpha"]) if present(row["alpha"]) else ALPHA
+    return present(row[q_column]) and float(row[q_column]) < alpha
 
 
 def _verdict(row: pd.Series, name: str) -> Verdict:
@@ -223,24 +239,35 @@ def _verdict(row: pd.Series, name: str) -> Verdict:
         return Verdict("not_tested")
     if row.get("provenance") == "illustrative":
         return Verdict("illustrative")
-    if outcome in ("better", "worse") and _significant(row, f"comparison_{name}_p_value",
-                                                       f"comparison_{name}_q_value"):
+    if outcome in ("better", "worse") and _significant(row, f"comparison_{name}_q_value"):
         return Verdict(outcome)
     return Verdict("no_difference")
 
 
-def _trend(row: pd.Series, status: str) -> Trend:
-    if _get(row, "trend_test") == "too_few_points" or status == "too_few_points":
-        return Trend("trend.too_few_points")
+# Why no test ran, in the report's words (the other statuses read as "not assessed").
+_UNTESTED_TRENDS = {"too_few_points": "trend.too_few_points", "estimates_only": "trend.estimates_only",
+                    "no_variation": "trend.no_variation"}
+
+
+def _trend(row: pd.Series) -> Trend:
+    test_status = _get(row, "trend_status")
+    if test_status != "tested":
+        return Trend(_UNTESTED_TRENDS.get(test_status, "trend.not_tested"))
+    test = _get(row, "trend_test")
+    test_key = f"trend_test.{test}" if test in TESTED_TRENDS else None
     direction = _get(row, "trend_direction")
     if direction == "no_change":
-        return Trend("trend.no_change", direction)
+        return Trend("trend.no_change", direction, test_key)
     if direction not in ("improving", "worsening"):
-        return Trend("trend.not_tested")
+        return Trend("trend.not_tested", test_key=test_key)
     if row.get("provenance") == "illustrative":
-        return Trend(f"trend.{direction}.illustrative", direction)
-    sure = bool(_get(row, "trend_significant")) and _significant(row, "trend_p_value", "trend_q_value")
-    return Trend(f"trend.{direction}.{'sure' if sure else 'unsure'}", direction)
+        return Trend(f"trend.{direction}.illustrative", direction, test_key)
+    label = _get(row, "trend_label")
+    if label == "unconfirmed":
+        return Trend("trend.unconfirmed", direction, test_key)
+    sure = (label == f"{direction}_significant" and bool(_get(row, "trend_significant"))
+            and _significant(row, "trend_q_value"))
+    return Trend(f"trend.{direction}.{'sure' if sure else 'unsure'}", direction, test_key)
 
 
 def _figure(row: pd.Series) -> Figure:
@@ -264,10 +291,11 @@ def _figure(row: pd.Series) -> Figure:
         target_value=_get(row, "target_value"),
         target_year=int(row["target_year"]) if present(_get(row, "target_year")) else None,
         target_applies=bool(row["target_applies"]),
-        own_target=_get(row, "target_form") is not None,
+        own_target=_get(row, "target_form") in OWN_TARGET_FORMS,
         target_form=_get(row, "target_form"),
+        target_reference=_get(row, "target_reference"),
         status=status,
-        trend=_trend(row, status),
+        trend=_trend(row),
         vs_oslo=_verdict(row, "oslo") if in_oslo else None,
         vs_norway=_verdict(row, "norway") if not gap and code != NORWAY else None,
         provenance=_get(row, "provenance"),
@@ -279,12 +307,12 @@ def _figure(row: pd.Series) -> Figure:
 
 
 def _gap_test(row: pd.Series) -> str:
-    """Whether the best and the worst district differ for sure (gap_q_value where the mart has it)."""
-    if _get(row, "gap_p_value") is None and "gap_q_value" not in row.index:
+    """Whether the best and the worst district differ for sure (by the gap's q-value)."""
+    if _get(row, "gap_p_value") is None:
         return "not_tested"
     if row.get("provenance") == "illustrative":
         return "illustrative"
-    sure = bool(_get(row, "gap_significant")) and _significant(row, "gap_p_value", "gap_q_value")
+    sure = bool(_get(row, "gap_significant")) and _significant(row, "gap_q_value")
     return "sure" if sure else "unsure"
 
 
@@ -317,8 +345,9 @@ def entries(goal_progress: pd.DataFrame, goals: list[Goal]) -> list[Entry]:
 
 
 def barometer_columns(all_entries: list[Entry]) -> list[Entry]:
-    """The barometer's columns: each goal's headline indicators that are read per district."""
-    return [e for e in all_entries if e.headline_level == "district"]
+    """The barometer's columns: each goal's headline indicators that are read per district (a supporting
+    indicator is never one)."""
+    return [e for e in all_entries if e.headline_level == "district" and e.item.headline]
 
 
 def _better(polarity: str, a: float, b: float) -> bool:

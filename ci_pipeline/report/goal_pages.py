@@ -27,6 +27,8 @@ from ci_pipeline.report.layout import Site, Words, render
 def target_sentence(entry: Entry, words: Words) -> str:
     """The goal's target in words, or that each area has its own."""
     item = entry.item
+    if item.target_form is None and not entry.own_targets:
+        return words.t("target.none")
     if entry.own_targets:
         return words.t("target.own", year=item.target_year)
     unit = gap_unit(entry) if entry.scope == "gap" else entry.unit

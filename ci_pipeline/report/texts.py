@@ -52,7 +52,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "status.off_track": ("Ikke i rute", "Off track"),
     "status.target_met_at_baseline": ("Målet var nådd ved start", "Target met from the start"),
     "status.insufficient_data": ("For lite data", "Not enough data"),
-    "status.too_few_points": ("For få målinger", "Too few measurements"),
     "status.no_target": ("Ikke eget mål her", "No target here"),
     "status.unknown": ("Ikke vurdert", "Not assessed"),
     "status_help.on_track": (
@@ -61,15 +60,18 @@ TEXTS: dict[str, tuple[str, str]] = {
         "to the target")),
     "status_help.off_track": ("siste tall ligger bak den rette linjen fra utgangspunktet til målet",
                               "the latest figure is behind the straight line from the starting point to the target"),
-    "status_help.target_met_at_baseline": ("tallet var allerede bedre enn målet da målingen startet",
-                                           "the figure was already better than the target at the start"),
+    "status_help.target_met_at_baseline": (
+        ("tallet var allerede så godt som målet da målingen startet (også når målet er å holde et nivå som "
+         "allerede er bedre enn sammenligningen); da regnes ingen fremdrift i prosent"),
+        ("the figure was already as good as the target at the start (also where the target is to hold a level "
+         "already better than the comparison); no progress percentage is then computed")),
     "status_help.insufficient_data": (
         "siste tall eller utgangspunktet mangler, er skjult av personvernhensyn, eller spørsmålene er endret",
         "the latest figure or the starting point is missing, hidden for privacy, or the questions changed"),
-    "status_help.too_few_points": ("det finnes for få målinger til å si noe sikkert",
-                                   "there are too few measurements to say anything for sure"),
-    "status_help.no_target": ("målet gjelder Oslo som helhet eller forskjellene, ikke hver bydel",
-                              "the target is for Oslo as a whole or for the gaps, not for each district"),
+    "status_help.no_target": (
+        "målet gjelder Oslo som helhet eller forskjellene, ikke hver bydel, eller indikatoren er en støtteindikator",
+        ("the target is for Oslo as a whole or for the gaps, not for each district, or the indicator is a "
+         "supporting one")),
     "status_help.unknown": ("statusen er ikke vurdert i denne versjonen",
                             "the status is not assessed in this version"),
     # --- comparison with a reference area
@@ -95,9 +97,21 @@ TEXTS: dict[str, tuple[str, str]] = {
     "trend.worsening.unsure": ("Forverring, men ikke statistisk sikker", "Worsening, but not statistically sure"),
     "trend.worsening.illustrative": ("Forverring i eksempeltallene (ikke vurdert)",
                                      "Worsening in the illustrative figures (not assessed)"),
+    "trend.unconfirmed": ("Uklar utvikling: kurven og endringen siden start peker hver sin vei",
+                          "Unclear: the curve and the change since the start point different ways"),
     "trend.no_change": ("Ingen tydelig endring", "No clear change"),
-    "trend.too_few_points": ("For få målinger til å si noe om utviklingen",
-                             "Too few measurements to tell the direction"),
+    "trend.estimates_only": ("Anslag: utviklingen testes ikke", "Estimates: the trend is not tested"),
+    "trend.no_variation": ("Ingen variasjon å teste", "No variation to test"),
+    "trend_test.quasi_binomial": ("testet som andel over tid, med rom for ekstra variasjon mellom årene",
+                                  "tested as a share over time, allowing for extra variation between years"),
+    "trend_test.quasi_poisson": ("testet som antall eller rate over tid, med rom for ekstra variasjon mellom årene",
+                                 "tested as a count or rate over time, allowing for extra variation between years"),
+    "trend_test.wls_known_se": ("testet over rundene i undersøkelsen, med hver rundes usikkerhet",
+                                "tested across the survey rounds, with each round's uncertainty"),
+    "trend_test.ols": ("testet som en rett linje gjennom tallene", "tested as a straight line through the figures"),
+    "trend.too_few_points": ("For få målinger til å si noe sikkert om utviklingen (under fem, eller tre med kjent "
+                             "usikkerhet)", "Too few measurements to tell the direction for sure (fewer than five, "
+                             "or three with known uncertainty)"),
     "trend.not_tested": ("Utviklingen er ikke vurdert", "The trend is not assessed"),
     # --- missing figures (the source's status symbols in words)
     "missing.suppressed": ("skjult av personvernhensyn", "hidden for privacy"),
@@ -201,11 +215,17 @@ TEXTS: dict[str, tuple[str, str]] = {
                    "eget mål."),
                    ("Each area has its own target for {year}; the green line in each chart is that area's own "
                    "target.")),
+    "target.none": ("Støtteindikator: den vises, men målet vurderes ikke etter den.",
+                    "A supporting indicator: shown, but the goal is not judged by it."),
     "target.wrong_way": ("Områder som allerede var bedre enn målet ved start, får ingen mållinje.",
                          "Areas that were already better than the target at the start get no target line."),
     "target_form.absolute": ("samme mål for alle", "the same target for all"),
     "target_form.relative": ("endring fra eget utgangspunkt", "a change from its own starting point"),
     "target_form.gap_closing": ("lukke en del av avstanden", "closing part of the gap"),
+    "target_form.gap_closing.oslo": ("lukke en del av avstanden til Oslo", "closing part of the gap to Oslo"),
+    "target_form.gap_closing.norway": ("lukke en del av avstanden til landet", "closing part of the gap to Norway"),
+    "target_form.gap_closing.best_district": ("lukke en del av avstanden til bydelen som lå best an",
+                                              "closing part of the gap to the best placed district"),
     "target_form.override": ("eget mål for området", "a target set for this area"),
     "goal.table": ("Tabell: alle områder", "Table: every area"),
     "goal.gap_table": ("Tabell: forskjellen og bydelene", "Table: the gap and the districts"),
@@ -222,8 +242,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "chart.definition": ("Definisjon: {text}", "Definition: {text}"),
     "chart.mark": ("EKSEMPELTALL", "ILLUSTRATIVE"),
     "chart.illustrative": ("Eksempeltall, ikke offisiell statistikk.", "Illustrative figures, not official statistics."),
-    "chart.estimate": ("Bydelstallene er anslag: et tall for hele Oslo fordelt etter folketallet.",
-                       "The district figures are estimates: a figure for all of Oslo spread by population."),
+    "chart.estimate": (("Bydelstallene er anslag: et tall for hele Oslo fordelt på bydelene etter folketallet, "
+                        "der det finnes også etter en beslektet andel i hver bydel. Anslag testes aldri."),
+                       ("The district figures are estimates: a figure for all of Oslo spread over the districts by "
+                        "population, and by a related share in each district where one exists. Estimates are never "
+                        "tested.")),
     "chart.legend_title": ("Slik leser du diagrammene:", "How to read the charts:"),
     "chart.legend": (
         ("Blå linje: tallene. Lyseblått felt: 95\u00a0% usikkerhetsintervall. Grå linje: Oslo. Grønn stiplet linje "

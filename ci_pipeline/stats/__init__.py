@@ -6,7 +6,6 @@ Modules, by job:
 - comparisons: one figure against a reference (exact binomial / Poisson, Fisher, two Poisson rates);
 - intervals: Wilson, Clopper-Pearson, Garwood, Kish's effective n and the weighted-share interval;
 - pooling: multi-year periods by summing numerators and denominators (FHI's rules);
-- score_trends: the score tests goal_progress runs today (no over-dispersion);
 - trends: quasi-Poisson / quasi-binomial / least-squares trend tests that allow for over-dispersion;
 - progress: progress towards a target, status and trend wording that never contradict each other;
 - multiplicity: Benjamini-Hochberg q-values within a family of tests;
@@ -39,12 +38,6 @@ from ci_pipeline.stats.pooling import SUPPRESSED_SHARE_LIMIT, pool_years
 from ci_pipeline.stats.progress import ProgressReading, assess_progress, meets, progress_pct
 from ci_pipeline.stats.pvalues import P_FLOOR, format_p_value, p_for_mart
 from ci_pipeline.stats.raking import Margin, RakingError, RakingResult, rake
-from ci_pipeline.stats.score_trends import (
-    TrendResult,
-    trend_test_counts,
-    trend_test_shares,
-    trend_test_values,
-)
 from ci_pipeline.stats.trends import (
     TrendFit,
     least_squares_trend,
@@ -66,7 +59,6 @@ __all__ = [
     "RakingResult",
     "TestResult",
     "TrendFit",
-    "TrendResult",
     "apportion_by_rate",
     "assess_progress",
     "bh_q_values",
@@ -87,9 +79,6 @@ __all__ = [
     "quasi_binomial_trend",
     "quasi_poisson_trend",
     "rake",
-    "trend_test_counts",
-    "trend_test_shares",
-    "trend_test_values",
     "weighted_share_interval",
     "wilson_interval",
     "wilson_intervals",

@@ -15,16 +15,17 @@ direction: the change from the baseline to the latest value by polarity (improve
 where progress exists it is read off progress's sign, so the two always agree.
 
 Status, in this order:
-  1. no_target: no target is set for this row (the caller passes target None);
-  2. insufficient_data: the caller says the figures cannot be compared (`unusable`, e.g. the survey's
-     question set changed), or the latest or the baseline value is missing, or nothing is newer than
-     the baseline;
-  3. target_met_at_baseline: the baseline already meets the target; progress is null, never a
+  1. insufficient_data when the caller says the figures cannot be compared (`unusable`, e.g. the
+     survey's question set changed, or a target relative to a baseline that is missing cannot be set);
+  2. no_target: no target is set for this row (the caller passes target None and no `unusable`);
+  3. insufficient_data: the latest or the baseline value is missing, or nothing is newer than the
+     baseline;
+  4. target_met_at_baseline: the baseline already meets the target; progress is null, never a
      percentage (direction and meets_target still tell what happened since);
-  4. on_track: the latest value meets the target, or progress is positive and at least the progress the
+  5. on_track: the latest value meets the target, or progress is positive and at least the progress the
      straight line from the baseline (at its time) to the target (at the target year) expects by the
      latest time (expected_progress, capped at 100);
-  5. off_track: otherwise.
+  6. off_track: otherwise.
 So on_track always has progress > 0, and off_track has progress below expected_progress (<= 100).
 A status is a reading of the figures, not a test: whether the change is real is the trend's to say.
 
@@ -47,6 +48,7 @@ import math
 from dataclasses import dataclass
 
 from ci_pipeline.stats.common import ALPHA
+from ci_pipeline.stats.pvalues import format_p_value
 from ci_pipeline.stats.trends import TESTED, TrendFit
 
 HIGHER_IS_BETTER, HIGHER_IS_WORSE = "higher_is_better", "higher_is_worse"
@@ -146,16 +148,17 @@ def _trend_wording(trend: TrendFit | None, q_value: float | None, direction: str
     name, p = ("q", q_value) if q_value is not None else ("p", trend.p_value)
     if math.isnan(p):
         return NOT_TESTED, f"{name} is missing"
+    shown = f"{trend.test}: {name}{format_p_value(p, alpha=alpha)[1:]}"  # "q < 0.001", never "q = 0"
     if p >= alpha or not trend.slope:
-        return NOT_SIGNIFICANT, f"{trend.test}: {name} = {p:.3g}"
+        return NOT_SIGNIFICANT, shown
     good_slope = (trend.slope > 0) == _check_polarity(polarity)
     if good_slope and direction == IMPROVED:
-        return IMPROVING_SIGNIFICANT, f"{trend.test}: {name} = {p:.3g}, better than the baseline"
+        return IMPROVING_SIGNIFICANT, f"{shown}, better than the baseline"
     if not good_slope and direction == WORSENED:
-        return WORSENING_SIGNIFICANT, f"{trend.test}: {name} = {p:.3g}, worse than the baseline"
+        return WORSENING_SIGNIFICANT, f"{shown}, worse than the baseline"
     since = "no baseline to compare with" if direction is None else f"the latest value has {direction} since the baseline"
     way = "improving" if good_slope else "worsening"
-    return UNCONFIRMED, f"{trend.test}: {name} = {p:.3g}, the slope is {way} but {since}"
+    return UNCONFIRMED, f"{shown}, the slope is {way} but {since}"
 
 
 def assess_progress(*, polarity: str, baseline: float | None, latest: float | None, target: float | None,
@@ -166,7 +169,8 @@ def assess_progress(*, polarity: str, baseline: float | None, latest: float | No
 
     Times are decimal years (a period as its last year, a survey wave as its date). target None means
     no target applies (status no_target); `unusable` is the caller's reason why baseline and latest cannot
-    be compared (status insufficient_data). trend_q_value, when given, decides significance instead of
+    be compared against the target, or why the target cannot be set (status insufficient_data, also
+    when target is None). trend_q_value, when given, decides significance instead of
     the trend's raw p-value (Benjamini-Hochberg within the indicator's family of tests)."""
     higher_is_better = _check_polarity(polarity)
     baseline, latest = _number(baseline, "baseline"), _number(latest, "latest")
@@ -181,10 +185,10 @@ def assess_progress(*, polarity: str, baseline: float | None, latest: float | No
         return ProgressReading(status, reason, direction=direction, trend=wording[0], trend_reason=wording[1],
                                **fields)
 
-    if target is None:
-        return reading(NO_TARGET, "no target is set for this row")
     if unusable is not None:
         return reading(INSUFFICIENT_DATA, unusable)
+    if target is None:
+        return reading(NO_TARGET, "no target is set for this row")
     if latest is None:
         return reading(INSUFFICIENT_DATA, "no latest value")
     if baseline is None:
