@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,7 +25,10 @@ import pandas as pd
 from ci_pipeline.settings import Settings
 from ci_pipeline.surveys.aggregate import aggregate_responses
 from ci_pipeline.surveys.codebook import load_codebook
-from ci_pipeline.surveys.generator import synthetic_responses
+
+# The synthetic data generator is tool code (tools/), not part of the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from survey_generator import synthetic_responses  # noqa: E402
 
 # Written by hand for the codebook's first wave: two questions per indicator (a, b); an answer is
 # positive when it is at least the threshold; the mean is reported for scales that have one.

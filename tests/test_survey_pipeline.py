@@ -19,7 +19,10 @@ from ci_pipeline.defs.surveys import (
     survey_waves_partitions,
 )
 from ci_pipeline.surveys.codebook import load_codebook
-from ci_pipeline.surveys.generator import generate_wave_frames, write_csv, write_sav, write_waves, write_xlsx
+from survey_support import generator
+
+generate_wave_frames, write_waves = generator.generate_wave_frames, generator.write_waves
+write_csv, write_sav, write_xlsx = generator.write_csv, generator.write_sav, generator.write_xlsx
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 7

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ci_pipeline.settings import Settings
 from ci_pipeline.surveys.codebook import load_codebook
-from ci_pipeline.surveys.generator import DEFAULT_SEED, write_waves
+from survey_generator import DEFAULT_SEED, write_waves  # tools/ is on sys.path when run as a script
 
 
 def main() -> None:
