@@ -111,7 +111,8 @@ def test_ingest_of_a_real_wave_needs_the_secret(tmp_path):
     with pytest.raises(PseudonymisationError):
         ingest_wave(path, codebook, "2025-autumn", env={})
     validated = ingest_wave(path, codebook, "2025-autumn", env={SECRET_ENV_VAR: SECRET})
-    assert validated.responses["respondent_key"].iloc[0] == pseudonymise("R1", SECRET.encode())
+    # the codebook says ids are case-insensitive: "R1" is keyed as "r1"
+    assert validated.responses["respondent_key"].iloc[0] == pseudonymise("r1", SECRET.encode())
     assert validated.responses["provenance"].iloc[0] == "recorded"
 
 

@@ -17,12 +17,14 @@ from ci_pipeline.defs.resources import PipelineSettings
 from ci_pipeline.settings import Settings
 from ci_pipeline.surveys.codebook import CodebookError, load_codebook
 from ci_pipeline.surveys.ingest import (
+    WaveRefused,
+    WaveReport,
     find_wave_file,
-    ingest_wave,
+    process_wave,
     quarantine_path,
     responses_path,
-    store_wave,
     stored_response_files,
+    stored_sha256,
     wave_files,
     wave_id_from_path,
 )
@@ -49,34 +51,32 @@ def _codebook(settings: Settings):
     partitions_def=survey_waves_partitions,
 )
 def survey_wave_ingest(context: dg.AssetExecutionContext, pipeline: PipelineSettings):
-    """Read, pseudonymise and validate one wave file and store its accepted rows and its quarantine."""
+    """Read, pseudonymise, validate and admit one wave file and store its accepted rows and its quarantine.
+
+    A refused file (unreadable, all rows quarantined, another pseudonymisation key, or a republication
+    that would reveal a few people by difference) fails this partition with the reason and the counts; what
+    was stored for the wave before stays, and nothing else is affected."""
     settings = pipeline.settings()
     codebook = _codebook(settings)
     wave_id = context.partition_key
     path = find_wave_file(settings.survey_root, wave_id)
-    validated = ingest_wave(path, codebook, wave_id)
-    rewritten = store_wave(validated, settings.warehouse_root)
-    if not rewritten:
+    try:
+        report = process_wave(path, codebook, wave_id, settings.warehouse_root)
+    except WaveRefused as refusal:
+        counts = WaveReport.of(refusal.validated, wave_id, path.name, "refused", refusal.problem).metadata()
+        raise dg.Failure(description=str(refusal), metadata={"report": dg.MetadataValue.json(counts)}) from refusal
+    if report.status == "unchanged":
         context.log.info(f"wave {wave_id}: {path.name} was already ingested (same sha256); nothing rewritten")
-    common = {
-        "wave": wave_id,
-        "source_file": validated.source_file,
-        "file_sha256": validated.file_sha256,
-        "rewritten": rewritten,
-        "rows_in": validated.rows_in,
-        "rows_accepted": validated.rows_accepted,
-        "rows_quarantined": validated.rows_quarantined,
-    }
-    reasons = validated.reason_counts()
+    common = {**report.metadata(), "quarantine_reasons": dg.MetadataValue.json(report.quarantine_reasons),
+              "file_sha256": stored_sha256(responses_path(settings.warehouse_root, wave_id)) or "",
+              "rewritten": report.status == "ingested"}
     yield dg.MaterializeResult(
         asset_key=RESPONSES_KEY,
-        metadata={**common, "quarantine_reasons": dg.MetadataValue.json(reasons),
-                  "path": str(responses_path(settings.warehouse_root, wave_id))},
+        metadata={**common, "path": str(responses_path(settings.warehouse_root, wave_id))},
     )
     yield dg.MaterializeResult(
         asset_key=QUARANTINE_KEY,
-        metadata={**common, "quarantine_reasons": dg.MetadataValue.json(reasons),
-                  "path": str(quarantine_path(settings.warehouse_root, wave_id))},
+        metadata={**common, "path": str(quarantine_path(settings.warehouse_root, wave_id))},
     )
 
 
