@@ -14,6 +14,7 @@ import pandas as pd
 
 from ci_pipeline.archive import file_sha256
 from ci_pipeline.defs.resources import PipelineSettings
+from ci_pipeline.marts import MartStore
 from ci_pipeline.settings import Settings
 from ci_pipeline.surveys.codebook import CodebookError, load_codebook
 from ci_pipeline.surveys.ingest import (
@@ -80,6 +81,13 @@ def survey_wave_ingest(context: dg.AssetExecutionContext, pipeline: PipelineSett
     )
 
 
+def published_versions(settings: Settings, mart: str) -> list[pd.DataFrame]:
+    """Every published version of a survey mart: its hidden cells stay hidden, and the new build must not
+    differ from any of them by a few people."""
+    store = MartStore(settings.warehouse_root)
+    return [store.read(mart, version) for version in store.versions(mart)]
+
+
 def _mart_metadata(mart, codebook, files) -> dict:
     return {
         **{key: value for key, value in mart.metadata().items() if key != "notes"},
@@ -102,7 +110,7 @@ def survey_results_mart(context: dg.AssetExecutionContext, population: pd.DataFr
     settings = pipeline.settings()
     codebook = _codebook(settings)
     files = stored_response_files(settings.warehouse_root, codebook)
-    mart = build_survey_results(files, codebook, population)
+    mart = build_survey_results(files, codebook, population, earlier=published_versions(settings, "survey_results"))
     context.add_output_metadata(_mart_metadata(mart, codebook, files))
     return mart.frame
 
@@ -117,7 +125,7 @@ def survey_change_mart(context: dg.AssetExecutionContext, pipeline: PipelineSett
     settings = pipeline.settings()
     codebook = _codebook(settings)
     files = stored_response_files(settings.warehouse_root, codebook)
-    mart = build_survey_change(files, codebook)
+    mart = build_survey_change(files, codebook, earlier=published_versions(settings, "survey_change"))
     context.add_output_metadata(_mart_metadata(mart, codebook, files))
     return mart.frame
 
