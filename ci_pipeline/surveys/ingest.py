@@ -35,7 +35,7 @@ from ci_pipeline.surveys.pseudonymise import (
 )
 from ci_pipeline.surveys.readers import SUPPORTED_SUFFIXES, WaveFileError, read_wave_file
 from ci_pipeline.surveys.republication import republication_problem
-from ci_pipeline.surveys.validation import ValidatedWave, validate_wave
+from ci_pipeline.surveys.validation import ROW_REASONS, ValidatedWave, validate_wave
 
 WAVE_FOLDERS = ("waves", "incoming")
 SHA_METADATA_KEY = b"ci_pipeline.source_sha256"
@@ -128,7 +128,8 @@ class WaveReport:
                   "refused": "REFUSED"}
         out = f"survey wave {self.wave} ({self.source_file}): {states[self.status]}"
         if self.rows_in is not None:
-            reasons = ", ".join(f"{reason} {count}" for reason, count in self.quarantine_reasons.items())
+            reasons = ", ".join(f"{reason} {self.quarantine_reasons[reason]}" for reason in ROW_REASONS
+                                if self.quarantine_reasons.get(reason))
             out += (f"; rows in {self.rows_in}, accepted {self.rows_accepted}, quarantined {self.rows_quarantined}"
                     + (f" ({reasons})" if reasons else "") + f"; don't-know answers {self.dont_know}")
         if self.problem:
