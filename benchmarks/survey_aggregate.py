@@ -30,7 +30,7 @@ from ci_pipeline.surveys.publish import build_survey_results
 
 # The synthetic data generator is tool code (tools/), not part of the package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-from survey_generator import synthetic_responses  # noqa: E402
+from survey_generator import synthetic_responses
 
 # Written by hand for the codebook's first wave: two questions per indicator (a, b); an answer is
 # positive when it is at least the threshold; the mean is reported for scales that have one.

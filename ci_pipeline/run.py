@@ -131,8 +131,14 @@ def ingest_survey_waves(defs, instance: DagsterInstance, settings: Settings, sum
     """One survey_ingest_job run per wave file whose content is not stored yet (same sha256: skipped). A
     refused or failing wave is reported and skipped; the other waves and the rest of the run go on."""
     from ci_pipeline.defs.surveys import survey_waves_partitions
-    from ci_pipeline.surveys.ingest import WaveReport, responses_path, stored_report, stored_sha256, wave_files, \
-        wave_id_from_path
+    from ci_pipeline.surveys.ingest import (
+        WaveReport,
+        responses_path,
+        stored_report,
+        stored_sha256,
+        wave_files,
+        wave_id_from_path,
+    )
 
     job = defs.resolve_job_def("survey_ingest_job")
     for path in wave_files(settings.survey_root):

@@ -6,6 +6,8 @@
 - version difference: subtract two published versions of the same wave cell by cell.
 """
 
+from itertools import pairwise
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -128,7 +130,7 @@ def test_version_difference_attack_recovers_nothing(tmp_path, codebook):
     versions = [store.read("survey_results", v) for v in store.versions("survey_results")]
     assert len(versions) == 2
     compared = recovered = 0
-    for older, newer in zip(versions, versions[1:]):
+    for older, newer in pairwise(versions):
         both = newer.merge(older, on=CELL_KEYS, suffixes=("", "_old"))
         shown = both[both["n"].notna() & both["n_old"].notna()]
         difference = (shown["n"] - shown["n_old"]).abs()

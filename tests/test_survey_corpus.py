@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from dagster import Definitions, DagsterInstance
+from dagster import DagsterInstance, Definitions
 from survey_support import SURVEYS, WAVE, valid_frame, write_csv
 
 from ci_pipeline.config import ConfigError
@@ -360,9 +360,11 @@ CONFIG_CASES = {
     "waves out of order": ("waves.yaml", '"2024-10-15"', '"2026-10-15"', "waves must be listed oldest first"),
     "typo'd key in the codebook": ("codebook.yaml", "has_mean: false", "has_maen: false",
                                    "codebook.yaml: scales.yes_no.has_maen: unknown key"),
-    "don't-know code that is a value": ("codebook.yaml", "dont_know: [-1, 99, Vet ikke, Vet ikkje, Don't know]\n"
-                                        "    has_mean: true\n  yes_no", "dont_know: [-1, 3, Vet ikke]\n"
-                                        "    has_mean: true\n  yes_no", "don't-know code(s) [3] are values"),
+    "don't-know code that is a value": ("codebook.yaml",
+                                        ("dont_know: [-1, 99, Vet ikke, Vet ikkje, Don't know]\n"
+                                         "    has_mean: true\n  yes_no"),
+                                        "dont_know: [-1, 3, Vet ikke]\n    has_mean: true\n  yes_no",
+                                        "don't-know code(s) [3] are values"),
     "alias claimed by two districts": ("codebook.yaml", "aliases: [Grunerløkka,", "aliases: [Alna, Grunerløkka,",
                                        "district name or alias listed twice: ['alna']"),
 }

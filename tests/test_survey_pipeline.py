@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
+from survey_support import generator
 
 from ci_pipeline.defs.io import WarehouseIOManager
 from ci_pipeline.defs.resources import PipelineSettings
@@ -19,7 +20,6 @@ from ci_pipeline.defs.surveys import (
     survey_waves_partitions,
 )
 from ci_pipeline.surveys.codebook import load_codebook
-from survey_support import generator
 
 generate_wave_frames, write_waves = generator.generate_wave_frames, generator.write_waves
 write_csv, write_sav, write_xlsx = generator.write_csv, generator.write_sav, generator.write_xlsx

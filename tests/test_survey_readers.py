@@ -1,40 +1,19 @@
 """Wave file readers and the bad-input corpus: every bad file ends in a clear file-level error or in named
 quarantine rows, and rows in always equal rows accepted plus rows quarantined."""
 
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from survey_support import REPO, WAVE, valid_frame, write_csv
 
 from ci_pipeline.surveys.codebook import load_codebook
 from ci_pipeline.surveys.ingest import ingest_wave
-from ci_pipeline.surveys.readers import WaveFileError, read_wave_file
-
-REPO = Path(__file__).resolve().parents[1]
-WAVE = "2024-spring"
+from ci_pipeline.surveys.readers import WaveFileError
 
 
 @pytest.fixture(scope="module")
 def codebook():
     return load_codebook(REPO / "assets" / "surveys")
-
-
-def valid_frame(codebook, rows: int = 4) -> pd.DataFrame:
-    """A small valid export for WAVE: ids R1.., districts by code, ages 12-15, every answer the top value."""
-    frame = pd.DataFrame({
-        "respondent_id": [f"R{i}" for i in range(1, rows + 1)],
-        "district": ["030101", "030102", "030115", "030105"][:rows] * (rows // 4 or 1),
-        "sex": ["female", "male"] * (rows // 2),
-        "age": [12, 13, 14, 15][:rows] * (rows // 4 or 1),
-    })
-    for question in codebook.questions_in_wave(WAVE):
-        frame[question.id] = question.scale.values[-1]
-    return frame
-
-
-def write_csv(frame: pd.DataFrame, path: Path, sep=",", encoding="utf-8") -> Path:
-    path.write_bytes(frame.to_csv(sep=sep, index=False).encode(encoding))
-    return path
 
 
 def ingest(path, codebook):

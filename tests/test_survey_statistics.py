@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from survey_support import generator
 
+from ci_pipeline.config import ConfigError
 from ci_pipeline.stats import wilson_intervals
 from ci_pipeline.surveys.aggregate import (
     aggregate_responses,
@@ -16,9 +18,15 @@ from ci_pipeline.surveys.aggregate import (
     respondent_cells,
 )
 from ci_pipeline.surveys.change import aggregate_change
-from ci_pipeline.config import ConfigError
 from ci_pipeline.surveys.codebook import load_codebook
-from ci_pipeline.surveys.disclosure import Attacker, DisclosureRules, Table, judge, protect, subtraction_attack
+from ci_pipeline.surveys.disclosure import (
+    Attacker,
+    DisclosureRules,
+    Table,
+    judge,
+    protect,
+    subtraction_attack,
+)
 from ci_pipeline.surveys.ingest import ingest_wave
 from ci_pipeline.surveys.pseudonymise import (
     ILLUSTRATIVE_KEY,
@@ -28,7 +36,6 @@ from ci_pipeline.surveys.pseudonymise import (
     pseudonymise,
 )
 from ci_pipeline.surveys.publish import build_survey_change, build_survey_results, change_lines, results_lines
-from survey_support import generator
 
 synthetic_responses = generator.synthetic_responses
 

@@ -18,6 +18,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
@@ -63,9 +64,9 @@ class ScaleSpec(ConfigModel):
     values: list[int] = Field(min_length=2)
     # value -> its label(s): the first is the codebook's wording, the others accepted spellings (other
     # languages, the survey tool's wording); .sav value labels and text answers are checked against them.
-    labels: dict[int, list[str]] = {}
+    labels: dict[int, list[str]] = Field(default_factory=dict)
     # Answers that mean "don't know" for every question on this scale (a question may override them).
-    dont_know: list[Code] = []
+    dont_know: list[Code] = Field(default_factory=list)
     has_mean: bool
 
     @field_validator("labels", mode="before")
@@ -162,7 +163,7 @@ class FocusAreaSpec(ConfigModel):
 class DistrictSpec(ConfigModel):
     name: str
     # Other spellings found in wave files (compared after NFC, case folding and without "Bydel ").
-    aliases: list[str] = []
+    aliases: list[str] = Field(default_factory=list)
 
 
 class RespondentIdSpec(ConfigModel):
@@ -228,7 +229,7 @@ class CodebookSpec(ConfigModel):
     oslo: OsloSpec
     districts: dict[str, DistrictSpec] = Field(min_length=1)
     demographics: DemographicsSpec
-    drop_columns: list[str] = []
+    drop_columns: list[str] = Field(default_factory=list)
     scales: dict[str, ScaleSpec] = Field(min_length=1)
     focus_areas: list[FocusAreaSpec] = Field(min_length=1)
 
@@ -276,7 +277,7 @@ class WavesSpec(ConfigModel):
     def _ordered(self) -> WavesSpec:
         _unique([w.id for w in self.waves], "wave id")
         dates = [w.date for w in self.waves]
-        if any(later <= earlier for earlier, later in zip(dates, dates[1:])):
+        if any(later <= earlier for earlier, later in pairwise(dates)):
             raise ValueError("waves must be listed oldest first, each on a later date than the one before")
         return self
 

@@ -438,7 +438,7 @@ def version_differences(current: pd.DataFrame, earlier: Sequence[pd.DataFrame], 
     count differs by 1 to min_n - 1 respondents (the difference is the answers of those few people)."""
     found = []
     for number, version in enumerate(earlier):
-        if not set([*keys, count_column]) <= set(version.columns):
+        if not {*keys, count_column} <= set(version.columns):
             continue
         both = current[[*keys, count_column]].merge(version[[*keys, count_column]], on=list(keys),
                                                     suffixes=("", "_earlier"))

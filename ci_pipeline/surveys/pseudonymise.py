@@ -19,6 +19,7 @@ import math
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from itertools import pairwise
 
 SECRET_ENV_VAR = "CI_SURVEY_PSEUDONYM_KEY"
 # Used only for waves marked illustrative in waves.yaml; it is in the source code, so it protects nothing.
@@ -49,7 +50,7 @@ def weakness(secret: str) -> str | None:
         return "begins or ends with whitespace (a copy-paste accident would change every key)"
     if len(secret.encode("utf-8")) < MIN_SECRET_BYTES:
         return f"is shorter than {MIN_SECRET_BYTES} bytes"
-    steps = [ord(b) - ord(a) for a, b in zip(secret, secret[1:])]
+    steps = [ord(b) - ord(a) for a, b in pairwise(secret)]
     if sum(step in (-1, 0, 1) for step in steps) > len(steps) / 2:
         return "is mostly repeated or consecutive characters (like 'aaaa' or 'abcd')"
     if estimated_bits(secret) < MIN_SECRET_BITS:

@@ -215,6 +215,6 @@ def build_survey_change(sources: Sequence[Path] | pd.DataFrame, codebook: Codebo
         np.where([illustrative[a] or illustrative[b] for a, b in zip(published["from_wave"], published["to_wave"])],
                  "illustrative", "recorded"), index=published.index, dtype="str")
     notes = [f"{len(pairs)} wave pair x indicator combination(s) with an unchanged question set",
-             f"{int(size_hidden.sum())} cell(s) with hidden n_pairs, {int((value_hidden & ~size_hidden).sum())} "
-             "more with hidden values"]
+             (f"{int(size_hidden.sum())} cell(s) with hidden n_pairs, "
+              f"{int((value_hidden & ~size_hidden).sum())} more with hidden values")]
     return SurveyMart(published[CHANGE_COLUMNS], notes, count_column="n_pairs")
