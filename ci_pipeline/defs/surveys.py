@@ -29,7 +29,7 @@ from ci_pipeline.surveys.ingest import (
     wave_files,
     wave_id_from_path,
 )
-from ci_pipeline.surveys.publish import build_survey_change, build_survey_results
+from ci_pipeline.surveys.publish import build_survey_marts
 
 survey_waves_partitions = dg.DynamicPartitionsDefinition(name="survey_waves")
 
@@ -98,36 +98,33 @@ def _mart_metadata(mart, codebook, files) -> dict:
     }
 
 
-@dg.asset(
-    key=["marts", "survey_results"],
-    group_name="surveys",
+@dg.multi_asset(
+    outs={
+        "survey_results": dg.AssetOut(
+            key=["marts", "survey_results"], group_name="surveys",
+            description="Survey indicators per wave x district (and Oslo) x group, with disclosure control."),
+        "survey_change": dg.AssetOut(
+            key=["marts", "survey_change"], group_name="surveys",
+            description="Change per person between consecutive waves, as district aggregates with disclosure "
+                        "control."),
+    },
     deps=[RESPONSES_KEY],
     ins={"population": dg.AssetIn(key=POPULATION_KEY)},
-    description="Survey indicators per wave x district (and Oslo) x group, with disclosure control.",
 )
-def survey_results_mart(context: dg.AssetExecutionContext, population: pd.DataFrame,
-                        pipeline: PipelineSettings) -> pd.DataFrame:
+def survey_marts(context: dg.AssetExecutionContext, population: pd.DataFrame, pipeline: PipelineSettings):
+    """Both survey marts from the stored responses, built together because their disclosure control is
+    decided together (docs/SURVEYS.md): every indicator of a wave, survey_change's pairs, and every
+    published version of either mart. Refused (the step fails, nothing is published) if the interval or
+    the version-difference attack would recover a hidden cell."""
     settings = pipeline.settings()
     codebook = _codebook(settings)
     files = stored_response_files(settings.warehouse_root, codebook)
-    mart = build_survey_results(files, codebook, population, earlier=published_versions(settings, "survey_results"))
-    context.add_output_metadata(_mart_metadata(mart, codebook, files))
-    return mart.frame
-
-
-@dg.asset(
-    key=["marts", "survey_change"],
-    group_name="surveys",
-    deps=[RESPONSES_KEY],
-    description="Change per person between consecutive waves, as district aggregates with disclosure control.",
-)
-def survey_change_mart(context: dg.AssetExecutionContext, pipeline: PipelineSettings) -> pd.DataFrame:
-    settings = pipeline.settings()
-    codebook = _codebook(settings)
-    files = stored_response_files(settings.warehouse_root, codebook)
-    mart = build_survey_change(files, codebook, earlier=published_versions(settings, "survey_change"))
-    context.add_output_metadata(_mart_metadata(mart, codebook, files))
-    return mart.frame
+    results, change = build_survey_marts(files, codebook, population,
+                                         earlier_results=published_versions(settings, "survey_results"),
+                                         earlier_change=published_versions(settings, "survey_change"))
+    context.add_output_metadata(_mart_metadata(results, codebook, files), output_name="survey_results")
+    context.add_output_metadata(_mart_metadata(change, codebook, files), output_name="survey_change")
+    return results.frame, change.frame
 
 
 survey_ingest_job = dg.define_asset_job(
@@ -178,6 +175,6 @@ def survey_wave_sensor(context: dg.SensorEvaluationContext, pipeline: PipelineSe
     )
 
 
-SURVEY_ASSETS = [survey_wave_ingest, survey_results_mart, survey_change_mart]
+SURVEY_ASSETS = [survey_wave_ingest, survey_marts]
 SURVEY_SENSORS = [survey_wave_sensor]
 SURVEY_JOBS = [survey_ingest_job, survey_marts_job]

@@ -105,9 +105,10 @@ class Table:
 
     cells: `n` (respondents), `size` (what the categories add up to: n, or the sum of weights for a
     weighted indicator), one column per category (additive amounts: counts or weighted counts), and
-    `counts` of the categories in respondents (for the attribute rule). `block` numbers the independent
-    linear systems (one indicator of one wave); `pattern` numbers the cells that share the size decision
-    across indicators (one district x group of one wave)."""
+    `counts` of the categories in respondents (for the attribute rule); optionally `n_lower` / `n_upper`,
+    what the other survey table reveals about n. `block` numbers the independent linear systems (one
+    indicator of one wave); `pattern` numbers the cells that share the size decision across indicators
+    (one district x group of one wave)."""
 
     cells: pd.DataFrame
     categories: list[str]
@@ -122,6 +123,11 @@ class Table:
         self.values = self.cells[self.categories].to_numpy(dtype="float64")
         self.counts = self.cells[self.category_counts].to_numpy(dtype="float64")
         self.size_is_n = self.cells["size_is_n"].to_numpy(dtype=bool)
+        # What another published table tells about a cell's n (survey_change's n_pairs <= survey_results' n).
+        self.n_lower = self.cells["n_lower"].to_numpy(dtype="float64") if "n_lower" in self.cells else \
+            np.zeros(len(self.n))
+        self.n_upper = self.cells["n_upper"].to_numpy(dtype="float64") if "n_upper" in self.cells else \
+            np.full(len(self.n), np.inf)
         self.line_members = [np.concatenate(([total], parts)) for total, parts in self.lines]
         self.lines_of: dict[int, list[int]] = {}
         for index, members in enumerate(self.line_members):
@@ -194,10 +200,15 @@ def _block_system(n, size, size_is_n, values, lines: list[Line], rows: np.ndarra
     return variables, index, a_eq, np.array(rhs)
 
 
-def _bound(a_eq, b_eq, count: int, position: int, maximise: bool) -> float:
-    objective = np.zeros(count)
+def _variable_bounds(table: Table, variables: list[tuple]) -> list[tuple[float, float | None]]:
+    return [(table.n_lower[row], None if np.isinf(table.n_upper[row]) else table.n_upper[row]) if kind == "n"
+            else (0.0, None) for kind, row, _ in variables]
+
+
+def _bound(a_eq, b_eq, bounds, position: int, maximise: bool) -> float:
+    objective = np.zeros(len(bounds))
     objective[position] = -1.0 if maximise else 1.0
-    result = linprog(objective, A_eq=a_eq, b_eq=b_eq if a_eq is not None else None, bounds=(0, None),
+    result = linprog(objective, A_eq=a_eq, b_eq=b_eq if a_eq is not None else None, bounds=bounds,
                      method="highs")
     if result.status == 3:  # unbounded
         return np.inf if maximise else 0.0
@@ -229,22 +240,23 @@ class Attacker:
     def system(self, block: int):
         if block not in self._systems:
             rows = np.flatnonzero(self.table.block == block)
-            self._systems[block] = _block_system(self.published_n, self.size, self.table.size_is_n,
-                                                 self.published_values, self._lines.get(block, []), rows)
+            variables, index, a_eq, b_eq = _block_system(self.published_n, self.size, self.table.size_is_n,
+                                                         self.published_values, self._lines.get(block, []), rows)
+            self._systems[block] = (variables, index, a_eq, b_eq, _variable_bounds(self.table, variables))
         return self._systems[block]
 
     def bound(self, kind: str, row: int, category: int, maximise: bool) -> float:
         """The attacker's maximum (or minimum) of one count of one cell; its value if published."""
-        variables, index, a_eq, b_eq = self.system(int(self.table.block[row]))
+        variables, index, a_eq, b_eq, bounds = self.system(int(self.table.block[row]))
         key = (kind, row, category)
         if key not in index:
             return self.published_n[row] if kind == "n" else self.published_values[row, category]
-        return _bound(a_eq, b_eq, len(variables), index[key], maximise)
+        return _bound(a_eq, b_eq, bounds, index[key], maximise)
 
     def reachable(self, block: int, targets: list[tuple[str, int, int, float]]) -> np.ndarray:
         """Whether one point the published cells allow has every asked variable at least its target (then
         each can reach it, and no own linear programme is needed). `targets`: (kind, row, category, target)."""
-        variables, index, a_eq, b_eq = self.system(block)
+        variables, index, a_eq, b_eq, bounds = self.system(block)
         count, extra = len(variables), len(targets)
         # maximise sum(t) with t_i <= variable_i - target_i and t_i <= 0: all reach their target iff sum(t) = 0
         a_ub = np.zeros((extra, count + extra))
@@ -257,7 +269,7 @@ class Attacker:
             a_eq = sparse.hstack((a_eq, sparse.csr_array((a_eq.shape[0], extra)))).tocsr()
         result = linprog(objective, A_ub=sparse.csr_array(a_ub), b_ub=b_ub, A_eq=a_eq,
                          b_eq=b_eq if a_eq is not None else None,
-                         bounds=[(0, None)] * count + [(None, 0)] * extra, method="highs")
+                         bounds=bounds + [(None, 0)] * extra, method="highs")
         if result.status != 0:
             return np.zeros(extra, dtype=bool)
         return result.x[count:] > -TOLERANCE
