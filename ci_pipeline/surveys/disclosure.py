@@ -247,7 +247,7 @@ class Attacker:
 
     def bound(self, kind: str, row: int, category: int, maximise: bool) -> float:
         """The attacker's maximum (or minimum) of one count of one cell; its value if published."""
-        variables, index, a_eq, b_eq, bounds = self.system(int(self.table.block[row]))
+        _, index, a_eq, b_eq, bounds = self.system(int(self.table.block[row]))
         key = (kind, row, category)
         if key not in index:
             return self.published_n[row] if kind == "n" else self.published_values[row, category]
