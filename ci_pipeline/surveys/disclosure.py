@@ -385,11 +385,21 @@ def protect(table: Table, primary_size: np.ndarray, rules: DisclosureRules,
         for finding in findings:
             for_size = finding.kind == "size"
             hidden = size_hidden if for_size else value_hidden
-            candidates = [p for line in table.lines_of.get(finding.position, [])
-                          for p in table.line_members[line] if not hidden[p]]
+            lines = table.lines_of.get(finding.position, [])
+            candidates = [p for line in lines for p in table.line_members[line] if not hidden[p]]
+            totals = [table.lines[line][0] for line in lines if not hidden[table.lines[line][0]]]
+            if not for_size and totals:
+                # a category small in the hidden parts is small in their published total: hide the total
+                candidates = totals
             if not candidates:
                 continue
-            pick = _pick(np.array(sorted(set(candidates))), table, for_size)
+            candidates = np.array(sorted(set(candidates)))
+            if for_size:
+                # the smallest partner that can add min_n of slack to the interval, else the largest one
+                roomy = candidates[table.n[candidates] >= rules.min_n]
+                pick = _pick(roomy, table, True) if len(roomy) else int(candidates[np.argmax(table.n[candidates])])
+            else:
+                pick = _pick(candidates, table, False)
             if for_size:
                 size_hidden |= _spread(np.eye(1, len(hidden), pick, dtype=bool)[0], table.pattern)
             else:
