@@ -22,7 +22,7 @@ from ci_pipeline.surveys.ingest import WaveRefused, process_wave, stored_respons
 from ci_pipeline.surveys.publish import (
     _results_grid,
     _results_lower_bounds,
-    build_survey_change,
+    build_survey_marts,
     build_survey_results,
     change_lines,
     results_lines,
@@ -50,7 +50,8 @@ def panel(codebook):
 
 @pytest.fixture(scope="module")
 def published(panel, codebook):
-    return build_survey_results(panel, codebook).frame, build_survey_change(panel, codebook).frame
+    results, change = build_survey_marts(panel, codebook)
+    return results.frame, change.frame
 
 
 def test_cross_indicator_attack_recovers_nothing(published, codebook):

@@ -35,7 +35,7 @@ from ci_pipeline.surveys.pseudonymise import (
     pseudonym_secret,
     pseudonymise,
 )
-from ci_pipeline.surveys.publish import build_survey_change, build_survey_results, change_lines, results_lines
+from ci_pipeline.surveys.publish import build_survey_change, build_survey_marts, change_lines, results_lines
 
 synthetic_responses = generator.synthetic_responses
 
@@ -276,8 +276,14 @@ def small_panel(codebook):
     return pd.concat(frames, ignore_index=True)
 
 
-def test_published_results_follow_the_thresholds_and_resist_the_attack(codebook, small_panel):
-    mart = build_survey_results(small_panel, codebook).frame
+@pytest.fixture(scope="module")
+def small_marts(codebook, small_panel):
+    results, change = build_survey_marts(small_panel, codebook)
+    return results.frame, change.frame
+
+
+def test_published_results_follow_the_thresholds_and_resist_the_attack(codebook, small_marts):
+    mart = small_marts[0]
     suppressed = mart["status"] == ":"
     assert suppressed.any() and (~suppressed).any()
     assert mart.loc[suppressed, ["share_positive", "mean", "ci_low", "ci_high"]].isna().all().all()
@@ -297,8 +303,8 @@ def test_published_results_follow_the_thresholds_and_resist_the_attack(codebook,
     assert subtraction_attack(mart, results_lines(mart, codebook), "n", "share_positive").empty
 
 
-def test_published_change_follows_the_thresholds_and_resists_the_attack(codebook, small_panel):
-    mart = build_survey_change(small_panel, codebook).frame
+def test_published_change_follows_the_thresholds_and_resists_the_attack(codebook, small_marts):
+    mart = small_marts[1]
     suppressed = mart["status"] == ":"
     assert suppressed.any() and (~suppressed).any()
     assert (mart["n_pairs"].dropna() >= 10).all()
