@@ -125,7 +125,7 @@ def test_version_difference_attack_recovers_nothing(tmp_path, codebook):
     for name, changed in attempts.items():
         with pytest.raises(WaveRefused, match="fewer than 10 respondents"):
             submit(changed, f"{name}.csv")
-        publish()
+    publish()  # the refused files changed nothing: no new version
     # a correction big enough in every cell it touches is published
     grown = pd.concat([frame, frame.head(15).assign(respondent_id=[f"N{i}" for i in range(15)],
                                                     district="030101", sex="female", age=14)])
