@@ -51,8 +51,10 @@ def aggregate_change(sources: Sequence[Path] | pd.DataFrame, codebook: Codebook)
         waves_present = [row[0] for row in connection.execute("SELECT DISTINCT wave FROM responses").fetchall()]
         pairs = comparable_pairs(codebook, waves_present)
         connection.register("pairs", pairs)
+        # the pairs restrict the join; without any, DuckDB would still score every respondent first
+        where = "" if len(pairs) else "WHERE false"
         return connection.execute(f"""
-            WITH scored AS ({respondent_scores_sql(codebook)}),
+            WITH scored AS (SELECT * FROM ({respondent_scores_sql(codebook)}) {where}),
             paired AS (
                 SELECT p.from_wave, p.to_wave, p.indicator_id, b.district_code,
                        p.direction * (b.score - a.score) AS gain, b.score - a.score AS change
