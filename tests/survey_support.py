@@ -38,3 +38,14 @@ def valid_frame(codebook, rows: int = 4, wave: str = WAVE) -> pd.DataFrame:
 def write_csv(frame: pd.DataFrame, path: Path, sep=",", encoding="utf-8") -> Path:
     path.write_bytes(frame.to_csv(sep=sep, index=False).encode(encoding))
     return path
+
+
+def panel_responses(codebook, respondents: int, seed: int, returning: int = 200) -> pd.DataFrame:
+    """Stored-shape responses of every wave, `respondents` each, the first `returning` the same people in
+    every wave (a panel), so that change per person has pairs."""
+    frames = []
+    for position, wave in enumerate(w.id for w in codebook.waves):
+        frame = generator.synthetic_responses(codebook, wave, respondents, seed=seed + position)
+        frame.loc[frame.index < returning, "respondent_key"] = [f"{i:064x}" for i in range(returning)]
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)

@@ -12,7 +12,7 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 import pytest
-from survey_support import SURVEYS, WAVE, generator, valid_frame, write_csv
+from survey_support import SURVEYS, WAVE, generator, panel_responses, valid_frame, write_csv
 
 from ci_pipeline.marts import MartStore
 from ci_pipeline.surveys.aggregate import CELL_KEYS, aggregate_responses
@@ -40,12 +40,7 @@ def codebook():
 @pytest.fixture(scope="module")
 def panel(codebook):
     """Three small waves (500 respondents each, 200 in all three) with many cells near the thresholds."""
-    frames = []
-    for position, wave in enumerate(w.id for w in codebook.waves):
-        frame = generator.synthetic_responses(codebook, wave, 500, seed=100 + position)
-        frame.loc[frame.index < 200, "respondent_key"] = [f"{i:064x}" for i in range(200)]
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    return panel_responses(codebook, 500, seed=100)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from survey_support import generator
+from survey_support import generator, panel_responses
 
 from ci_pipeline.config import ConfigError
 from ci_pipeline.stats import wilson_intervals
@@ -267,13 +267,7 @@ def test_protect_widens_a_narrow_interval_and_hides_attribute_cells():
 @pytest.fixture(scope="module")
 def small_panel(codebook):
     """Three small waves with a panel (200 of 700 keys return) so many cells are below the thresholds."""
-    frames = []
-    for position, wave in enumerate(w.id for w in codebook.waves):
-        frame = synthetic_responses(codebook, wave, 700, seed=position)
-        keep = frame.index < 200
-        frame.loc[keep, "respondent_key"] = [f"{i:064x}" for i in range(200)]
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    return panel_responses(codebook, 700, seed=0)
 
 
 @pytest.fixture(scope="module")
