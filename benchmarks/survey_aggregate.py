@@ -1,18 +1,20 @@
-"""Benchmark: the pipeline's survey aggregation against one hand-written DuckDB query, same Parquet input.
+"""Benchmark: the pipeline's survey_results build against one hand-written DuckDB query, same Parquet input.
 
     python benchmarks/survey_aggregate.py [--respondents 1000000] [--repeat 3]
 
 Generates synthetic responses (stored shape, 30 questions of the codebook's first wave) to Parquet in a
-temporary directory, then times ci_pipeline.surveys.aggregate.aggregate_responses (n, share positive,
-mean, Wilson interval per wave x district/Oslo x indicator x group) and a hand-written DuckDB SQL query
-computing n, share positive and mean for the same cells. Prints the best time of each, their ratio
-(aim: at most 2) and the peak resident memory of the process.
+temporary directory, then times ci_pipeline.surveys.publish.build_survey_results (n, share positive,
+mean, Wilson interval per wave x district/Oslo x indicator x group, with the joint disclosure control and
+its interval attack on) and a hand-written DuckDB SQL query computing n, share positive and mean for the
+same cells (no disclosure control). Checks that both give the same figures, and prints the best time of
+each, their ratio (aim: at most 2) and the peak resident memory of the process.
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,7 +26,11 @@ import pandas as pd
 from ci_pipeline.settings import Settings
 from ci_pipeline.surveys.aggregate import aggregate_responses
 from ci_pipeline.surveys.codebook import load_codebook
-from ci_pipeline.surveys.generator import synthetic_responses
+from ci_pipeline.surveys.publish import build_survey_results
+
+# The synthetic data generator is tool code (tools/), not part of the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from survey_generator import synthetic_responses
 
 # Written by hand for the codebook's first wave: two questions per indicator (a, b); an answer is
 # positive when it is at least the threshold; the mean is reported for scales that have one.
@@ -111,7 +117,8 @@ def main() -> None:
         print(f"input: {args.respondents:,} responses x {len(questions)} questions, "
               f"{path.stat().st_size / 2**20:.1f} MiB Parquet")
 
-        pipeline_seconds, cells = best_of(args.repeat, lambda: aggregate_responses([path], codebook))
+        pipeline_seconds, mart = best_of(args.repeat, lambda: build_survey_results([path], codebook))
+        cells = aggregate_responses([path], codebook)
 
         connection = duckdb.connect()
         sql_seconds, sql_cells = best_of(
@@ -119,8 +126,14 @@ def main() -> None:
         connection.close()
 
     check_same_cells(cells, sql_cells)
-    print(f"cells: {len(cells):,}")
-    print(f"pipeline aggregate_responses: {pipeline_seconds:.3f} s (best of {args.repeat})")
+    shown = mart.frame[mart.frame["share_positive"].notna()].merge(cells, on=["wave", "indicator_id", "district_code",
+                                                                             "group_type", "group_value"])
+    if (shown["share_positive_x"] != shown["share_positive_y"]).any():
+        raise SystemExit("a published share differs from the aggregation")
+    print(f"cells: {len(cells):,}; published with values: {len(shown):,}; hidden: "
+          f"{int(mart.frame['status'].notna().sum()):,}")
+    print(f"pipeline build_survey_results (joint disclosure control on): {pipeline_seconds:.3f} s "
+          f"(best of {args.repeat})")
     print(f"hand-written DuckDB SQL:      {sql_seconds:.3f} s (best of {args.repeat})")
     print(f"ratio pipeline / SQL:         {pipeline_seconds / sql_seconds:.2f} (aim: <= 2)")
     print(f"peak memory (max RSS):        {peak_memory_mib():.0f} MiB")

@@ -44,8 +44,7 @@ RESULT_LIBRARIES = ("dagster", "pandas", "numpy", "pyarrow", "duckdb", "great_ex
 @dataclass
 class RunSummary:
     success: bool
-    waves_ingested: list[str] = field(default_factory=list)
-    waves_unchanged: list[str] = field(default_factory=list)
+    waves: list = field(default_factory=list)  # one ci_pipeline.surveys.ingest.WaveReport per wave file
     sources_changed: list[str] = field(default_factory=list)
     sources_unchanged: list[str] = field(default_factory=list)
     marts: dict[str, dict] = field(default_factory=dict)  # mart -> {version, published, rows}
@@ -54,9 +53,28 @@ class RunSummary:
     built: bool = False  # True when the build step ran and succeeded (False: skipped, failed or not reached)
     build_reason: str | None = None  # why the build step ran (None: skipped or not reached)
 
+    def _waves(self, status: str) -> list[str]:
+        return [report.wave for report in self.waves if report.status == status]
+
+    @property
+    def waves_ingested(self) -> list[str]:
+        return self._waves("ingested")
+
+    @property
+    def waves_unchanged(self) -> list[str]:
+        return self._waves("unchanged")
+
+    @property
+    def waves_refused(self) -> list[str]:
+        """Waves whose file was refused: the rest of the run went on, but a person must act (exit code 1)."""
+        return self._waves("refused")
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.success and not self.waves_refused else 1
+
     def lines(self) -> list[str]:
-        out = [f"survey wave {w}: ingested" for w in self.waves_ingested]
-        out += [f"survey wave {w}: already ingested (same file content)" for w in self.waves_unchanged]
+        out = [report.line() for report in self.waves]
         if self.success and not self.built:
             out.append("every input is unchanged since the last complete build today; nothing rebuilt")
         if self.build_reason:
@@ -71,8 +89,15 @@ class RunSummary:
         elif self.sources_unchanged:
             out.append(f"sources unchanged (not downloaded): {', '.join(sorted(self.sources_unchanged))}")
         out += [f"FAILED {failure}" for failure in self.failures]
-        if not self.success:
+        published = sorted(mart for mart, info in self.marts.items() if info.get("published"))
+        if not self.success and published:
+            out.append(f"the run did not complete; new versions were published of {', '.join(published)}; "
+                       "every other published mart version is unchanged")
+        elif not self.success:
             out.append("the run failed; every published mart version is unchanged")
+        elif self.waves_refused:
+            out.append(f"survey wave(s) {', '.join(self.waves_refused)} refused (see above): what was published "
+                       "for them stays; everything else ran")
         return out
 
 
@@ -104,25 +129,47 @@ def _failures(result) -> list[str]:
 
 
 def ingest_survey_waves(defs, instance: DagsterInstance, settings: Settings, summary: RunSummary) -> None:
-    """One survey_ingest_job run per wave file whose content is not stored yet (same sha256: skipped)."""
+    """One survey_ingest_job run per wave file whose content is not stored yet (same sha256: skipped). A
+    refused or failing wave is reported and skipped; the other waves and the rest of the run go on."""
     from ci_pipeline.defs.surveys import survey_waves_partitions
-    from ci_pipeline.surveys.ingest import responses_path, stored_sha256, wave_files, wave_id_from_path
+    from ci_pipeline.surveys.ingest import (
+        WaveReport,
+        responses_path,
+        stored_report,
+        stored_sha256,
+        wave_files,
+        wave_id_from_path,
+    )
 
     job = defs.resolve_job_def("survey_ingest_job")
     for path in wave_files(settings.survey_root):
         wave = wave_id_from_path(path)
         if stored_sha256(responses_path(settings.warehouse_root, wave)) == file_sha256(path):
-            summary.waves_unchanged.append(wave)
+            summary.waves.append(stored_report(settings.warehouse_root, wave, path.name))
             continue
         instance.add_dynamic_partitions(survey_waves_partitions.name, [wave])
         result = job.execute_in_process(instance=instance, partition_key=wave, run_config=QUIET,
                                         raise_on_error=False)
         summary.run_ids.append(result.run_id)
-        if not result.success:
-            summary.success = False
-            summary.failures += [f"survey wave {wave} ({path}): {f}" for f in _failures(result)]
-            return
-        summary.waves_ingested.append(wave)
+        if result.success:
+            metadata = result.asset_materializations_for_node("survey_wave_ingest")[0].metadata
+            counts = {key: metadata[key].value for key in ("rows_in", "rows_accepted", "rows_quarantined",
+                                                           "quarantine_reasons", "dont_know") if key in metadata}
+            summary.waves.append(WaveReport(wave, path.name, "ingested", **counts))
+            continue
+        summary.waves.append(_refused_wave(result, wave, path))
+
+
+def _refused_wave(result, wave: str, path: Path):
+    """The report of a wave whose ingest failed: the pipeline's own reason (the step's Failure), not the
+    innermost library error; any other failure as the step reports it."""
+    from ci_pipeline.surveys.ingest import WaveReport
+
+    for event in result.all_events:
+        failure = event.step_failure_data.user_failure_data if event.is_step_failure else None
+        if failure is not None and "report" in failure.metadata:
+            return WaveReport(**{**failure.metadata["report"].value, "status": "refused"})
+    return WaveReport(wave, path.name, "refused", problem="; ".join(_failures(result)))
 
 
 def _tree_digest(digest, root: Path) -> None:
@@ -230,8 +277,6 @@ def run_pipeline(settings: Settings, instance: DagsterInstance, defs=None) -> Ru
     defs = defs or build_definitions(settings)
     summary = RunSummary(success=True)
     ingest_survey_waves(defs, instance, settings, summary)
-    if not summary.success:
-        return summary
     job = defs.resolve_job_def(PIPELINE_JOB)
     keys = sorted(job.asset_layer.selected_asset_keys, key=lambda k: k.to_user_string())
     refresh = [key for key in keys if key.path[0] in REFRESH_LAYERS]
@@ -266,9 +311,9 @@ def main() -> int:
         print(f"configuration problems (nothing was run):\n{error}", file=sys.stderr)
         return 2
     for line in summary.lines():
-        print(line, file=sys.stdout if summary.success else sys.stderr)
+        print(line, file=sys.stdout if summary.exit_code == 0 else sys.stderr)
     print(f"catalogue: {settings.catalog_path}")
-    return 0 if summary.success else 1
+    return summary.exit_code
 
 
 if __name__ == "__main__":

@@ -7,20 +7,22 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
+from survey_support import generator
 
 from ci_pipeline.defs.io import WarehouseIOManager
 from ci_pipeline.defs.resources import PipelineResource
 from ci_pipeline.defs.surveys import (
     SURVEY_ASSETS,
-    survey_change_mart,
-    survey_results_mart,
+    survey_marts,
     survey_wave_ingest,
     survey_wave_sensor,
     survey_waves_partitions,
 )
 from ci_pipeline.settings import Settings
 from ci_pipeline.surveys.codebook import load_codebook
-from ci_pipeline.surveys.generator import generate_wave_frames, write_csv, write_sav, write_waves, write_xlsx
+
+generate_wave_frames, write_waves = generator.generate_wave_frames, generator.write_waves
+write_csv, write_sav, write_xlsx = generator.write_csv, generator.write_sav, generator.write_xlsx
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 7
@@ -143,15 +145,16 @@ def test_materialise_survey_assets_and_scan_for_raw_ids(survey_env, codebook):
         "indicator_id": "population", "region_code": [f"{c}a" for c in codebook.districts for _ in range(16)],
         "period": "2024", "sex": "total", "value": 500.0,
         "age_group": [str(a) for _ in codebook.districts for a in range(10, 26)]})
-    marts = dg.materialize([population_asset(population), survey_results_mart, survey_change_mart],
+    marts = dg.materialize([population_asset(population), survey_marts],
                            instance=instance, resources=resources)
     assert marts.success
     run_ids.append(marts.run_id)
-    results = marts.output_for_node("marts__survey_results")
-    change = marts.output_for_node("marts__survey_change")
+    results = marts.output_for_node("survey_marts", "survey_results")
+    change = marts.output_for_node("survey_marts", "survey_change")
     assert set(results["provenance"]) == {"illustrative"} and set(change["provenance"]) == {"illustrative"}
     assert results["weighted"].any()
-    results_metadata = marts.asset_materializations_for_node("marts__survey_results")[0].metadata
+    results_metadata = next(m.metadata for m in marts.asset_materializations_for_node("survey_marts")
+                            if m.asset_key == dg.AssetKey(["marts", "survey_results"]))
     assert any("no sex split" in note for note in results_metadata["notes"].value)
     assert results_metadata["recoverable_cells"].value == 0
 

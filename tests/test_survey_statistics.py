@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from survey_support import generator, panel_responses
 
+from ci_pipeline.config import ConfigError
 from ci_pipeline.stats import wilson_intervals
 from ci_pipeline.surveys.aggregate import (
     aggregate_responses,
@@ -16,9 +18,15 @@ from ci_pipeline.surveys.aggregate import (
     respondent_cells,
 )
 from ci_pipeline.surveys.change import aggregate_change
-from ci_pipeline.surveys.codebook import CodebookError, load_codebook
-from ci_pipeline.surveys.disclosure import DisclosureRules, secondary_suppression, subtraction_attack
-from ci_pipeline.surveys.generator import synthetic_responses
+from ci_pipeline.surveys.codebook import load_codebook
+from ci_pipeline.surveys.disclosure import (
+    Attacker,
+    DisclosureRules,
+    Table,
+    judge,
+    protect,
+    subtraction_attack,
+)
 from ci_pipeline.surveys.ingest import ingest_wave
 from ci_pipeline.surveys.pseudonymise import (
     ILLUSTRATIVE_KEY,
@@ -27,7 +35,9 @@ from ci_pipeline.surveys.pseudonymise import (
     pseudonym_secret,
     pseudonymise,
 )
-from ci_pipeline.surveys.publish import build_survey_change, build_survey_results, change_lines, results_lines
+from ci_pipeline.surveys.publish import build_survey_change, build_survey_marts, change_lines, results_lines
+
+synthetic_responses = generator.synthetic_responses
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "a-long-enough-test-secret-0123456789"
@@ -71,7 +81,8 @@ def test_codebook_rejects_positive_answers_at_the_bottom_of_a_mean_scale(tmp_pat
     path.write_text(path.read_text(encoding="utf-8").replace(
         "{id: q_work_future_job, scale: likert5, positive: [4, 5]", "{id: q_work_future_job, scale: likert5, "
         "positive: [1, 2]"), encoding="utf-8")
-    with pytest.raises(CodebookError, match="q_work_future_job"):
+    with pytest.raises(ConfigError, match=r"codebook.yaml: focus_areas\[0\].indicators\[0\].questions\[0\]: "
+                       "on a scale with a mean, the positive answers must be the top values"):
         load_codebook(tmp_path / "surveys")
 
 
@@ -107,7 +118,8 @@ def test_ingest_of_a_real_wave_needs_the_secret(tmp_path):
     with pytest.raises(PseudonymisationError):
         ingest_wave(path, codebook, "2025-autumn", env={})
     validated = ingest_wave(path, codebook, "2025-autumn", env={SECRET_ENV_VAR: SECRET})
-    assert validated.responses["respondent_key"].iloc[0] == pseudonymise("R1", SECRET.encode())
+    # the codebook says ids are case-insensitive: "R1" is keyed as "r1"
+    assert validated.responses["respondent_key"].iloc[0] == pseudonymise("r1", SECRET.encode())
     assert validated.responses["provenance"].iloc[0] == "recorded"
 
 
@@ -189,35 +201,94 @@ def test_attack_recovers_a_lone_suppressed_cell():
     assert recovered[["position", "recovered_count", "recovered_positives"]].values.tolist() == [[2, 8, 7]]
 
 
-def test_secondary_suppression_leaves_no_line_with_a_single_suppressed_cell():
-    n = np.array([100, 5, 40, 55, 100, 50, 50])
-    lines = [(0, np.array([1, 2, 3])), (4, np.array([5, 6])), (2, np.array([5]))]
-    suppressed = secondary_suppression(n, n < 10, lines)
-    for total, parts in lines:
-        assert suppressed[[total, *parts]].sum() != 1
-    assert suppressed.tolist() == [False, True, True, False, False, True, True]
+def toy_table(n, positives, lines):
+    """A one-block table of counts with positive / not positive categories."""
+    n, positives = np.asarray(n, dtype=float), np.asarray(positives, dtype=float)
+    cells = pd.DataFrame({"n": n, "size": n, "positive": positives, "not_positive": n - positives,
+                          "size_is_n": True})
+    return Table(cells, ["positive", "not_positive"], ["positive", "not_positive"],
+                 np.zeros(len(n), dtype=int), np.arange(len(n)), lines)
+
+
+def brute_force_interval(n, hidden, lines, cell):
+    """Every integer completion of the hidden n that satisfies the lines: the independent check of the LP."""
+    import itertools
+
+    n = np.asarray(n)
+    hidden = list(np.flatnonzero(hidden))
+    values = []
+    for guess in itertools.product(range(int(n[0]) + 1), repeat=len(hidden)):
+        trial = n.astype(float).copy()
+        trial[hidden] = guess
+        if all(trial[total] == trial[parts].sum() for total, parts in lines):
+            values.append(trial[cell])
+    return min(values), max(values)
+
+
+def test_the_interval_attack_agrees_with_brute_force():
+    # a 2 x 2 table with margins: rows (0: total, 1, 2), columns by line; cells 3..6 the inner cells
+    n = [20, 8, 12, 3, 5, 7, 5, 10, 10]
+    lines = [(0, np.array([1, 2])), (1, np.array([3, 4])), (2, np.array([5, 6])), (0, np.array([7, 8])),
+             (7, np.array([3, 5])), (8, np.array([4, 6]))]
+    table = toy_table(n, np.minimum(n, 3), lines)
+    hidden = np.zeros(len(n), dtype=bool)
+    hidden[[3, 4, 5, 6]] = True
+    attacker = Attacker(table, np.where(hidden, np.nan, table.n), table.values * np.nan)
+    for cell in (3, 4, 5, 6):
+        expected = brute_force_interval(n, hidden, lines, cell)
+        found = (attacker.bound("n", cell, 0, maximise=False), attacker.bound("n", cell, 0, maximise=True))
+        assert found == pytest.approx(expected)
+    # the primary cell (3 respondents) lies in [0, 8]: narrower than 10, so the attack recovers it
+    primary = np.zeros(len(n), dtype=bool)
+    primary[3] = True
+    findings = judge(table, hidden, hidden, primary, DisclosureRules())
+    assert [f.position for f in findings if f.kind == "size"] == [3]
+
+
+def test_protect_widens_a_narrow_interval_and_hides_attribute_cells():
+    # Oslo (0) = districts 1..4; district 1 has 4 respondents, district 2 has 9: together 13 < 10 + 4,
+    # so the attack would pin district 1 to [0, 13]: wide enough; but 2 and 1 alone sum to 13 and the
+    # zero-sized district 4 must not be the partner that makes the union small.
+    n = [100, 4, 9, 87, 0]
+    positives = [50, 4, 2, 44, 0]
+    lines = [(0, np.array([1, 2, 3, 4]))]
+    table = toy_table(n, positives, lines)
+    primary = np.array(n) < 10
+    size_hidden, value_hidden = protect(table, primary, DisclosureRules())
+    assert size_hidden.tolist() == [False, True, True, False, True]
+    assert judge(table, size_hidden, value_hidden, primary, DisclosureRules()) == []
+    # a 100 % share in a small published cell is hidden, with a partner so it cannot be subtracted
+    n, positives = [100, 20, 30, 50], [60, 20, 15, 25]
+    table = toy_table(n, positives, [(0, np.array([1, 2, 3]))])
+    size_hidden, value_hidden = protect(table, np.zeros(4, dtype=bool), DisclosureRules())
+    assert not size_hidden.any() and value_hidden[1] and value_hidden.sum() == 2
 
 
 @pytest.fixture(scope="module")
 def small_panel(codebook):
     """Three small waves with a panel (200 of 700 keys return) so many cells are below the thresholds."""
-    frames = []
-    for position, wave in enumerate(w.id for w in codebook.waves):
-        frame = synthetic_responses(codebook, wave, 700, seed=position)
-        keep = frame.index < 200
-        frame.loc[keep, "respondent_key"] = [f"{i:064x}" for i in range(200)]
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    return panel_responses(codebook, 700, seed=0)
 
 
-def test_published_results_follow_the_thresholds_and_resist_the_attack(codebook, small_panel):
-    mart = build_survey_results(small_panel, codebook).frame
+@pytest.fixture(scope="module")
+def small_marts(codebook, small_panel):
+    results, change = build_survey_marts(small_panel, codebook)
+    return results.frame, change.frame
+
+
+def test_published_results_follow_the_thresholds_and_resist_the_attack(codebook, small_marts):
+    mart = small_marts[0]
     suppressed = mart["status"] == ":"
     assert suppressed.any() and (~suppressed).any()
-    assert mart.loc[suppressed, ["n", "share_positive", "mean", "ci_low", "ci_high"]].isna().all().all()
-    assert (mart.loc[~suppressed, "n"] >= 10).all()
+    assert mart.loc[suppressed, ["share_positive", "mean", "ci_low", "ci_high"]].isna().all().all()
+    assert mart.loc[~suppressed, "share_positive"].notna().all()
+    assert (mart["n"].dropna() >= 10).all()
+    # n is hidden in every indicator of a wave or in none (the indicators describe the same respondents)
+    hidden_n = mart.assign(hidden=mart["n"].isna()).groupby(
+        ["wave", "district_code", "group_type", "group_value"])["hidden"].nunique()
+    assert (hidden_n == 1).all()
     # sex splits only where total >= 40 and each sex >= 15
-    sex = mart[(mart["group_type"] == "sex") & ~suppressed]
+    sex = mart[(mart["group_type"] == "sex") & mart["n"].notna()]
     totals = mart[mart["group_type"] == "all"].set_index(["wave", "indicator_id", "district_code"])["n"]
     for (wave, indicator, district), group in sex.groupby(["wave", "indicator_id", "district_code"]):
         assert totals.loc[(wave, indicator, district)] >= 40
@@ -226,12 +297,12 @@ def test_published_results_follow_the_thresholds_and_resist_the_attack(codebook,
     assert subtraction_attack(mart, results_lines(mart, codebook), "n", "share_positive").empty
 
 
-def test_published_change_follows_the_thresholds_and_resists_the_attack(codebook, small_panel):
-    mart = build_survey_change(small_panel, codebook).frame
+def test_published_change_follows_the_thresholds_and_resists_the_attack(codebook, small_marts):
+    mart = small_marts[1]
     suppressed = mart["status"] == ":"
     assert suppressed.any() and (~suppressed).any()
-    assert (mart.loc[~suppressed, "n_pairs"] >= 10).all()
-    assert mart.loc[suppressed, ["n_pairs", "share_improved", "mean_change"]].isna().all().all()
+    assert (mart["n_pairs"].dropna() >= 10).all()
+    assert mart.loc[suppressed, ["share_improved", "mean_change"]].isna().all().all()
     assert subtraction_attack(mart, change_lines(mart, codebook), "n_pairs", "share_improved").empty
     # changed question sets are never compared
     pairs = set(zip(mart["from_wave"], mart["to_wave"], mart["indicator_id"]))
@@ -264,7 +335,9 @@ def test_change_cells_below_ten_pairs_are_suppressed_with_their_neighbour(codebo
                        respondents(codebook, "2024-autumn", rows_after)], ignore_index=True)
     mart = build_survey_change(panel, codebook, DisclosureRules()).frame
     thriving = mart[mart["indicator_id"] == "survey_education_thriving"].set_index("district_code")
-    assert thriving.loc["030101", "status"] == ":"  # 9 pairs
+    assert pd.isna(thriving.loc["030101", "n_pairs"])  # 9 pairs
     # Oslo minus the published districts would give 030101 away, so exactly one more district goes
-    assert (thriving["status"] == ":").sum() == 2
+    assert thriving["n_pairs"].isna().sum() == 2
+    # everybody improved: a 100 % share in cells under 50 is attribute disclosure, so no share is shown
+    assert thriving["share_improved"].isna().all() and (thriving["status"] == ":").all()
     assert thriving.loc["0301", "n_pairs"] == 9 + 14 * 12

@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from survey_generator import DEFAULT_SEED, write_waves  # tools/ is on sys.path when run as a script
+
 from ci_pipeline.settings import Settings
 from ci_pipeline.surveys.codebook import load_codebook
-from ci_pipeline.surveys.generator import DEFAULT_SEED, write_waves
 
 
 def main() -> None:

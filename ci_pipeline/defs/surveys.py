@@ -14,19 +14,22 @@ import pandas as pd
 
 from ci_pipeline.archive import file_sha256
 from ci_pipeline.defs.resources import PipelineResource
+from ci_pipeline.marts import MartStore
 from ci_pipeline.settings import Settings
 from ci_pipeline.surveys.codebook import CodebookError, load_codebook
 from ci_pipeline.surveys.ingest import (
+    WaveRefused,
+    WaveReport,
     find_wave_file,
-    ingest_wave,
+    process_wave,
     quarantine_path,
     responses_path,
-    store_wave,
     stored_response_files,
+    stored_sha256,
     wave_files,
     wave_id_from_path,
 )
-from ci_pipeline.surveys.publish import build_survey_change, build_survey_results
+from ci_pipeline.surveys.publish import build_survey_marts
 
 survey_waves_partitions = dg.DynamicPartitionsDefinition(name="survey_waves")
 
@@ -49,35 +52,40 @@ def _codebook(settings: Settings):
     partitions_def=survey_waves_partitions,
 )
 def survey_wave_ingest(context: dg.AssetExecutionContext, pipeline: PipelineResource):
-    """Read, pseudonymise and validate one wave file and store its accepted rows and its quarantine."""
+    """Read, pseudonymise, validate and admit one wave file and store its accepted rows and its quarantine.
+
+    A refused file (unreadable, all rows quarantined, another pseudonymisation key, or a republication
+    that would reveal a few people by difference) fails this partition with the reason and the counts; what
+    was stored for the wave before stays, and nothing else is affected."""
     settings = pipeline.settings
     codebook = _codebook(settings)
     wave_id = context.partition_key
     path = find_wave_file(settings.survey_root, wave_id)
-    validated = ingest_wave(path, codebook, wave_id)
-    rewritten = store_wave(validated, settings.warehouse_root)
-    if not rewritten:
+    try:
+        report = process_wave(path, codebook, wave_id, settings.warehouse_root)
+    except WaveRefused as refusal:
+        counts = WaveReport.of(refusal.validated, wave_id, path.name, "refused", refusal.problem).metadata()
+        raise dg.Failure(description=str(refusal), metadata={"report": dg.MetadataValue.json(counts)}) from refusal
+    if report.status == "unchanged":
         context.log.info(f"wave {wave_id}: {path.name} was already ingested (same sha256); nothing rewritten")
-    common = {
-        "wave": wave_id,
-        "source_file": validated.source_file,
-        "file_sha256": validated.file_sha256,
-        "rewritten": rewritten,
-        "rows_in": validated.rows_in,
-        "rows_accepted": validated.rows_accepted,
-        "rows_quarantined": validated.rows_quarantined,
-    }
-    reasons = validated.reason_counts()
+    common = {**report.metadata(), "quarantine_reasons": dg.MetadataValue.json(report.quarantine_reasons),
+              "file_sha256": stored_sha256(responses_path(settings.warehouse_root, wave_id)) or "",
+              "rewritten": report.status == "ingested"}
     yield dg.MaterializeResult(
         asset_key=RESPONSES_KEY,
-        metadata={**common, "quarantine_reasons": dg.MetadataValue.json(reasons),
-                  "path": str(responses_path(settings.warehouse_root, wave_id))},
+        metadata={**common, "path": str(responses_path(settings.warehouse_root, wave_id))},
     )
     yield dg.MaterializeResult(
         asset_key=QUARANTINE_KEY,
-        metadata={**common, "quarantine_reasons": dg.MetadataValue.json(reasons),
-                  "path": str(quarantine_path(settings.warehouse_root, wave_id))},
+        metadata={**common, "path": str(quarantine_path(settings.warehouse_root, wave_id))},
     )
+
+
+def published_versions(settings: Settings, mart: str) -> list[pd.DataFrame]:
+    """Every published version of a survey mart: its hidden cells stay hidden, and the new build must not
+    differ from any of them by a few people."""
+    store = MartStore(settings.warehouse_root)
+    return [store.read(mart, version) for version in store.versions(mart)]
 
 
 def _mart_metadata(mart, codebook, files) -> dict:
@@ -90,36 +98,33 @@ def _mart_metadata(mart, codebook, files) -> dict:
     }
 
 
-@dg.asset(
-    key=["marts", "survey_results"],
-    group_name="surveys",
+@dg.multi_asset(
+    outs={
+        "survey_results": dg.AssetOut(
+            key=["marts", "survey_results"], group_name="surveys",
+            description="Survey indicators per wave x district (and Oslo) x group, with disclosure control."),
+        "survey_change": dg.AssetOut(
+            key=["marts", "survey_change"], group_name="surveys",
+            description="Change per person between consecutive waves, as district aggregates with disclosure "
+                        "control."),
+    },
     deps=[RESPONSES_KEY],
     ins={"population": dg.AssetIn(key=POPULATION_KEY)},
-    description="Survey indicators per wave x district (and Oslo) x group, with disclosure control.",
 )
-def survey_results_mart(context: dg.AssetExecutionContext, population: pd.DataFrame,
-                        pipeline: PipelineResource) -> pd.DataFrame:
+def survey_marts(context: dg.AssetExecutionContext, population: pd.DataFrame, pipeline: PipelineResource):
+    """Both survey marts from the stored responses, built together because their disclosure control is
+    decided together (docs/SURVEYS.md): every indicator of a wave, survey_change's pairs, and every
+    published version of either mart. Refused (the step fails, nothing is published) if the interval or
+    the version-difference attack would recover a hidden cell."""
     settings = pipeline.settings
     codebook = _codebook(settings)
     files = stored_response_files(settings.warehouse_root, codebook)
-    mart = build_survey_results(files, codebook, population)
-    context.add_output_metadata(_mart_metadata(mart, codebook, files))
-    return mart.frame
-
-
-@dg.asset(
-    key=["marts", "survey_change"],
-    group_name="surveys",
-    deps=[RESPONSES_KEY],
-    description="Change per person between consecutive waves, as district aggregates with disclosure control.",
-)
-def survey_change_mart(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> pd.DataFrame:
-    settings = pipeline.settings
-    codebook = _codebook(settings)
-    files = stored_response_files(settings.warehouse_root, codebook)
-    mart = build_survey_change(files, codebook)
-    context.add_output_metadata(_mart_metadata(mart, codebook, files))
-    return mart.frame
+    results, change = build_survey_marts(files, codebook, population,
+                                         earlier_results=published_versions(settings, "survey_results"),
+                                         earlier_change=published_versions(settings, "survey_change"))
+    context.add_output_metadata(_mart_metadata(results, codebook, files), output_name="survey_results")
+    context.add_output_metadata(_mart_metadata(change, codebook, files), output_name="survey_change")
+    return results.frame, change.frame
 
 
 survey_ingest_job = dg.define_asset_job(
@@ -170,6 +175,6 @@ def survey_wave_sensor(context: dg.SensorEvaluationContext, pipeline: PipelineRe
     )
 
 
-SURVEY_ASSETS = [survey_wave_ingest, survey_results_mart, survey_change_mart]
+SURVEY_ASSETS = [survey_wave_ingest, survey_marts]
 SURVEY_SENSORS = [survey_wave_sensor]
 SURVEY_JOBS = [survey_ingest_job, survey_marts_job]

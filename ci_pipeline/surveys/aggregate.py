@@ -38,13 +38,14 @@ def _quoted(name: str) -> str:
 
 
 def indicator_score_sql(indicator: Indicator, weighted: bool) -> str:
-    """SELECT of one indicator's per-respondent result from the `responses` relation."""
+    """SELECT of one indicator's per-respondent result from the `responses` relation. A don't-know answer
+    (stored as -1, below every scale value) is not an answer here: neither counted, positive nor summed."""
     questions = [_quoted(q.id) for q in indicator.questions]
-    answered = " + ".join(f"({q} IS NOT NULL)::INTEGER" for q in questions)
+    answered = " + ".join(f"coalesce(({q} >= 0)::INTEGER, 0)" for q in questions)
     positives = " + ".join(
         f"coalesce(({_quoted(q.id)} IN ({_sql_list(q.positive)}))::INTEGER, 0)" for q in indicator.questions
     )
-    answer_sum = " + ".join(f"coalesce({q}, 0)" for q in questions)
+    answer_sum = " + ".join(f"coalesce(greatest({q}, 0), 0)" for q in questions)
     score = f"({answer_sum})::DOUBLE" if indicator.scale.has_mean else f"({positives})::DOUBLE"
     weight = "coalesce(weight, 1.0)" if weighted else "1.0"
     is_weighted = "weight IS NOT NULL" if weighted else "false"
@@ -98,7 +99,8 @@ def aggregate_responses(sources: Sequence[Path] | pd.DataFrame, codebook: Codebo
 
     `weights`: columns wave, district_code, sex, age_band, weight (from `population_weights`); indicators
     with `weighting: population` use them for the respondents they cover. Returns one row per non-empty
-    cell: CELL_KEYS, n, share_positive, mean, ci_low, ci_high, weighted."""
+    cell: CELL_KEYS, n, positives (respondents), w_sum and w_positives (weighted; equal to n and positives
+    when unweighted), share_positive, mean, ci_low, ci_high, weighted."""
     weighted_indicators = frozenset(i.id for i in codebook.indicators if i.weighting == "population")
     connection = open_responses(sources, codebook, weights)
     try:
@@ -110,6 +112,7 @@ def aggregate_responses(sources: Sequence[Path] | pd.DataFrame, codebook: Codebo
                         ELSE 'all' END AS group_type,
                    coalesce(sex, age_band, 'all') AS group_value,
                    count(*) AS n,
+                   sum(positive) AS positives,
                    sum(w) AS w_sum,
                    sum(w * positive) AS w_positives,
                    sum(w * score) AS w_score_sum,
@@ -142,6 +145,9 @@ def _cells_from_sums(raw: dict, codebook: Codebook) -> pd.DataFrame:
             "group_type": pd.Series(raw["group_type"], dtype="str"),
             "group_value": pd.Series(raw["group_value"], dtype="str"),
             "n": np.asarray(raw["n"], dtype="int64"),
+            "positives": np.asarray(raw["positives"], dtype="int64"),
+            "w_sum": np.asarray(raw["w_sum"], dtype="float64"),
+            "w_positives": np.asarray(raw["w_positives"], dtype="float64"),
             "share_positive": share,
             "mean": mean,
             "ci_low": ci_low,

@@ -27,11 +27,14 @@ UNCHANGED_TOLERANCE = 1e-9
 
 
 def comparable_pairs(codebook: Codebook, waves_present: Sequence[str]) -> pd.DataFrame:
-    """(from_wave, to_wave, indicator_id, direction) for consecutive present waves where the indicator's
-    question set is unchanged; direction +1 when higher is better, -1 when lower is better."""
+    """(from_wave, to_wave, indicator_id, direction) for consecutive present waves of the same kind (both
+    illustrative or both real) where the indicator's question set is unchanged; direction +1 when higher is
+    better, -1 when lower is better."""
     ordered = [w.id for w in codebook.waves if w.id in set(waves_present)]
     rows = []
     for from_wave, to_wave in pairwise(ordered):
+        if codebook.wave(from_wave).illustrative != codebook.wave(to_wave).illustrative:
+            continue  # made-up and real respondents are different people, keyed with different keys
         for indicator in codebook.indicators:
             version = codebook.question_set_version(indicator, to_wave)
             if version is not None and version == codebook.question_set_version(indicator, from_wave):
@@ -41,15 +44,17 @@ def comparable_pairs(codebook: Codebook, waves_present: Sequence[str]) -> pd.Dat
 
 
 def aggregate_change(sources: Sequence[Path] | pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
-    """Per from_wave x to_wave x indicator x district (and Oslo "0301"): n_pairs, share_improved,
-    share_unchanged, share_worsened, mean_change (before disclosure control)."""
+    """Per from_wave x to_wave x indicator x district (and Oslo "0301"): n_pairs, n_improved, n_unchanged,
+    n_worsened, share_improved, share_unchanged, share_worsened, mean_change (before disclosure control)."""
     connection = open_responses(sources, codebook)
     try:
         waves_present = [row[0] for row in connection.execute("SELECT DISTINCT wave FROM responses").fetchall()]
         pairs = comparable_pairs(codebook, waves_present)
         connection.register("pairs", pairs)
+        # the pairs restrict the join; without any, DuckDB would still score every respondent first
+        where = "" if len(pairs) else "WHERE false"
         return connection.execute(f"""
-            WITH scored AS ({respondent_scores_sql(codebook)}),
+            WITH scored AS (SELECT * FROM ({respondent_scores_sql(codebook)}) {where}),
             paired AS (
                 SELECT p.from_wave, p.to_wave, p.indicator_id, b.district_code,
                        p.direction * (b.score - a.score) AS gain, b.score - a.score AS change
@@ -61,6 +66,9 @@ def aggregate_change(sources: Sequence[Path] | pd.DataFrame, codebook: Codebook)
             SELECT from_wave, to_wave, indicator_id,
                    coalesce(district_code, '{codebook.oslo_code}') AS district_code,
                    count(*) AS n_pairs,
+                   sum((gain > {UNCHANGED_TOLERANCE})::INTEGER) AS n_improved,
+                   sum((abs(gain) <= {UNCHANGED_TOLERANCE})::INTEGER) AS n_unchanged,
+                   sum((gain < -{UNCHANGED_TOLERANCE})::INTEGER) AS n_worsened,
                    avg((gain > {UNCHANGED_TOLERANCE})::DOUBLE) AS share_improved,
                    avg((abs(gain) <= {UNCHANGED_TOLERANCE})::DOUBLE) AS share_unchanged,
                    avg((gain < -{UNCHANGED_TOLERANCE})::DOUBLE) AS share_worsened,

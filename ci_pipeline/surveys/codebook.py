@@ -1,32 +1,295 @@
 """The survey codebook (assets/surveys/codebook.yaml) and wave registry (assets/surveys/waves.yaml).
 
 The codebook is the single description of what a wave file may contain: focus areas, indicators, the
-questions behind each indicator and the waves each question was asked in, response scales and positive
-answers, demographic fields, and the export columns to throw away. Everything downstream (readers,
+questions behind each indicator and the waves each question was asked in, response scales with their
+value labels and don't-know codes, positive answers, demographic fields (with district aliases and how
+respondent ids are normalised), and the export columns to throw away. Everything downstream (readers,
 validation, aggregation, change) takes its column names and rules from here.
+
+Both files are read through ci_pipeline.config as pydantic models (unknown keys are errors, every problem
+of both files is reported at once as `file: key.path: message`); `Codebook` is the read-only view the rest
+of the survey code uses.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from itertools import pairwise
 from pathlib import Path
+from typing import Any, Literal
 
-import yaml
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-POLARITIES = ("higher_is_better", "lower_is_better")
-WEIGHTINGS = ("none", "population")
+from ci_pipeline.config import ConfigModel, collect, load_model
+
+# Answers a respondent gave as "don't know" are stored as this code; scale values are never negative.
+DONT_KNOW = -1
+DISTRICT_PREFIX = "bydel "
 
 
 class CodebookError(ValueError):
-    """The codebook or the wave registry is inconsistent; the message names the file and the entry."""
+    """A wave the registry does not know, or an age the codebook's bands do not cover."""
+
+
+def normalise_text(text: str) -> str:
+    """How free spellings (district names, sex, value labels, don't-know answers) are compared: Unicode
+    NFC, case folded, inner whitespace collapsed, trimmed."""
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
+def normalise_district(text: str) -> str:
+    """A district spelling compared as `normalise_text`, without a leading "Bydel " ("Bydel Alna" = "Alna")."""
+    normalised = normalise_text(text)
+    return normalised.removeprefix(DISTRICT_PREFIX) if normalised != DISTRICT_PREFIX.strip() else normalised
+
+
+# --- the file models ------------------------------------------------------------------------------
+
+
+Code = int | str  # a don't-know code: a number as the file has it (99, -1) or a text ("Vet ikke")
+
+
+def _unique(values: list, what: str) -> list:
+    seen = [v for i, v in enumerate(values) if v in values[:i]]
+    if seen:
+        raise ValueError(f"{what} listed twice: {sorted(set(map(str, seen)))}")
+    return values
+
+
+class ScaleSpec(ConfigModel):
+    values: list[int] = Field(min_length=2)
+    # value -> its label(s): the first is the codebook's wording, the others accepted spellings (other
+    # languages, the survey tool's wording); .sav value labels and text answers are checked against them.
+    labels: dict[int, list[str]] = Field(default_factory=dict)
+    # Answers that mean "don't know" for every question on this scale (a question may override them).
+    dont_know: list[Code] = Field(default_factory=list)
+    has_mean: bool
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _label_lists(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: [v] if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ScaleSpec:
+        _unique(self.values, "value")
+        if self.values != sorted(self.values) or self.values[0] < 0:
+            raise ValueError("values must be non-negative and ascending (don't-know is stored as -1)")
+        unknown = sorted(set(self.labels) - set(self.values))
+        if unknown:
+            raise ValueError(f"labels given for {unknown}, which are not values of the scale")
+        _check_dont_know(self.dont_know, self.values)
+        spellings = [normalise_text(s) for labels in self.labels.values() for s in labels]
+        _unique(spellings, "label spelling")
+        clash = sorted(set(spellings) & {normalise_text(str(c)) for c in self.dont_know})
+        if clash:
+            raise ValueError(f"{clash} is both a value label and a don't-know code")
+        return self
+
+
+def _check_dont_know(codes: list[Code], values: list[int]) -> None:
+    _unique([normalise_text(str(c)) for c in codes], "don't-know code")
+    overlap = sorted(c for c in codes if isinstance(c, int) and c in values)
+    if overlap:
+        raise ValueError(f"don't-know code(s) {overlap} are values of the scale: an answer cannot mean both")
+
+
+class WaveRange(ConfigModel):
+    first: str = Field(alias="from")
+    last: str | None = Field(default=None, alias="to")
+
+
+class QuestionSpec(ConfigModel):
+    id: str = Field(pattern=r"^q_[a-z0-9_]+$")
+    scale: str
+    positive: list[int] = Field(min_length=1)
+    waves: WaveRange
+    text: str = Field(min_length=1)
+    # Overrides the scale's don't-know codes for this question ([] = this question has none).
+    dont_know: list[Code] | None = None
+
+    @model_validator(mode="after")
+    def _against_scale_and_waves(self, info: ValidationInfo) -> QuestionSpec:
+        context = info.context or {}
+        if "scales" not in context:  # the scales themselves are invalid: reported there
+            return self
+        scales: dict[str, ScaleSpec] = context["scales"]
+        scale = scales.get(self.scale)
+        if scale is None:
+            raise ValueError(f"scale {self.scale!r} is not defined under scales ({', '.join(sorted(scales))})")
+        if not set(self.positive) <= set(scale.values):
+            raise ValueError(f"positive answers {self.positive} are not values of scale {self.scale}")
+        if scale.has_mean and self.positive != scale.values[-len(self.positive):]:
+            # the mean and the share positive must move together, so polarity covers both
+            raise ValueError("on a scale with a mean, the positive answers must be the top values")
+        if self.dont_know is not None:
+            _check_dont_know(self.dont_know, scale.values)
+        wave_ids: list[str] | None = context.get("wave_ids")
+        if wave_ids is not None:
+            for wave_id in (self.waves.first, self.waves.last):
+                if wave_id is not None and wave_id not in wave_ids:
+                    raise ValueError(f"wave {wave_id!r} is not in waves.yaml")
+            if self.waves.last is not None and wave_ids.index(self.waves.last) < wave_ids.index(self.waves.first):
+                raise ValueError("waves.to comes before waves.from")
+        return self
+
+
+class IndicatorSpec(ConfigModel):
+    id: str = Field(pattern=r"^survey_[a-z0-9_]+$")
+    name: str
+    polarity: Literal["higher_is_better", "lower_is_better"]
+    weighting: Literal["none", "population"] = "none"
+    questions: list[QuestionSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_scale(self) -> IndicatorSpec:
+        if len({q.scale for q in self.questions}) != 1:
+            raise ValueError("all questions of an indicator must use one scale")
+        return self
+
+
+class FocusAreaSpec(ConfigModel):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    indicators: list[IndicatorSpec] = Field(min_length=1)
+
+
+class DistrictSpec(ConfigModel):
+    name: str
+    # Other spellings found in wave files (compared after NFC, case folding and without "Bydel ").
+    aliases: list[str] = Field(default_factory=list)
+
+
+class RespondentIdSpec(ConfigModel):
+    column: str
+    # insensitive: ids that differ only in letter case are one person (compared case folded);
+    # sensitive: letter case is part of the id. Both trim and NFC-normalise first.
+    case: Literal["sensitive", "insensitive"]
+
+
+class ColumnSpec(ConfigModel):
+    column: str
+
+
+class SexSpec(ConfigModel):
+    column: str
+    values: dict[str, list[str]]  # canonical value: accepted spellings
+
+
+class RangeSpec(ConfigModel):
+    column: str
+    min: int
+    max: int
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RangeSpec:
+        if self.min > self.max:
+            raise ValueError("min is above max")
+        return self
+
+
+class AgeBandSpec(ConfigModel):
+    band: str
+    ages: tuple[int, int]
+    grades: tuple[int, int] | None = None
+
+
+class DemographicsSpec(ConfigModel):
+    respondent_id: RespondentIdSpec
+    district: ColumnSpec
+    sex: SexSpec
+    age: RangeSpec
+    grade: RangeSpec
+    age_bands: list[AgeBandSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _bands_cover_ages(self) -> DemographicsSpec:
+        covered = sorted(age for b in self.age_bands for age in range(b.ages[0], b.ages[1] + 1))
+        if covered != list(range(self.age.min, self.age.max + 1)):
+            raise ValueError(f"age bands must cover ages {self.age.min}-{self.age.max} exactly once")
+        _unique([s for c, spellings in self.sex.values.items() for s in {normalise_text(x) for x in [c, *spellings]}],
+                "sex spelling")
+        return self
+
+
+class OsloSpec(ConfigModel):
+    code: str = Field(pattern=r"^\d{4}$")
+    name: str
+
+
+class CodebookSpec(ConfigModel):
+    survey: str
+    title: str
+    oslo: OsloSpec
+    districts: dict[str, DistrictSpec] = Field(min_length=1)
+    demographics: DemographicsSpec
+    drop_columns: list[str] = Field(default_factory=list)
+    scales: dict[str, ScaleSpec] = Field(min_length=1)
+    focus_areas: list[FocusAreaSpec] = Field(min_length=1)
+
+    @field_validator("scales")
+    @classmethod
+    def _share_scales(cls, scales: dict[str, ScaleSpec], info: ValidationInfo) -> dict[str, ScaleSpec]:
+        # Questions (validated after this field) check themselves against the scales through the context.
+        if info.context is not None:
+            info.context["scales"] = scales
+        return scales
+
+    @field_validator("districts")
+    @classmethod
+    def _district_spellings(cls, districts: dict[str, DistrictSpec]) -> dict[str, DistrictSpec]:
+        bad = [code for code in districts if not re.fullmatch(r"\d{6}", code)]
+        if bad:
+            raise ValueError(f"district codes are six digits (KLASS 103), got {bad}")
+        _unique([normalise_district(s) for d in districts.values() for s in [d.name, *d.aliases]],
+                "district name or alias")
+        return districts
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> CodebookSpec:
+        indicators = [i for area in self.focus_areas for i in area.indicators]
+        _unique([a.id for a in self.focus_areas], "focus area id")
+        _unique([i.id for i in indicators], "indicator id")
+        _unique([q.id for i in indicators for q in i.questions], "question id")
+        for code in self.districts:
+            if not code.startswith(self.oslo.code):
+                raise ValueError(f"district {code} does not lie in {self.oslo.code}")
+        return self
+
+
+class WaveSpec(ConfigModel):
+    # The id is the wave file's name without suffix, so it must be a plain file name.
+    id: str = Field(pattern=r"^[0-9]{4}-[a-z0-9][a-z0-9-]*$")
+    date: date
+    illustrative: bool = False
+
+
+class WavesSpec(ConfigModel):
+    waves: list[WaveSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WavesSpec:
+        _unique([w.id for w in self.waves], "wave id")
+        dates = [w.date for w in self.waves]
+        if any(later <= earlier for earlier, later in pairwise(dates)):
+            raise ValueError("waves must be listed oldest first, each on a later date than the one before")
+        return self
+
+
+# --- the view the survey code uses ----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Scale:
     id: str
     values: tuple[int, ...]
-    labels: dict[int, str]
+    labels: dict[int, tuple[str, ...]]
     has_mean: bool
 
 
@@ -38,6 +301,15 @@ class Question:
     positive: tuple[int, ...]
     first_wave: str
     last_wave: str | None
+    dont_know: tuple[Code, ...]
+
+    def answer_lookup(self) -> dict[str, int]:
+        """Normalised text -> stored value: the scale values as numbers, their labels, and the don't-know
+        codes and texts (stored as DONT_KNOW)."""
+        lookup = {normalise_text(str(v)): v for v in self.scale.values}
+        lookup |= {normalise_text(label): v for v, labels in self.scale.labels.items() for label in labels}
+        lookup |= {normalise_text(str(code)): DONT_KNOW for code in self.dont_know}
+        return lookup
 
 
 @dataclass(frozen=True)
@@ -57,7 +329,7 @@ class Indicator:
 @dataclass(frozen=True)
 class Wave:
     id: str
-    date: str
+    date: str  # ISO date
     illustrative: bool
 
 
@@ -68,31 +340,39 @@ class AgeBand:
     grades: tuple[int, int] | None
 
 
-@dataclass(frozen=True)
 class Codebook:
-    path: Path
-    survey: str
-    oslo_code: str
-    oslo_name: str
-    districts: dict[str, str]
-    respondent_id_column: str
-    district_column: str
-    sex_column: str
-    sex_values: dict[str, str]  # lower-cased spelling -> canonical value
-    age_column: str
-    age_range: tuple[int, int]
-    grade_column: str
-    grade_range: tuple[int, int]
-    age_bands: tuple[AgeBand, ...]
-    drop_columns: frozenset[str]
-    scales: dict[str, Scale]
-    focus_areas: dict[str, str]
-    indicators: tuple[Indicator, ...]
-    waves: tuple[Wave, ...]
-    _wave_index: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    """Read-only view of a validated codebook and wave registry."""
 
-    def __post_init__(self) -> None:
-        self._wave_index.update({wave.id: i for i, wave in enumerate(self.waves)})
+    def __init__(self, path: Path, spec: CodebookSpec, waves: WavesSpec):
+        self.path = path
+        self.spec = spec
+        self.survey = spec.survey
+        self.oslo_code, self.oslo_name = spec.oslo.code, spec.oslo.name
+        self.districts = {code: district.name for code, district in spec.districts.items()}
+        demographics = spec.demographics
+        self.respondent_id_column = demographics.respondent_id.column.lower()
+        self.id_case = demographics.respondent_id.case
+        self.district_column = demographics.district.column.lower()
+        self.sex_column = demographics.sex.column.lower()
+        self.sex_values = {normalise_text(spelling): canonical
+                           for canonical, spellings in demographics.sex.values.items()
+                           for spelling in [canonical, *spellings]}
+        self.age_column, self.grade_column = demographics.age.column.lower(), demographics.grade.column.lower()
+        self.age_range = (demographics.age.min, demographics.age.max)
+        self.grade_range = (demographics.grade.min, demographics.grade.max)
+        self.age_bands = tuple(AgeBand(b.band, b.ages, b.grades) for b in demographics.age_bands)
+        self.drop_columns = frozenset(c.lower() for c in spec.drop_columns)
+        self.scales = {sid: Scale(sid, tuple(s.values), {v: tuple(labels) for v, labels in s.labels.items()},
+                                  s.has_mean) for sid, s in spec.scales.items()}
+        self.focus_areas = {area.id: area.name for area in spec.focus_areas}
+        self.indicators = tuple(
+            Indicator(i.id, i.name, area.id, i.polarity, i.weighting, tuple(
+                Question(q.id, q.text, self.scales[q.scale], tuple(q.positive), q.waves.first, q.waves.last,
+                         tuple(spec.scales[q.scale].dont_know if q.dont_know is None else q.dont_know))
+                for q in i.questions))
+            for area in spec.focus_areas for i in area.indicators)
+        self.waves = tuple(Wave(w.id, w.date.isoformat(), w.illustrative) for w in waves.waves)
+        self._wave_index = {wave.id: i for i, wave in enumerate(self.waves)}
 
     @property
     def sexes(self) -> tuple[str, ...]:
@@ -101,6 +381,19 @@ class Codebook:
     @property
     def questions(self) -> tuple[Question, ...]:
         return tuple(q for indicator in self.indicators for q in indicator.questions)
+
+    def district_lookup(self) -> dict[str, str]:
+        """Normalised spelling (code, name or alias) -> district code."""
+        lookup = {code: code for code in self.districts}
+        for code, district in self.spec.districts.items():
+            lookup |= {normalise_district(s): code for s in [district.name, *district.aliases]}
+        return lookup
+
+    def normalise_id(self, respondent_id: str) -> str:
+        """A respondent id as it is pseudonymised: NFC, trimmed, case folded when the codebook says ids
+        are case-insensitive."""
+        text = unicodedata.normalize("NFC", respondent_id).strip()
+        return text.casefold() if self.id_case == "insensitive" else text
 
     def wave(self, wave_id: str) -> Wave:
         if wave_id not in self._wave_index:
@@ -161,123 +454,21 @@ class Codebook:
         return digest.hexdigest()
 
 
-def _require(mapping: dict, key: str, where: str):
-    if key not in mapping:
-        raise CodebookError(f"{where}: missing {key!r}")
-    return mapping[key]
+def load_codebook(directory: Path | str) -> Codebook:
+    """Load and check codebook.yaml and waves.yaml in `directory` (normally assets/surveys); a ConfigError
+    lists every problem of both files."""
+    directory = Path(directory)
+    root = directory.parent.parent if directory.parent.name == "assets" else None
+    registry: list[WavesSpec] = []
 
+    def load_waves() -> WavesSpec:
+        registry.append(load_model(WavesSpec, directory / "waves.yaml", root=root))
+        return registry[-1]
 
-def load_codebook(directory: Path) -> Codebook:
-    """Load codebook.yaml and waves.yaml from `directory` (normally assets/surveys) and check them."""
-    path = Path(directory) / "codebook.yaml"
-    waves_path = Path(directory) / "waves.yaml"
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    raw_waves = yaml.safe_load(waves_path.read_text(encoding="utf-8"))
+    def load_spec() -> CodebookSpec:
+        wave_ids = [w.id for w in registry[0].waves] if registry else None
+        return load_model(CodebookSpec, directory / "codebook.yaml", root=root,
+                          context={"wave_ids": wave_ids})
 
-    waves = tuple(
-        Wave(id=str(_require(w, "id", f"{waves_path}")), date=str(_require(w, "date", f"{waves_path}")),
-             illustrative=bool(w.get("illustrative", False)))
-        for w in raw_waves["waves"]
-    )
-    wave_ids = [w.id for w in waves]
-    if len(set(wave_ids)) != len(wave_ids):
-        raise CodebookError(f"{waves_path}: a wave id is listed twice")
-    if [w.date for w in waves] != sorted(w.date for w in waves):
-        raise CodebookError(f"{waves_path}: waves must be listed oldest first")
-
-    scales = {
-        scale_id: Scale(
-            id=scale_id,
-            values=tuple(int(v) for v in spec["values"]),
-            labels={int(k): str(v) for k, v in spec.get("labels", {}).items()},
-            has_mean=bool(spec["has_mean"]),
-        )
-        for scale_id, spec in raw["scales"].items()
-    }
-
-    focus_areas: dict[str, str] = {}
-    indicators: list[Indicator] = []
-    seen_questions: set[str] = set()
-    for area in raw["focus_areas"]:
-        focus_areas[area["id"]] = area["name"]
-        for spec in area["indicators"]:
-            where = f"{path}: indicator {spec.get('id')!r}"
-            indicator_id = str(_require(spec, "id", where))
-            if not indicator_id.startswith("survey_"):
-                raise CodebookError(f"{where}: survey indicator ids start with 'survey_'")
-            polarity = spec.get("polarity")
-            if polarity not in POLARITIES:
-                raise CodebookError(f"{where}: polarity must be one of {POLARITIES}, got {polarity!r}")
-            weighting = spec.get("weighting", "none")
-            if weighting not in WEIGHTINGS:
-                raise CodebookError(f"{where}: weighting must be one of {WEIGHTINGS}, got {weighting!r}")
-            questions = tuple(_question(q, scales, wave_ids, where) for q in spec["questions"])
-            if len({q.scale.id for q in questions}) != 1:
-                raise CodebookError(f"{where}: all questions of an indicator must use one scale")
-            for q in questions:
-                if q.id in seen_questions:
-                    raise CodebookError(f"{where}: question {q.id!r} is listed twice")
-                seen_questions.add(q.id)
-            indicators.append(Indicator(indicator_id, str(spec["name"]), area["id"], polarity, weighting, questions))
-    if len({i.id for i in indicators}) != len(indicators):
-        raise CodebookError(f"{path}: an indicator id is listed twice")
-
-    demographics = raw["demographics"]
-    sex_values = {
-        spelling.strip().lower(): canonical
-        for canonical, spellings in demographics["sex"]["values"].items()
-        for spelling in [canonical, *spellings]
-    }
-    age_bands = tuple(
-        AgeBand(str(b["band"]), tuple(b["ages"]), tuple(b["grades"]) if "grades" in b else None)
-        for b in demographics["age_bands"]
-    )
-    age_range = (int(demographics["age"]["min"]), int(demographics["age"]["max"]))
-    covered = sorted(age for b in age_bands for age in range(b.ages[0], b.ages[1] + 1))
-    if covered != list(range(age_range[0], age_range[1] + 1)):
-        raise CodebookError(f"{path}: age bands must cover ages {age_range[0]}-{age_range[1]} exactly once")
-
-    return Codebook(
-        path=path,
-        survey=str(raw["survey"]),
-        oslo_code=str(raw["oslo"]["code"]),
-        oslo_name=str(raw["oslo"]["name"]),
-        districts={str(code): str(name) for code, name in raw["districts"].items()},
-        respondent_id_column=demographics["respondent_id"]["column"],
-        district_column=demographics["district"]["column"],
-        sex_column=demographics["sex"]["column"],
-        sex_values=sex_values,
-        age_column=demographics["age"]["column"],
-        age_range=age_range,
-        grade_column=demographics["grade"]["column"],
-        grade_range=(int(demographics["grade"]["min"]), int(demographics["grade"]["max"])),
-        age_bands=age_bands,
-        drop_columns=frozenset(str(c).lower() for c in raw.get("drop_columns", [])),
-        scales=scales,
-        focus_areas=focus_areas,
-        indicators=tuple(indicators),
-        waves=waves,
-    )
-
-
-def _question(spec: dict, scales: dict[str, Scale], wave_ids: list[str], where: str) -> Question:
-    question_id = str(_require(spec, "id", where))
-    where = f"{where}, question {question_id!r}"
-    scale = scales.get(spec.get("scale"))
-    if scale is None:
-        raise CodebookError(f"{where}: unknown scale {spec.get('scale')!r}")
-    positive = tuple(int(v) for v in _require(spec, "positive", where))
-    if not positive or not set(positive) <= set(scale.values):
-        raise CodebookError(f"{where}: positive answers {positive} are not values of scale {scale.id}")
-    if scale.has_mean and positive != scale.values[-len(positive):]:
-        # the mean and the share positive must move together, so polarity covers both
-        raise CodebookError(f"{where}: on a scale with a mean, the positive answers must be the top values")
-    waves = _require(spec, "waves", where)
-    first_wave, last_wave = str(_require(waves, "from", where)), waves.get("to")
-    for wave_id in (first_wave, last_wave):
-        if wave_id is not None and wave_id not in wave_ids:
-            raise CodebookError(f"{where}: wave {wave_id!r} is not in waves.yaml")
-    if last_wave is not None and wave_ids.index(last_wave) < wave_ids.index(first_wave):
-        raise CodebookError(f"{where}: waves.to comes before waves.from")
-    return Question(question_id, str(_require(spec, "text", where)), scale, positive, first_wave,
-                    None if last_wave is None else str(last_wave))
+    waves, spec = collect([load_waves, load_spec])
+    return Codebook(directory / "codebook.yaml", spec, waves)

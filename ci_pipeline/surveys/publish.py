@@ -1,8 +1,11 @@
 """Builds the published survey marts, survey_results and survey_change, with disclosure control applied.
 
 Both marts have a row for every cell of their grid (every district and Oslo, every group), so a reader
-sees a suppressed cell as a row with status ":" and null values instead of a silent gap. Before a mart is
-returned the subtraction attack is run on it; a mart from which any cell can be recovered is refused.
+sees a hidden cell as a row with status ":" instead of a silent gap: with null n and values where its size
+is hidden, with n but null values where only its values are (disclosure.py). The hidden cells are decided
+jointly for all indicators of a wave, together with every cell hidden in an earlier published version of
+the same wave (once hidden, always hidden), and verified by the interval attack; the version-difference
+attack against every earlier published version must find nothing. A mart that fails either is refused.
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ from ci_pipeline.surveys.aggregate import CELL_KEYS, aggregate_responses, popula
 from ci_pipeline.surveys.change import CHANGE_KEYS, aggregate_change, comparable_pairs
 from ci_pipeline.surveys.codebook import Codebook
 from ci_pipeline.surveys.disclosure import (
+    DisclosureError,
     DisclosureRules,
+    Table,
     geography_lines,
     group_lines,
-    secondary_suppression,
+    protect,
     sex_split_failures,
-    subtraction_attack,
     suppress,
+    version_differences,
 )
 
 RESULTS_COLUMNS = [
@@ -37,18 +42,15 @@ CHANGE_COLUMNS = [
     "share_worsened", "mean_change", "status", "provenance",
 ]
 DEFAULT_RULES = DisclosureRules()
-RESULTS_VALUES = ["n", "share_positive", "mean", "ci_low", "ci_high"]
-CHANGE_VALUES = ["n_pairs", "share_improved", "share_unchanged", "share_worsened", "mean_change"]
-
-
-class DisclosureError(RuntimeError):
-    """A table about to be published would let a suppressed cell be recovered."""
+RESULTS_VALUES = ["share_positive", "mean", "ci_low", "ci_high"]
+CHANGE_VALUES = ["share_improved", "share_unchanged", "share_worsened", "mean_change"]
 
 
 @dataclass
 class SurveyMart:
     frame: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    count_column: str = "n"
 
     def metadata(self) -> dict:
         status = self.frame["status"]
@@ -56,6 +58,7 @@ class SurveyMart:
             "rows": len(self.frame),
             "cells_published": int(status.isna().sum()),
             "cells_suppressed": int((status == ":").sum()),
+            "cells_size_hidden": int(self.frame[self.count_column].isna().sum()),
             "recoverable_cells": 0,  # build_* refuse to return a mart for which this is not 0
             "notes": self.notes,
         }
@@ -82,21 +85,121 @@ def _results_grid(cells: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
         pd.DataFrame(groups, columns=["group_type", "group_value"]), how="cross")
     filled = grid.merge(cells, on=CELL_KEYS, how="left")
     filled["n"] = filled["n"].fillna(0).astype("int64")
+    filled["positives"] = filled["positives"].fillna(0).astype("int64")
     filled["weighted"] = filled["weighted"].fillna(False).astype(bool)
     return filled
 
 
-def _checked(frame: pd.DataFrame, lines, what: str, count_column: str, share_column: str) -> None:
-    recovered = subtraction_attack(frame, lines, count_column, share_column)
-    if len(recovered):
-        raise DisclosureError(f"{what}: {len(recovered)} suppressed cell(s) could be recovered by subtraction")
+def _codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    return frame.groupby(columns, sort=False).ngroup().to_numpy()
 
 
-def build_survey_results(sources: Sequence[Path] | pd.DataFrame, codebook: Codebook,
-                         population: pd.DataFrame | None = None,
-                         rules: DisclosureRules = DEFAULT_RULES) -> SurveyMart:
-    """The survey_results mart from stored responses; `population` (tidy SSB 10826 shape) enables the
-    weighting of indicators marked `weighting: population`."""
+def _forced(cells: pd.DataFrame, earlier: Sequence[pd.DataFrame], keys: list[str], count: str, value: str
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Cells hidden in an earlier published version stay hidden: (size hidden before, values hidden before)."""
+    size = np.zeros(len(cells), dtype=bool)
+    values = np.zeros(len(cells), dtype=bool)
+    for version in earlier:
+        if not {*keys, count, value} <= set(version.columns):
+            continue
+        joined = cells[keys].merge(version[[*keys, count, value]], on=keys, how="left", indicator=True)
+        present = (joined["_merge"] == "both").to_numpy()
+        size |= present & joined[count].isna().to_numpy()
+        values |= present & joined[value].isna().to_numpy()
+    return size, values
+
+
+def _check_versions(published: pd.DataFrame, earlier: Sequence[pd.DataFrame], keys: list[str], count: str,
+                    what: str, rules: DisclosureRules) -> None:
+    found = version_differences(published, earlier, keys, count, rules.min_n)
+    if len(found):
+        raise DisclosureError(f"{what}: {len(found)} cell(s) differ from an earlier published version by fewer "
+                              f"than {rules.min_n} respondents; publishing would reveal them by difference")
+
+
+def _protected(table: Table, primary: np.ndarray, forced, rules: DisclosureRules,
+               what: str) -> tuple[np.ndarray, np.ndarray]:
+    """The hidden cells; protect returns only once the interval attack recovers nothing (else this table
+    is refused)."""
+    try:
+        return protect(table, primary, rules, *forced)
+    except DisclosureError as error:
+        raise DisclosureError(f"{what}: {error}") from error
+
+
+def _results_lower_bounds(cells: pd.DataFrame, change: pd.DataFrame, codebook: Codebook) -> np.ndarray:
+    """What survey_change reveals about survey_results' n: the pairs of a district are respondents of its
+    "all" cell in the later wave (and Oslo's pairs of Oslo in both waves). `change`: the published n_pairs
+    (null where hidden)."""
+    change = change[change["n_pairs"].notna()]
+    later = change.rename(columns={"to_wave": "wave"})[["wave", "indicator_id", "district_code", "n_pairs"]]
+    earlier = change[change["district_code"] == codebook.oslo_code].rename(columns={"from_wave": "wave"})
+    bounds = pd.concat([later, earlier[["wave", "indicator_id", "district_code", "n_pairs"]]])
+    bounds = bounds.groupby(["wave", "indicator_id", "district_code"], as_index=False)["n_pairs"].max()
+    joined = cells[CELL_KEYS].merge(bounds.assign(group_type="all"), on=["wave", "indicator_id", "district_code",
+                                                                        "group_type"], how="left")
+    return joined["n_pairs"].astype("float64").fillna(0).to_numpy()
+
+
+def _change_upper_bounds(cells: pd.DataFrame, results: pd.DataFrame, codebook: Codebook) -> np.ndarray:
+    """What survey_results reveals about survey_change's n_pairs: at most the published n of the district's
+    "all" cell in the later wave (for Oslo: in either wave)."""
+    totals = results[(results["group_type"] == "all") & results["n"].notna()]
+    totals = totals[["wave", "indicator_id", "district_code", "n"]]
+    keys = ["indicator_id", "district_code"]
+    later = cells[CHANGE_KEYS].merge(totals.rename(columns={"wave": "to_wave"}), on=["to_wave", *keys], how="left")
+    earlier = cells[CHANGE_KEYS].merge(totals.rename(columns={"wave": "from_wave"}), on=["from_wave", *keys],
+                                       how="left")
+    upper = later["n"].astype("float64").fillna(np.inf).to_numpy().copy()
+    oslo = (cells["district_code"] == codebook.oslo_code).to_numpy()
+    upper[oslo] = np.minimum(upper[oslo], earlier["n"].astype("float64").fillna(np.inf).to_numpy()[oslo])
+    return upper
+
+
+def results_table(cells: pd.DataFrame, codebook: Codebook, n_lower: np.ndarray | None = None) -> Table:
+    # weighted per indicator and wave: its empty cells have a weight sum of 0, not an n
+    weighted = cells.groupby(["wave", "indicator_id"])["weighted"].transform("any").to_numpy(dtype=bool)
+    n = cells["n"].to_numpy(dtype="float64")
+    positives = cells["positives"].to_numpy(dtype="float64")
+    w_sum = np.where(weighted, cells["w_sum"].fillna(0).to_numpy(dtype="float64"), n)
+    w_positives = np.where(weighted, cells["w_positives"].fillna(0).to_numpy(dtype="float64"), positives)
+    frame = pd.DataFrame({"n": n, "size": w_sum, "positive": w_positives, "not_positive": w_sum - w_positives,
+                          "positive_n": positives, "not_positive_n": n - positives, "size_is_n": ~weighted,
+                          "n_lower": np.zeros(len(n)) if n_lower is None else n_lower})
+    return Table(frame, ["positive", "not_positive"], ["positive_n", "not_positive_n"],
+                 _codes(cells, ["wave", "indicator_id"]),
+                 _codes(cells, ["wave", "district_code", "group_type", "group_value"]),
+                 results_lines(cells, codebook))
+
+
+def change_table(cells: pd.DataFrame, codebook: Codebook, n_upper: np.ndarray | None = None) -> Table:
+    categories = ["n_improved", "n_unchanged", "n_worsened"]
+    frame = cells[categories].astype("float64").assign(
+        n=cells["n_pairs"].astype("float64"), size=cells["n_pairs"].astype("float64"), size_is_n=True,
+        n_upper=np.full(len(cells), np.inf) if n_upper is None else n_upper)
+    return Table(frame, categories, categories, _codes(cells, ["from_wave", "to_wave", "indicator_id"]),
+                 _codes(cells, ["from_wave", "to_wave", "district_code"]), change_lines(cells, codebook))
+
+
+def build_survey_marts(sources: Sequence[Path] | pd.DataFrame, codebook: Codebook,
+                       population: pd.DataFrame | None = None, rules: DisclosureRules = DEFAULT_RULES,
+                       earlier_results: Sequence[pd.DataFrame] = (), earlier_change: Sequence[pd.DataFrame] = ()
+                       ) -> tuple[SurveyMart, SurveyMart]:
+    """survey_results and survey_change from stored responses, protected together: survey_change first,
+    then survey_results with what the published n_pairs reveal (lower bounds on n), then survey_change
+    again with what the published n reveal (upper bounds on n_pairs); hiding more change cells there only
+    takes information away from survey_results, so both stay safe.
+
+    `population` (tidy SSB 10826 shape) enables the weighting of indicators marked `weighting:
+    population`; `earlier_*`: the published versions of each mart (their hidden cells stay hidden, and
+    the new version must not differ from any of them by a few people)."""
+    change_cells, pairs = _change_cells(sources, codebook)
+    change_primary = change_cells["n_pairs"].to_numpy() < rules.min_n
+    change_forced = _forced(change_cells, earlier_change, CHANGE_KEYS, "n_pairs", "share_improved")
+    change_size, change_values = _protected(change_table(change_cells, codebook), change_primary, change_forced,
+                                            rules, "survey_change")
+    change_published = suppress(change_cells, change_size, change_values, ["n_pairs"], CHANGE_VALUES)
+
     notes: list[str] = []
     weights = None
     if any(i.weighting == "population" for i in codebook.indicators):
@@ -104,15 +207,57 @@ def build_survey_results(sources: Sequence[Path] | pd.DataFrame, codebook: Codeb
         weights, notes = weighting.weights, weighting.notes
     cells = _results_grid(aggregate_responses(sources, codebook, weights), codebook)
     cells = cells.sort_values(CELL_KEYS, ignore_index=True)
+    primary = (cells["n"].to_numpy() < rules.min_n) | sex_split_failures(
+        cells, ["wave", "indicator_id", "district_code"], codebook.sexes, rules)
+    table = results_table(cells, codebook, _results_lower_bounds(cells, change_published, codebook))
+    forced = _forced(cells, earlier_results, CELL_KEYS, "n", "share_positive")
+    size_hidden, value_hidden = _protected(table, primary, forced, rules, "survey_results")
+    published = suppress(cells, size_hidden, value_hidden, ["n"], RESULTS_VALUES)
+    _check_versions(published, earlier_results, CELL_KEYS, "n", "survey_results", rules)
 
-    n = cells["n"].to_numpy()
-    primary = (n < rules.min_n) | sex_split_failures(cells, ["wave", "indicator_id", "district_code"],
-                                                     codebook.sexes, rules)
-    lines = results_lines(cells, codebook)
-    suppressed = secondary_suppression(n, primary, lines)
-    published = suppress(cells, suppressed, RESULTS_VALUES)
-    _checked(published, lines, "survey_results", "n", "share_positive")
+    bounded = change_table(change_cells, codebook, _change_upper_bounds(change_cells, published, codebook))
+    change_size, change_values = _protected(bounded, change_primary, (change_size, change_values), rules,
+                                            "survey_change")
+    change_published = suppress(change_cells, change_size, change_values, ["n_pairs"], CHANGE_VALUES)
+    _check_versions(change_published, earlier_change, CHANGE_KEYS, "n_pairs", "survey_change", rules)
 
+    notes.append(f"{int(size_hidden.sum())} cell(s) with hidden n ({int(primary.sum())} below the size "
+                 f"rules), {int((value_hidden & ~size_hidden).sum())} more with hidden values (attribute rule "
+                 "and their protection)")
+    change_notes = [f"{len(pairs)} wave pair x indicator combination(s) with an unchanged question set",
+                    (f"{int(change_size.sum())} cell(s) with hidden n_pairs, "
+                     f"{int((change_values & ~change_size).sum())} more with hidden values")]
+    return (SurveyMart(_results_labels(published, codebook)[RESULTS_COLUMNS], notes),
+            SurveyMart(_change_labels(change_published, codebook)[CHANGE_COLUMNS], change_notes,
+                       count_column="n_pairs"))
+
+
+def build_survey_results(sources: Sequence[Path] | pd.DataFrame, codebook: Codebook,
+                         population: pd.DataFrame | None = None, rules: DisclosureRules = DEFAULT_RULES,
+                         earlier: Sequence[pd.DataFrame] = ()) -> SurveyMart:
+    """The survey_results mart of `build_survey_marts`."""
+    return build_survey_marts(sources, codebook, population, rules, earlier_results=earlier)[0]
+
+
+def build_survey_change(sources: Sequence[Path] | pd.DataFrame, codebook: Codebook,
+                        rules: DisclosureRules = DEFAULT_RULES, earlier: Sequence[pd.DataFrame] = ()) -> SurveyMart:
+    """The survey_change mart of `build_survey_marts`."""
+    return build_survey_marts(sources, codebook, rules=rules, earlier_change=earlier)[1]
+
+
+def _change_cells(sources, codebook: Codebook) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Change per person on the full grid (every comparable pair x indicator x district and Oslo)."""
+    change = aggregate_change(sources, codebook)
+    waves_present = sorted(set(change["from_wave"]) | set(change["to_wave"]))
+    pairs = comparable_pairs(codebook, waves_present)[["from_wave", "to_wave", "indicator_id"]]
+    grid = pairs.merge(pd.DataFrame({"district_code": _district_codes(codebook)}), how="cross")
+    cells = grid.merge(change, on=CHANGE_KEYS, how="left").sort_values(CHANGE_KEYS, ignore_index=True)
+    for column in ("n_pairs", "n_improved", "n_unchanged", "n_worsened"):
+        cells[column] = cells[column].fillna(0).astype("int64")
+    return cells, pairs
+
+
+def _results_labels(published: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
     indicators = {i.id: i for i in codebook.indicators}
     waves = {w.id: w for w in codebook.waves}
     district_names = {codebook.oslo_code: codebook.oslo_name, **codebook.districts}
@@ -125,30 +270,12 @@ def build_survey_results(sources: Sequence[Path] | pd.DataFrame, codebook: Codeb
         [versions[key] for key in zip(published["wave"], published["indicator_id"])], dtype="str")
     published["provenance"] = published["wave"].map(
         lambda w: "illustrative" if waves[w].illustrative else "recorded").astype("str")
-    notes.append(f"{int(suppressed.sum() - primary.sum())} cell(s) suppressed by secondary suppression")
-    return SurveyMart(published[RESULTS_COLUMNS], notes)
+    return published
 
 
-def build_survey_change(sources: Sequence[Path] | pd.DataFrame, codebook: Codebook,
-                        rules: DisclosureRules = DEFAULT_RULES) -> SurveyMart:
-    """The survey_change mart: change per person between consecutive waves, as district aggregates."""
-    change = aggregate_change(sources, codebook)
-    waves_present = sorted(set(change["from_wave"]) | set(change["to_wave"]))
-    pairs = comparable_pairs(codebook, waves_present)[["from_wave", "to_wave", "indicator_id"]]
-    grid = pairs.merge(pd.DataFrame({"district_code": _district_codes(codebook)}), how="cross")
-    cells = grid.merge(change, on=CHANGE_KEYS, how="left").sort_values(CHANGE_KEYS, ignore_index=True)
-    cells["n_pairs"] = cells["n_pairs"].fillna(0).astype("int64")
-
-    n = cells["n_pairs"].to_numpy()
-    primary = n < rules.min_n
-    lines = change_lines(cells, codebook)
-    suppressed = secondary_suppression(n, primary, lines)
-    published = suppress(cells, suppressed, CHANGE_VALUES)
-    _checked(published, lines, "survey_change", "n_pairs", "share_improved")
+def _change_labels(published: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
     illustrative = {w.id: w.illustrative for w in codebook.waves}
     published["provenance"] = pd.Series(
         np.where([illustrative[a] or illustrative[b] for a, b in zip(published["from_wave"], published["to_wave"])],
                  "illustrative", "recorded"), index=published.index, dtype="str")
-    notes = [f"{len(pairs)} wave pair x indicator combination(s) with an unchanged question set",
-             f"{int(suppressed.sum() - primary.sum())} cell(s) suppressed by secondary suppression"]
-    return SurveyMart(published[CHANGE_COLUMNS], notes)
+    return published

@@ -1,5 +1,8 @@
 """Seeded generator of synthetic (illustrative) survey waves: the embedded default in data/surveys/waves/.
 
+Test and tool code, not shipped with the package: tools/generate_survey_waves.py writes the embedded
+default with it; the tests and benchmarks/survey_aggregate.py import it from this folder.
+
 It imitates what the initiative will receive: a panel of children and young people in all 15 Oslo
 bydeler, answering 2-3 times a year, with unit non-response (about a third do not come back the next wave,
 new respondents join), item non-response (about 4 % of answers blank), district differences, and the odd

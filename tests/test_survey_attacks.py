@@ -1,0 +1,151 @@
+"""The attacks of issue 14, run on published survey marts: they must recover nothing.
+
+- cross-indicator: fill a hidden n with the n the same cell has in another indicator, then subtract;
+- interval (linear programming): the narrowest interval the published cells allow for every hidden count,
+  survey_change's n_pairs (lower bounds on survey_results' n) included;
+- attribute: 0 %, 100 % or a minority of 3 or fewer in a published cell under 50, or provable in a hidden one;
+- version difference: subtract two published versions of the same wave cell by cell.
+"""
+
+from itertools import pairwise
+
+import numpy as np
+import pandas as pd
+import pytest
+from survey_support import SURVEYS, WAVE, generator, panel_responses, valid_frame, write_csv
+
+from ci_pipeline.marts import MartStore
+from ci_pipeline.surveys.aggregate import CELL_KEYS, aggregate_responses
+from ci_pipeline.surveys.codebook import load_codebook
+from ci_pipeline.surveys.disclosure import DisclosureError, DisclosureRules, judge, subtraction_attack
+from ci_pipeline.surveys.ingest import WaveRefused, process_wave, stored_response_files
+from ci_pipeline.surveys.publish import (
+    _results_grid,
+    _results_lower_bounds,
+    build_survey_marts,
+    build_survey_results,
+    change_lines,
+    results_lines,
+    results_table,
+)
+
+RULES = DisclosureRules()
+
+
+@pytest.fixture(scope="module")
+def codebook():
+    return load_codebook(SURVEYS)
+
+
+@pytest.fixture(scope="module")
+def panel(codebook):
+    """Three small waves (500 respondents each, 200 in all three) with many cells near the thresholds."""
+    return panel_responses(codebook, 500, seed=100)
+
+
+@pytest.fixture(scope="module")
+def published(panel, codebook):
+    results, change = build_survey_marts(panel, codebook)
+    return results.frame, change.frame
+
+
+def test_cross_indicator_attack_recovers_nothing(published, codebook):
+    results, _ = published
+    cell = ["wave", "district_code", "group_type", "group_value"]
+    hidden = results[results["n"].isna()]
+    elsewhere = results[results["n"].notna()][cell].drop_duplicates()
+    # no hidden n is published under another indicator of the same wave
+    assert hidden.merge(elsewhere, on=cell).empty
+    assert len(hidden) > 100
+    # so filling hidden n from other indicators gives nothing to subtract with
+    filled = results.copy()
+    filled["n"] = filled.groupby(cell)["n"].transform(lambda n: n.fillna(n.max()))
+    assert filled["n"].isna().sum() == len(hidden)
+    assert subtraction_attack(filled, results_lines(filled, codebook), "n", "share_positive").empty
+
+
+def test_interval_attack_on_the_published_marts_recovers_nothing(published, panel, codebook):
+    results, change = published
+    truth = _results_grid(aggregate_responses(panel, codebook), codebook).sort_values(CELL_KEYS, ignore_index=True)
+    assert (truth[CELL_KEYS].to_numpy() == results[CELL_KEYS].to_numpy()).all()
+    # the attacker also uses survey_change: n_pairs of a district bound its n from below
+    table = results_table(truth, codebook, _results_lower_bounds(truth, change.fillna({"n_pairs": 0}), codebook))
+    size_hidden = results["n"].isna().to_numpy()
+    value_hidden = results["share_positive"].isna().to_numpy() & truth["n"].gt(0).to_numpy() | size_hidden
+    protected = truth["n"].to_numpy() < RULES.min_n
+    attacked = int(size_hidden.sum() + value_hidden.sum())
+    assert attacked > 500
+    assert judge(table, size_hidden, value_hidden, protected, RULES) == []
+    assert subtraction_attack(results, results_lines(results, codebook), "n", "share_positive").empty
+    assert subtraction_attack(change, change_lines(change, codebook), "n_pairs", "share_improved").empty
+
+
+def test_attribute_attack_finds_no_small_minority_in_published_cells(published):
+    results, change = published
+    shown = results[results["share_positive"].notna() & ~results["weighted"] & (results["n"] < RULES.attribute_max_n)]
+    positives = (shown["share_positive"] * shown["n"]).round()
+    assert len(shown) > 50
+    assert (positives > RULES.minority_max).all() and (shown["n"] - positives > RULES.minority_max).all()
+    small = change[change["share_improved"].notna() & (change["n_pairs"] < RULES.attribute_max_n)]
+    for column in ("share_improved", "share_unchanged", "share_worsened"):
+        assert ((small[column] * small["n_pairs"]).round() > RULES.minority_max).all()
+
+
+def test_version_difference_attack_recovers_nothing(tmp_path, codebook):
+    """Publish a wave, then try the republications the adversarial test used; diff every published version."""
+    warehouse, files = tmp_path / "warehouse", tmp_path / "files"
+    files.mkdir()
+    store = MartStore(warehouse)
+    frame = valid_frame(codebook, 400)
+    frame["respondent_id"] = [f"P{i:04d}" for i in range(400)]
+    frame["district"] = [list(codebook.districts)[i % 15] for i in range(400)]
+    frame["age"] = [10 + i % 16 for i in range(400)]
+    frame["q_work_future_job"] = [1 + i % 5 for i in range(400)]
+
+    def publish() -> None:
+        sources = stored_response_files(warehouse, codebook)
+        earlier = [store.read("survey_results", v) for v in store.versions("survey_results")]
+        store.publish("survey_results", build_survey_results(sources, codebook, earlier=earlier).frame)
+
+    def submit(changed: pd.DataFrame, name: str):
+        return process_wave(write_csv(changed, files / name), codebook, WAVE, warehouse, env={})
+
+    submit(frame, "v1.csv")
+    publish()
+    attempts = {
+        "one extra respondent": pd.concat([frame, frame.tail(1).assign(respondent_id="NEW")]),
+        "one changed answer": frame.assign(q_work_future_job=[2] + frame["q_work_future_job"].tolist()[1:]),
+        "one respondent moved district": frame.assign(district=["030102"] + frame["district"].tolist()[1:]),
+    }
+    for name, changed in attempts.items():
+        with pytest.raises(WaveRefused, match="fewer than 10 respondents"):
+            submit(changed, f"{name}.csv")
+    publish()  # the refused files changed nothing: no new version
+    # a correction big enough in every cell it touches is published
+    grown = pd.concat([frame, frame.head(15).assign(respondent_id=[f"N{i}" for i in range(15)],
+                                                    district="030101", sex="female", age=14)])
+    submit(grown, "grown.csv")
+    publish()
+    versions = [store.read("survey_results", v) for v in store.versions("survey_results")]
+    assert len(versions) == 2
+    compared = recovered = 0
+    for older, newer in pairwise(versions):
+        both = newer.merge(older, on=CELL_KEYS, suffixes=("", "_old"))
+        shown = both[both["n"].notna() & both["n_old"].notna()]
+        difference = (shown["n"] - shown["n_old"]).abs()
+        compared += len(shown)
+        recovered += int(((difference > 0) & (difference < RULES.min_n)).sum())
+        # a cell hidden before stays hidden
+        assert not (both["n_old"].isna() & both["n"].notna()).any()
+    assert compared > 300 and recovered == 0
+
+
+def test_a_release_that_would_reveal_a_few_people_by_difference_is_blocked(codebook):
+    """Stored responses changed behind the admission rule's back: the mart build refuses to publish."""
+    base = generator.synthetic_responses(codebook, WAVE, 600, seed=5)
+    first = build_survey_results(base, codebook).frame
+    extra = pd.concat([base, base.tail(1).assign(respondent_key="f" * 64)], ignore_index=True)
+    with pytest.raises(DisclosureError, match="differ from an earlier published version by fewer than 10"):
+        build_survey_results(extra, codebook, earlier=[first])
+    # without the earlier version the same table is publishable: it is the difference that is refused
+    assert np.isfinite(build_survey_results(extra, codebook).frame["n"].astype("float64")).any()
