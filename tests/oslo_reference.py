@@ -1,0 +1,74 @@
+"""Test support: the cells of a real Oslo statbank answer (../shared/reference/oslo_statbank) as the
+published rows should hold them, read independently of ci_pipeline/sources/oslo_tidy.py (its own label
+table, age reading and sex reading), so tests can compare the mapping and the whole pipeline with it."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = REPO.parent / "shared" / "reference"
+REFERENCE_FILES = {
+    "OK-SOS006": "oslo_sos006_uforetrygd_bydel.json",
+    "OK-SOS001": "oslo_sos001_aap_bydel.json",
+    "OK-STØ013": "oslo_sto013_sosialhjelp_bydel.json",
+    "OK-STØ020": "oslo_sto020_sosialhjelp_andel_bydel.json",
+}
+# Written out here, independently of the mapping: Oslo's geography labels -> KLASS 103 codes; None = not used.
+KLASS_BY_LABEL = {
+    "Oslo i alt": "0301", "Gamle Oslo": "030101", "Grünerløkka": "030102", "Sagene": "030103",
+    "St. Hanshaugen": "030104", "St.Hanshaugen": "030104", "Frogner": "030105", "Ullern": "030106",
+    "Vestre Aker": "030107", "Nordre Aker": "030108", "Bjerke": "030109", "Grorud": "030110",
+    "Stovner": "030111", "Alna": "030112", "Østensjø": "030113", "Nordstrand": "030114",
+    "Søndre Nordstrand": "030115", "Sentrum": "030116", "Marka": "030117", "Uten registrert adresse": "030199",
+    "Ukjent bydel": None, "Sum bydeler": None,
+}
+SEXES = {"I alt": "total", "Begge kjønn": "total", "Kvinner": "female", "Menn": "male"}
+
+
+def reference_answer(table_id: str) -> Path:
+    path = REFERENCE / "oslo_statbank" / REFERENCE_FILES[table_id]
+    if not path.is_file():
+        pytest.skip(f"reference answer {path} is absent")
+    return path
+
+
+def age_group(label: str) -> str:
+    """The bank's age labels as they appear, read here independently of the mapping."""
+    text = label.replace(" år", "").strip()
+    if text in ("I alt", "Alder i alt"):
+        return "total"
+    if text.startswith("Under "):
+        return f"0-{int(text[6:]) - 1}"
+    if text.endswith(" og over"):
+        return f"{text.split()[0]}+"
+    return text
+
+
+def reference_cells(spec: Any, reference: dict) -> tuple[dict[tuple, tuple[Any, str | None]], int]:
+    """(indicator_id, region_code, period, sex, age_group) -> (published value, status symbol) for every
+    cell of a used region and indicator code, and the number of cells published as 0 among them."""
+    roles = spec.dimensions
+    dims = reference["id"]
+    categories = [list(reference["dimension"][d]["category"]["index"]) for d in dims]
+    labels = {d: reference["dimension"][d]["category"]["label"] for d in dims}
+    status = reference.get("status") or {}
+    cells, zeros = {}, 0
+    for position, codes in enumerate(itertools.product(*categories)):
+        cell = dict(zip(dims, codes))
+        region = KLASS_BY_LABEL[labels[roles["region"]][cell[roles["region"]]].removeprefix("Bydel ")]
+        code = cell[roles["indicator"]]
+        if region is None or code in spec.not_used:
+            continue
+        sex = SEXES[labels[roles["sex"]][cell[roles["sex"]]]] if "sex" in roles else "total"
+        age = ((spec.age_codes or {}).get(cell[roles["age"]]) or age_group(labels[roles["age"]][cell[roles["age"]]])
+               if "age" in roles else "total")
+        key = (spec.indicators[code]["indicator_id"], region, labels[roles["period"]][cell[roles["period"]]], sex, age)
+        value, symbol = reference["value"][position], status.get(str(position))
+        zeros += symbol is None and value == 0
+        cells[key] = (value, symbol)
+    return cells, zeros
