@@ -35,6 +35,7 @@ SURVEY_PREFIX = "survey_"
 _GOAL_KEYS = {"id", "name_nb", "name_en", "description", "indicators"}
 _INDICATOR_KEYS = {
     "indicator_id", "source", "age_group", "baseline_period", "target_value", "target_year", "polarity", "scope",
+    "headline",
 }
 _REQUIRED_INDICATOR_KEYS = {"indicator_id", "baseline_period", "target_value", "target_year", "polarity", "scope"}
 
@@ -53,6 +54,8 @@ class GoalIndicator:
     scope: str
     source: str | None = None
     age_group: str | None = None
+    # False: a supporting indicator, computed and shown but not what the goal is judged on.
+    headline: bool = True
 
     @property
     def is_survey(self) -> bool:
@@ -133,6 +136,9 @@ def _goal_indicator(spec: Any, where: str) -> GoalIndicator:
     year = spec["target_year"]
     if isinstance(year, bool) or not isinstance(year, int) or not 1900 < year < 2200:
         raise GoalsError(f"{where}: target_year must be a year such as 2030, got {year!r}")
+    headline = spec.get("headline", True)
+    if not isinstance(headline, bool):
+        raise GoalsError(f"{where}: headline must be true or false, got {headline!r}")
     indicator_id = str(spec["indicator_id"])
     if spec.get("source") is not None and indicator_id.startswith(SURVEY_PREFIX):
         raise GoalsError(f"{where}: `source` is for public statistics; survey indicators have one source")
@@ -153,6 +159,7 @@ def _goal_indicator(spec: Any, where: str) -> GoalIndicator:
         scope=spec["scope"],
         source=spec.get("source"),
         age_group=None if spec.get("age_group") is None else str(spec["age_group"]),
+        headline=headline,
     )
 
 

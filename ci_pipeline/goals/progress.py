@@ -99,7 +99,8 @@ def _indicator_rows(indicator_values, survey_results, goal, item, registry, name
     for region, region_series_ in series.items():
         level = "country" if region == NORWAY else "municipality" if region == OSLO else "district"
         applies = item.scope in ("city", "each_district") and region != NORWAY
-        headline = (item.scope == "city" and region == OSLO) or (item.scope == "each_district" and level == "district")
+        headline = item.headline and ((item.scope == "city" and region == OSLO)
+                                      or (item.scope == "each_district" and level == "district"))
         rows.append(_region_row(goal, item, region, level, region_series_, series, method,
                                 names, headline, applies))
     if item.scope == "gap":
@@ -200,7 +201,7 @@ def _gap_row(goal: Goal, item: GoalIndicator, districts: dict[str, Series], meth
     all_periods = sorted(by_period, key=lambda p: max(r["time"] for _, r in by_period[p]))
     row = _common(goal, item, method, next(iter(districts.values())))
     row.update({"region_code": OSLO, "region_name": names.get(OSLO, OSLO), "region_level": "municipality",
-                "measure": "gap", "headline": True, "target_applies": True, "polarity": "higher_is_worse",
+                "measure": "gap", "headline": item.headline, "target_applies": True, "polarity": "higher_is_worse",
                 "source": next((s.source for s in districts.values() if s.source), item.source),
                 "table_id": next((s.table_id for s in districts.values() if s.table_id), None),
                 "n_years": 0, "trend_n_points": 0, "trend_significant": False,
