@@ -15,7 +15,7 @@ Schema of one file (codes are strings: quote them, YAML reads 0301 as the octal 
     title_en: "..."            # optional
     description: "..."         # what it means and which goal it serves
     group: population          # free text, for the UI
-    selection:                 # ssb only: the data request, in this order
+    selection:                 # ssb: the data request, in this order
       - {variable: Region, values: ["0301", "030101"], codelist: vs_Kommun}  # codelist optional
     dimensions_filter:         # fhi only: every dimension of the table (FHI rejects a partial list)
       - {code: GEO, filter: item, values: ["0301"]}                         # filter item|all|top
