@@ -28,7 +28,6 @@ from ci_pipeline.config import (
     matching,
     raise_problems,
 )
-
 from ci_pipeline.schema import INDICATOR_COLUMNS as REGISTRY_COLUMNS
 
 KINDS = ("share", "count", "rate", "amount")
@@ -160,8 +159,8 @@ class Indicator(ConfigModel):
                     if self.district_method == "derived" else [])
         problems = []
         if self.district_method != "derived":
-            problems.append((("district_method",), f"must be derived for an indicator with `derived:` "
-                                                    f"(got {self.district_method})"))
+            problems.append((("district_method",),
+                             f"must be derived for an indicator with `derived:` (got {self.district_method})"))
         if self.kind not in DERIVABLE_KINDS:
             problems.append((("kind",), f"a derived indicator is a count over a count: {' or '.join(DERIVABLE_KINDS)}"))
         for role in ("numerator", "denominator"):
@@ -172,8 +171,8 @@ class Indicator(ConfigModel):
         expected = [{"source": self.derived[r]["source"], "table_id": self.derived[r]["table_id"]}
                     for r in ("numerator", "denominator")]
         if [{"source": s["source"], "table_id": s["table_id"]} for s in self.sources] != expected:
-            problems.append((("sources",), f"must be the numerator's and denominator's tables {expected} "
-                                           "(or leave it out)"))
+            problems.append((("sources",),
+                             f"must be the numerator's and denominator's tables {expected} (or leave it out)"))
         return problems
 
 

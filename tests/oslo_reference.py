@@ -5,9 +5,11 @@ table, age reading and sex reading), so tests can compare the mapping and the wh
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,3 +74,18 @@ def reference_cells(spec: Any, reference: dict) -> tuple[dict[tuple, tuple[Any, 
         zeros += symbol is None and value == 0
         cells[key] = (value, symbol)
     return cells, zeros
+
+
+def assert_published_as_the_reference(published: dict[tuple, tuple[float, Any]],
+                                      expected: dict[tuple, tuple[Any, str | None]]) -> None:
+    """Every cell published as the answer has it: a symbol stays a symbol with no value, a 0 of a small
+    group is suppressed (":"), every other value is the answer's own."""
+    assert set(published) == set(expected)
+    for key, (value, symbol) in expected.items():
+        got_value, got_status = published[key]
+        if symbol is not None:
+            assert math.isnan(got_value) and got_status == symbol, key
+        elif value == 0:
+            assert math.isnan(got_value) and got_status == ":", f"{key}: published as 0, a suppressed small group"
+        else:
+            assert got_value == value and pd.isna(got_status), key

@@ -38,12 +38,15 @@ class FakeSsb:
         return [response]
 
 
+def clients_for(tmp_path: Path, **sources) -> Clients:
+    """Clients over a fresh warehouse archive with the given fakes (the rest None)."""
+    return Clients(**{"ssb": None, "fhi": None, "klass": None, **sources},
+                   snapshot_archive=Archive(tmp_path / "snapshots"), warehouse_archive=Archive(tmp_path / "archive"))
+
+
 def make(tmp_path: Path) -> tuple[Clients, FakeSsb, SourceState]:
-    warehouse = Archive(tmp_path / "archive")
-    ssb = FakeSsb(warehouse)
-    clients = Clients(ssb=ssb, fhi=None, klass=None, snapshot_archive=Archive(tmp_path / "snapshots"),
-                      warehouse_archive=warehouse)
-    return clients, ssb, SourceState(tmp_path / "state")
+    ssb = FakeSsb(Archive(tmp_path / "archive"))
+    return clients_for(tmp_path, ssb=ssb), ssb, SourceState(tmp_path / "state")
 
 
 def spec():
@@ -96,11 +99,8 @@ class FakeOslo:
 
 
 def oslo_setup(tmp_path: Path) -> tuple[Clients, FakeOslo, SourceState]:
-    warehouse = Archive(tmp_path / "archive")
-    oslo = FakeOslo(warehouse)
-    clients = Clients(ssb=None, fhi=None, klass=None, snapshot_archive=Archive(tmp_path / "snapshots"),
-                      warehouse_archive=warehouse, oslo=oslo)
-    return clients, oslo, SourceState(tmp_path / "state")
+    oslo = FakeOslo(Archive(tmp_path / "archive"))
+    return clients_for(tmp_path, oslo=oslo), oslo, SourceState(tmp_path / "state")
 
 
 def oslo_spec():
@@ -143,8 +143,7 @@ def reference_setup(tmp_path: Path):
     for name in spec.series:
         for suffix in (".yaml", ".csv"):
             shutil.copy(REPO / "data" / "reference_series" / f"{name}{suffix}", root / f"{name}{suffix}")
-    clients = Clients(ssb=None, fhi=None, klass=None, snapshot_archive=Archive(tmp_path / "snapshots"),
-                      warehouse_archive=Archive(tmp_path / "archive"), reference_root=root)
+    clients = clients_for(tmp_path, reference_root=root)
     return spec, clients, SourceState(tmp_path / "state"), root, staged_observations
 
 

@@ -19,7 +19,6 @@ import pytest
 import yaml
 
 from ci_pipeline.goals.config import load_goals
-from ci_pipeline.marts import MartStore
 from ci_pipeline.surveys.codebook import load_codebook
 from ci_pipeline.surveys.ingest import labelled_columns, wave_files, wave_id_from_path
 from ci_pipeline.surveys.readers import read_wave_file
@@ -33,16 +32,6 @@ METHODS = {"observed", "aggregated", "apportioned", "derived", "not_available"}
 PROVENANCES = {"recorded", "reconstructed", "illustrative"}
 SUPPRESSION_SYMBOLS = {".", "..", ":"}
 ALPHA = 0.05
-
-
-@pytest.fixture(scope="module")
-def store(pipeline_run) -> MartStore:
-    return MartStore(pipeline_run.settings.warehouse_root)
-
-
-@pytest.fixture(scope="module")
-def indicator_values(store) -> pd.DataFrame:
-    return store.read("indicator_values")
 
 
 def catalogue_names(settings) -> set[str]:

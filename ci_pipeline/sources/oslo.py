@@ -35,7 +35,6 @@ from ci_pipeline.errors import (
 )
 from ci_pipeline.http import HttpClient
 from ci_pipeline.settings import OSLO_MAX_VALUES as MAX_VALUES
-from ci_pipeline.settings import OSLO_STATBANK_BASE_URL
 from ci_pipeline.sources.ssb import _updated_field, resolve_values
 
 SOURCE = "oslo"
