@@ -114,11 +114,12 @@ def main() -> int:
             **os.environ, "CI_PIPELINE_MODE": "live", "CI_PIPELINE_WAREHOUSE": str(warehouse),
             "DAGSTER_HOME": str(home), "CI_PIPELINE_REQUESTS_PER_MINUTE": "100000",
             "SSB_BASE_URL": standin.base_urls["ssb"], "FHI_BASE_URL": standin.base_urls["fhi"],
-            "KLASS_BASE_URL": standin.base_urls["klass"],
+            "KLASS_BASE_URL": standin.base_urls["klass"], "OSLO_STATBANK_BASE_URL": standin.base_urls["oslo"],
         }
         command = [PYTHON, "-m", "ci_pipeline.run"]
         cold_wall, cold_peak, _ = measure(command, env)
-        cold_downloads = standin.count("*/data", "POST")
+        # SSB's and FHI's data requests, and Oslo's statistics bank (POST on the table's .px path).
+        cold_downloads = standin.count("*/data", "POST") + standin.count("oslo/*", "POST")
         versions_after_cold = version_count(warehouse)
         cold_assets = asset_times(home)
         standin.reset_counts()
@@ -127,7 +128,9 @@ def main() -> int:
             "import_floor": {"wall": floor_wall, "peak_mib": floor_peak},
             "cold_build": {"wall": cold_wall, "peak_mib": cold_peak, "data_requests": cold_downloads,
                            "versions": versions_after_cold},
+            # Oslo's bank has no update stamp: a rerun fetches its tables and finds them unchanged by content.
             "rerun": {"wall": rerun_wall, "peak_mib": rerun_peak, "data_requests": standin.count("*/data", "POST"),
+                      "oslo_refetches": standin.count("oslo/*", "POST"),
                       "requests": standin.count(), "new_versions": version_count(warehouse) - versions_after_cold,
                       "built": next((line.removeprefix("build step ran: ") for line in rerun_out.splitlines()
                                      if line.startswith("build step ran: ")), None)},
@@ -141,7 +144,8 @@ def main() -> int:
           f"{cold['versions']} mart versions")
     print(f"no-change rerun: {rerun['wall']:.2f} s = {rerun['wall'] / cold['wall']:.2f}x the full build (aim <= 0.5); "
           f"{rerun['new_versions']} new versions, {rerun['data_requests']} data requests, "
-          f"{rerun['requests']} requests in all (update stamps, KLASS); build step "
+          f"{rerun['oslo_refetches']} Oslo statbank tables fetched again with unchanged content, "
+          f"{rerun['requests']} requests in all (update stamps, KLASS, Oslo); build step "
           f"{'ran, ' + rerun['built'] if rerun['built'] else 'skipped (inputs unchanged)'}")
     print("\nper-asset times of the cold build (s):")
     print(f"  {'asset':36s} {'asset':>7s} {'checks':>7s}")

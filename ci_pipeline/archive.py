@@ -242,11 +242,18 @@ class Archive:
         envelopes = sorted(p for p in folder.glob("*.json") if not p.name.startswith("."))
         return self._load(envelopes[-1]) if envelopes else None
 
-    def find(self, source: str, resource: str, key: str, sha256: str) -> ArchivedResponse | None:
-        """The newest archived response to this request whose body has this sha256, or None."""
+    def find(self, source: str, resource: str, key: str, sha256: str,
+             retrieved_at: str | None = None) -> ArchivedResponse | None:
+        """The archived response to this request whose body has this sha256, or None: the one retrieved at
+        `retrieved_at` when that envelope exists (the same body may have been fetched again since), else
+        the newest."""
         folder = self._dir(source, resource, key)
         if not (folder / f"{sha256}.body").exists():
             return None
+        if retrieved_at is not None:
+            exact = folder / f"{retrieved_at.replace(':', '').replace('-', '')}.json"
+            if exact.exists() and json.loads(exact.read_text(encoding="utf-8")).get("sha256") == sha256:
+                return self._load(exact)
         for envelope_path in sorted(folder.glob("*.json"), reverse=True):
             if not envelope_path.name.startswith("."):
                 envelope = json.loads(envelope_path.read_text(encoding="utf-8"))

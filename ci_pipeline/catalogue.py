@@ -1,13 +1,13 @@
 """The source catalogue: which tables the pipeline fetches and how their cells map to indicators.
 
-One YAML file per table under <catalogue root>/sources/<source>/ (ssb, fhi). A data engineer adds a
+One YAML file per table under <catalogue root>/sources/<source>/ (ssb, fhi, oslo, reference). A data engineer adds a
 table by adding a file; `load_catalogue()` validates every file against the models below and reports
 every problem of every file at once, each as `file: key.path: message`, so a typo never becomes a
 silently empty indicator and an unknown key (`untis:`) is never silently ignored.
 
 Schema of one file (codes are strings: quote them, YAML reads 0301 as the octal number 193):
 
-    source: ssb | fhi
+    source: ssb | fhi | oslo | reference
     name: ssb_10826            # asset name, letters/digits/_; default "<source>_<table_id>"; unique
     table_id: "10826"          # string, keeps leading zeros
     fhi_source: nokkel         # fhi only; default nokkel
@@ -15,10 +15,14 @@ Schema of one file (codes are strings: quote them, YAML reads 0301 as the octal 
     title_en: "..."            # optional
     description: "..."         # what it means and which goal it serves
     group: population          # free text, for the UI
-    selection:                 # ssb only: the data request, in this order
+    selection:                 # ssb: the data request, in this order
       - {variable: Region, values: ["0301", "030101"], codelist: vs_Kommun}  # codelist optional
     dimensions_filter:         # fhi only: every dimension of the table (FHI rejects a partial list)
       - {code: GEO, filter: item, values: ["0301"]}                         # filter item|all|top
+    table_path: "Trygd, sosiale tjenester og barnevern/Trygd/OK-SOS006.px"  # oslo only: the table in
+                               # Oslo kommune statistikkbank (PxWeb v1), under .../api/v1/no/db1/
+    selection:                 # oslo: the v1 query, one item per variable (filter item|all|top);
+      - {variable: bosted, filter: all, values: ["*"]}   # ContentsCode is no variable of a v1 table
     dimensions:                # role -> dimension id; region, period and indicator required
       {region: Region, period: Tid, sex: Kjonn, age: Alder, indicator: ContentsCode}
                                # `measure: MEASURE_TYPE` may be written instead of `indicator:`
@@ -33,6 +37,22 @@ Schema of one file (codes are strings: quote them, YAML reads 0301 as the octal 
                                            # (multi_year, the default, or school_year)
     snapshot_provenance: recorded | reconstructed | illustrative   # optional: what the embedded
                                            # snapshot of this table holds
+    small_groups: {below: 5, note: "..."}  # oslo only: the table publishes groups under `below` as 0
+                                           # (or leaves them empty); such a cell becomes ":" (suppressed)
+    reference_time: end_of_year | during_year   # oslo only: a count per 31.12, or over the year
+    not_used: {"2": "why"}     # oslo: codes of the indicator dimension left out, each with the reason
+                               # (reference: indicator ids of the series left out, with the reason)
+
+A reference entry (`source: reference`) points at figures that come as files, not from an API
+(ci_pipeline/sources/reference_series.py: <reference-series root>/<series>.yaml + .csv, checksummed):
+
+    source: reference
+    table_id: imdi_persistent_low_income   # the entry's own id (several series may make one table)
+    title, description, group: as above
+    series: [imdi_persistent_low_income_2012, imdi_persistent_low_income_2013]   # file names
+    indicators: [persistent_low_income_share]   # the series' indicator ids that are used
+    not_used: {employed_count: "why"}            # every other indicator id of the series, with the reason
+    not_used_rows: [{period: "1996-1998", region_level: district, reason: "why"}]   # optional
 
 Every dimension in `selection`/`dimensions_filter` must be mapped in `dimensions` or listed in `fixed`,
 and every mapped or fixed dimension must be selected, so the response can be mapped without guessing.
@@ -40,9 +60,10 @@ Selections are kept as plain dicts ({"variable", "values", "codelist"} / {"code"
 the source clients turn them into their own request objects.
 
 The models: `CatalogueEntry` holds what every file says (identity and description); `TableSpec` adds how
-the cells of a table answered as JSON-stat map to indicators; each source family is one model derived
-from it (`SsbTableSpec`, `FhiTableSpec`) that adds its own data request. A new family is one more model
-in `FAMILIES`: the `source` key picks the model, and its folder sources/<source>/ is read.
+the cells of a table answered as JSON-stat map to indicators; each API family is one model derived
+from it (`SsbTableSpec`, `FhiTableSpec`, `OsloTableSpec`) that adds its own data request. The file family
+(`ReferenceSpec`) derives from `CatalogueEntry` directly: its figures are tidy already. A new family is one
+more model in `FAMILIES`: the `source` key picks the model, and its folder sources/<source>/ is read.
 """
 
 from __future__ import annotations
@@ -142,6 +163,23 @@ class FhiFilter(TypedDict):
     code: Code
     filter: Literal["item", "all", "top"]
     values: Annotated[list[Code], NonEmpty]
+
+
+@forbid_extra_keys
+class OsloSelection(TypedDict):
+    """One variable of a PxWeb v1 query: codes (item), `*` patterns (all) or the newest n periods (top)."""
+
+    variable: Code
+    filter: Literal["item", "all", "top"]
+    values: Annotated[list[Code], NonEmpty]
+
+
+@forbid_extra_keys
+class SmallGroups(TypedDict):
+    """A table's own rule for small groups: groups under `below` are published as 0 or left empty."""
+
+    below: Annotated[int, Field(strict=True, ge=1)]
+    note: Text
 
 
 class CatalogueEntry(ConfigModel):
@@ -302,8 +340,80 @@ class FhiTableSpec(TableSpec):
         return self.dimensions_filter
 
 
+# A v1 answer carries the eliminated contents as a dimension the table's variables do not list.
+V1_CONTENTS = "ContentsCode"
+
+
+class OsloTableSpec(TableSpec):
+    """A table of Oslo kommune statistikkbank, fetched through its PxWeb v1 API (ci_pipeline/sources/oslo.py)
+    and mapped by ci_pipeline/sources/oslo_tidy.py (geography, ordinal years and sexes by label)."""
+
+    api: ClassVar[str] = "Oslo kommune statistikkbank (PxWeb v1)"
+    source: Literal["oslo"]
+    table_path: Annotated[Text, matching(r".+\.px", "must be the table's path in the bank, ending in .px")]
+    selection: Annotated[list[OsloSelection], NonEmpty]
+    small_groups: SmallGroups | None = None
+    reference_time: Literal["end_of_year", "during_year"]
+    not_used: dict[Code, Text] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _selection_covers_the_dimensions(self) -> OsloTableSpec:
+        requested = [(item["variable"], item["values"] if item["filter"] == "item" else None)
+                     for item in self.selection]
+        if V1_CONTENTS in self.fixed and all(item["variable"] != V1_CONTENTS for item in self.selection):
+            requested.append((V1_CONTENTS, None))
+        self.check_request("selection", requested)
+        problems = [(("indicators", code), "an Oslo table publishes values only (no numerator_of/denominator_of)")
+                    for code, entry in self.indicators.items() if "indicator_id" not in entry]
+        problems += [(("not_used", code), "is also mapped in 'indicators'")
+                     for code in self.not_used if code in self.indicators]
+        raise_problems(problems)
+        return self
+
+    @property
+    def request(self) -> list[dict]:
+        """The data request as the file writes it."""
+        return self.selection
+
+
+@forbid_extra_keys
+class NotUsedRows(TypedDict):
+    """Rows of a reference entry left out: those of this period (and region level, when given)."""
+
+    period: Code
+    region_level: NotRequired[Literal["country", "county", "municipality", "district"]]
+    reason: Text
+
+
+class ReferenceSpec(CatalogueEntry):
+    """Published figures that come as files, not from an API: one or more reference series
+    (ci_pipeline/sources/reference_series.py), checksummed copies with their origin, as one table."""
+
+    api: ClassVar[str] = "Reference series (checksummed files)"
+    source: Literal["reference"]
+    series: Annotated[list[Annotated[Code, matching(r"[a-z][a-z0-9_]*", "must be a series' file name")]], NonEmpty]
+    indicators: Annotated[list[Code], NonEmpty]
+    not_used: dict[Code, Text] = Field(default_factory=dict)
+    not_used_rows: list[NotUsedRows] = Field(default_factory=list)
+    snapshot_provenance: Literal["reconstructed"] = "reconstructed"
+
+    @model_validator(mode="after")
+    def _distinct(self) -> ReferenceSpec:
+        problems = [(("series",), f"lists {name!r} twice") for name in sorted(set(self.series))
+                    if self.series.count(name) > 1]
+        problems += [(("not_used", indicator_id), "is also in 'indicators'")
+                     for indicator_id in self.not_used if indicator_id in self.indicators]
+        raise_problems(problems)
+        return self
+
+    @property
+    def request(self) -> list[str]:
+        """What the entry reads: its series, in order."""
+        return self.series
+
+
 # Every source family; `source` in a file picks one, and sources/<source>/ holds its files.
-FAMILIES = (SsbTableSpec, FhiTableSpec)
+FAMILIES = (SsbTableSpec, FhiTableSpec, OsloTableSpec, ReferenceSpec)
 SOURCES = tuple(get_args(family.model_fields["source"].annotation)[0] for family in FAMILIES)
 
 
@@ -311,14 +421,14 @@ class _CatalogueFile(RootModel[Annotated[Union[FAMILIES], Field(discriminator="s
     """One catalogue file: the family its `source` names."""
 
 
-def load_table_spec(path: Path | str, *, expected_source: str | None = None) -> TableSpec:
+def load_table_spec(path: Path | str, *, expected_source: str | None = None) -> CatalogueEntry:
     """One catalogue file, validated (`expected_source`: the family its folder is for)."""
     path = Path(path)
     entry = load_model(_CatalogueFile, path, context={"from_file": True, "folder": expected_source}).root
     return entry.model_copy(update={"path": path})
 
 
-def load_catalogue(root: Path | str) -> list[TableSpec]:
+def load_catalogue(root: Path | str) -> list[CatalogueEntry]:
     """Every table spec under <root>/sources/<source>/*.yaml, in family order, then file-name order.
 
     Raises one ConfigError listing the problems of every file, then names used twice."""
@@ -334,7 +444,7 @@ def load_catalogue(root: Path | str) -> list[TableSpec]:
         specs = collect(loaders)
     except ConfigError as error:
         raise ConfigError(problems + error.problems) from None
-    first_with: dict[str, TableSpec] = {}
+    first_with: dict[str, CatalogueEntry] = {}
     for spec in specs:
         if spec.name in first_with:
             problems.append(f"{spec.path}: name: {spec.name!r} is already used by {first_with[spec.name].path}; "

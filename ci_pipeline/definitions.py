@@ -1,9 +1,11 @@
 """The Dagster code location: every asset, check, job, schedule and sensor, assembled in one place.
 
-    raw/<table>          archived API answers (SSB, FHI), change-detected        group sources
+    raw/<table>          archived API answers (SSB, FHI, Oslo statbank) or        group sources
+                         reference-series checksums, change-detected
     staging/<table>      tidy observations per catalogue entry                    group staging
     geography/*          KLASS classifications: regions, code history             group geography
-    core/observations    every statistical source harmonised and broken down      group core
+    core/observations    every statistical source harmonised and broken down,     group core
+                         plus the derived indicators
     survey/*             wave ingestion (one partition per wave)                  group survey
     marts/<mart>         staged mart builds, audited by blocking suites           group marts
     releases/<mart>      promotion to an immutable version + LATEST               group releases

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Literal, NotRequired
+from typing import Annotated, Any, Literal, NotRequired
 
 import pandas as pd
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
@@ -33,7 +33,9 @@ from ci_pipeline.schema import INDICATOR_COLUMNS as REGISTRY_COLUMNS
 KINDS = ("share", "count", "rate", "amount")
 POLARITIES = ("higher_is_better", "higher_is_worse")
 TESTS = ("binomial", "poisson", "none")
-DISTRICT_METHODS = ("observed", "aggregated", "apportioned", "not_available")
+DISTRICT_METHODS = ("observed", "aggregated", "apportioned", "derived", "not_available")
+# What a derived indicator may be: a count over a count (ci_pipeline/derived.py).
+DERIVABLE_KINDS = ("share", "rate")
 # Only counts add up over areas; a rate, share or amount spread by population would invent district values.
 APPORTIONABLE_KINDS = ("count",)
 
@@ -58,6 +60,33 @@ class Suppression(TypedDict, total=False):
 
     min_numerator: WholeNumber
     min_denominator: WholeNumber
+
+
+@forbid_extra_keys
+class DerivedPart(TypedDict):
+    """The rows of a catalogue table that make a derived indicator's numerator or denominator: one
+    published age group (`age_group`), published groups summed (`age_groups`), or single years of age
+    summed into a band (`ages: "18-29"`)."""
+
+    source: Literal[SOURCES]
+    table_id: Code
+    indicator_id: Text
+    age_group: NotRequired[Code]
+    age_groups: NotRequired[Annotated[list[Code], Field(min_length=2)]]
+    ages: NotRequired[Annotated[Code, matching(r"\d+-\d+", "must be a band of single years such as 18-29")]]
+
+
+@forbid_extra_keys
+class Derivation(TypedDict):
+    """A share or rate computed from counts of two tables (ci_pipeline/derived.py). The denominator's
+    period is the numerator's plus `denominator_period_offset` years (recipients per 31.12 of year t
+    against the population per 1.1 of year t+1: 1); `alignment` says why, in words."""
+
+    numerator: DerivedPart
+    denominator: DerivedPart
+    denominator_period_offset: Annotated[int, Field(strict=True, ge=-1, le=1)]
+    alignment: Text
+    age_group: Code
 
 
 @forbid_extra_keys
@@ -97,7 +126,19 @@ class Indicator(ConfigModel):
     denominator: Trimmed | None = None
     suppression: Suppression = Field(default_factory=dict)
     apportion_by: ApportionBy | None = None
+    derived: Derivation | None = None
     goals: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sources_of_a_derivation(cls, data: Any) -> Any:
+        """A derived indicator's sources are the tables of its numerator and denominator."""
+        if isinstance(data, dict) and isinstance(data.get("derived"), dict) and "sources" not in data:
+            parts = [data["derived"].get(role) for role in ("numerator", "denominator")]
+            if all(isinstance(part, dict) for part in parts):
+                return {**data, "sources": [{"source": part.get("source"), "table_id": part.get("table_id")}
+                                            for part in parts]}
+        return data
 
     @field_validator("id")
     @classmethod
@@ -119,8 +160,31 @@ class Indicator(ConfigModel):
         elif self.apportion_by is not None:
             problems.append((("apportion_by",), ("only allowed with district_method apportioned "
                                                 f"(this is {self.district_method})")))
+        problems += self._derivation_problems()
         raise_problems(problems)
         return self
+
+    def _derivation_problems(self) -> list[tuple[tuple[str, ...], str]]:
+        if self.derived is None:
+            return ([(("district_method",), "derived needs a `derived:` block saying numerator and denominator")]
+                    if self.district_method == "derived" else [])
+        problems = []
+        if self.district_method != "derived":
+            problems.append((("district_method",),
+                             f"must be derived for an indicator with `derived:` (got {self.district_method})"))
+        if self.kind not in DERIVABLE_KINDS:
+            problems.append((("kind",), f"a derived indicator is a count over a count: {' or '.join(DERIVABLE_KINDS)}"))
+        for role in ("numerator", "denominator"):
+            part = self.derived[role]
+            given = [key for key in ("age_group", "age_groups", "ages") if key in part]
+            if len(given) != 1:
+                problems.append((("derived", role), "give exactly one of age_group, age_groups, ages"))
+        expected = [{"source": self.derived[r]["source"], "table_id": self.derived[r]["table_id"]}
+                    for r in ("numerator", "denominator")]
+        if [{"source": s["source"], "table_id": s["table_id"]} for s in self.sources] != expected:
+            problems.append((("sources",),
+                             f"must be the numerator's and denominator's tables {expected} (or leave it out)"))
+        return problems
 
 
 def load_indicator(path: Path) -> Indicator:
@@ -165,7 +229,8 @@ def registry_frame(registry: dict[str, Indicator]) -> pd.DataFrame:
             "definition": indicator.definition, "unit": indicator.unit, "polarity": indicator.polarity,
             "kind": indicator.kind,
             "sources": json.dumps(list(indicator.sources), ensure_ascii=False, sort_keys=True),
-            "numerator": indicator.numerator, "denominator": indicator.denominator, "test": indicator.test,
+            "numerator": indicator.numerator or _part_text(indicator, "numerator"),
+            "denominator": indicator.denominator or _part_text(indicator, "denominator"), "test": indicator.test,
             "pooling_years": indicator.pooling_years,
             "suppression_min_numerator": indicator.suppression.get("min_numerator"),
             "suppression_min_denominator": indicator.suppression.get("min_denominator"),
@@ -183,3 +248,12 @@ def registry_frame(registry: dict[str, Indicator]) -> pd.DataFrame:
     for column in ("apportion_by_share_indicator_id", "apportion_by_share_age_group", "apportionment_assumption"):
         frame[column] = frame[column].astype("str")  # text even where no indicator is apportioned
     return frame
+
+
+def _part_text(indicator: Indicator, role: str) -> str | None:
+    """A derivation's numerator or denominator in words, for the mart (when the file gives no text)."""
+    if indicator.derived is None:
+        return None
+    part = indicator.derived[role]
+    ages = part.get("age_group") or " + ".join(part.get("age_groups", [])) or f"ages {part.get('ages')}"
+    return f"{part['indicator_id']} {ages} ({part['source']} table {part['table_id']})"

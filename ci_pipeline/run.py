@@ -47,6 +47,8 @@ class RunSummary:
     waves: list = field(default_factory=list)  # one ci_pipeline.surveys.ingest.WaveReport per wave file
     sources_changed: list[str] = field(default_factory=list)
     sources_unchanged: list[str] = field(default_factory=list)
+    # Unchanged sources whose data had to be requested to tell (no update stamp to ask first: Oslo's bank).
+    sources_fetched_unchanged: list[str] = field(default_factory=list)
     marts: dict[str, dict] = field(default_factory=dict)  # mart -> {version, published, rows}
     failures: list[str] = field(default_factory=list)
     run_ids: list[str] = field(default_factory=list)
@@ -84,10 +86,21 @@ class RunSummary:
             out.append(f"mart {mart}: {state} {info['version']} ({info['rows']} rows)")
         if self.sources_changed:
             out.append(f"sources downloaded (new or changed): {', '.join(sorted(self.sources_changed))}")
+        fetched = sorted(self.sources_fetched_unchanged)
+        not_fetched = sorted(set(self.sources_unchanged) - set(fetched))
         if self.sources_unchanged and not self.sources_changed:
-            out.append(f"all {len(self.sources_unchanged)} sources were unchanged since the last run; nothing downloaded")
+            if fetched:
+                out.append(f"all {len(self.sources_unchanged)} sources were unchanged since the last run; "
+                           f"{len(fetched)} without an update stamp to ask first were fetched again, unchanged "
+                           f"content: {', '.join(fetched)}; nothing else downloaded")
+            else:
+                out.append(f"all {len(self.sources_unchanged)} sources were unchanged since the last run; "
+                           "nothing downloaded")
         elif self.sources_unchanged:
-            out.append(f"sources unchanged (not downloaded): {', '.join(sorted(self.sources_unchanged))}")
+            if not_fetched:
+                out.append(f"sources unchanged (not downloaded): {', '.join(not_fetched)}")
+            if fetched:
+                out.append(f"sources fetched, unchanged content (no update stamp to ask first): {', '.join(fetched)}")
         out += [f"FAILED {failure}" for failure in self.failures]
         published = sorted(mart for mart, info in self.marts.items() if info.get("published"))
         if not self.success and published:
@@ -262,6 +275,8 @@ def _execute(job, instance: DagsterInstance, keys: list[AssetKey], summary: RunS
         metadata = {k: v.value for k, v in materialization.metadata.items()}
         if layer == "raw" and "changed" in metadata:
             (summary.sources_changed if metadata["changed"] else summary.sources_unchanged).append(name)
+            if not metadata["changed"] and metadata.get("fetched"):
+                summary.sources_fetched_unchanged.append(name)
         if layer == "releases":
             summary.marts[name] = {k: metadata.get(k) for k in ("version", "published", "rows")}
         if isinstance(metadata.get("path"), str):

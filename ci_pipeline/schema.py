@@ -79,8 +79,10 @@ class Contract:
 # --------------------------------------------------------------------------------- tidy observations
 
 _TIDY = (
-    Column("source", "str", "ssb, fhi or survey"),
-    Column("table_id", "str", "the source's table id (SSB table, FHI table)"),
+    Column("source", "str", "ssb, fhi, oslo (Oslo kommune statistikkbank), reference (reference series), derived "
+           "(a count of one table over a count of another) or survey"),
+    Column("table_id", "str", "the source's table id (SSB, FHI, Oslo statbank table; reference entry; derived: "
+           "numerator table/denominator table)"),
     Column("indicator_id", "str", "registry id (assets/indicators)"),
     Column("region_code", "str", "as the source spells it until harmonised; today's code after"),
     Column("region_level", "str", "country, county, municipality, district or sub_district"),
@@ -90,12 +92,13 @@ _TIDY = (
     Column("age_group", "str", "total, a band such as 0-5 or 15-29, a single year such as 7, or 67+"),
     Column("value", "float64", "the figure; null when status is set"),
     Column("unit", "str", "persons, percent, nok, per_1000, ..."),
-    Column("numerator", "float64", "where the source publishes it (FHI TELLER)"),
-    Column("denominator", "float64", "where the source publishes it (FHI NEVNER)"),
+    Column("numerator", "float64", "where the source publishes it (FHI TELLER), or a derived value's count"),
+    Column("denominator", "float64", "where the source publishes it (FHI NEVNER), or a derived value's base"),
     Column("status", "str", "null, or `.` `..` `:` `...` `-` `*` (FHI flags 1/2/3 become `..` `.` `:`)"),
     Column("source_updated", "str", "the source's updated / modifiedAt, ISO-8601 UTC"),
     Column("retrieved_at", "str", "when the answer was retrieved, ISO-8601 UTC"),
-    Column("snapshot_sha256", "str", "sha256 of the archived body the row came from"),
+    Column("snapshot_sha256", "str", "sha256 of the archived body the row came from (derived: of every body "
+           "used, comma-separated)"),
     Column("provenance", "str", "recorded, reconstructed or illustrative"),
 )
 _tidy = {column.name: column for column in _TIDY}
@@ -131,7 +134,8 @@ INDICATOR_VALUES = Contract(
         *(_tidy[name] for name in ("period", "period_type", "sex", "age_group", "value", "unit", "numerator",
                                    "denominator", "status")),
         Column("method", "str", "observed, aggregated, apportioned_by_rate (population x a related district share), "
-               "apportioned (population alone, the weaker estimate) or not_available"),
+               "apportioned (population alone, the weaker estimate), derived (a count of one table over a count of "
+               "another) or not_available"),
         Column("is_estimate", "bool", "true for apportioned figures (both methods)"),
         Column("weights_period", "str", "the population year an apportioned figure is weighed by"),
         Column("harmonised", "bool", "region_code is today's code"),
@@ -181,7 +185,7 @@ INDICATORS = Contract(
         Column("pooling_years", "Int64", "years pooled for a figure"),
         Column("suppression_min_numerator", "Int64", "smallest numerator published"),
         Column("suppression_min_denominator", "Int64", "smallest denominator published"),
-        Column("district_method", "str", "observed, aggregated, apportioned or not_available"),
+        Column("district_method", "str", "observed, aggregated, apportioned, derived or not_available"),
         Column("apportion_by_indicator_id", "str", "the population indicator an apportioned count is spread by"),
         Column("apportion_by_age_group", "str", "its age group"),
         Column("apportion_by_share_indicator_id", "str", "the related district share that weighs the population "
@@ -200,7 +204,7 @@ _GOALS = (
     Column("goal_description", "str", "what the goal is about"),
     Column("indicator_id", "str", "registry id, or survey_... for a survey indicator"),
     Column("data_source", "str", "statistics or survey"),
-    Column("source", "str", "survey, or the ssb/fhi source the goal follows (null: the only one)"),
+    Column("source", "str", "survey, or the source the goal follows (null: the only one)"),
     Column("age_group", "str", "the age group followed; null = the only one"),
     Column("scope", "str", "city, each_district or gap"),
     Column("headline", "bool", "the goal is judged on this indicator (false: a supporting indicator, shown only)"),
@@ -226,7 +230,7 @@ GOAL_PROGRESS = Contract(
         Column("indicator_name_en", "str", "indicator name in English"),
         Column("indicator_name_nb", "str", "indicator name in Norwegian (null for survey indicators)"),
         _goal["data_source"],
-        Column("source", "str", "ssb, fhi or survey"),
+        Column("source", "str", "ssb, fhi, oslo, reference, derived or survey"),
         Column("table_id", "str", "the table the series comes from"),
         Column("region_code", "str", "0 (Norway), 0301 (Oslo) or a bydel 030101-030115"),
         Column("region_name", "str", "region name"),

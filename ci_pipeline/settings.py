@@ -24,6 +24,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SSB_BASE_URL = "https://data.ssb.no/api/pxwebapi/v2/"
 FHI_BASE_URL = "https://statistikk-data.fhi.no/api/open/v1/"
 KLASS_BASE_URL = "https://data.ssb.no/api/klass/v1/"
+OSLO_STATBANK_BASE_URL = "https://statistikkbanken.oslo.kommune.no/statbank/api/v1/no/db1/"
+# PxWeb's own default limit is unknown for Oslo's installation; a full table of the bank is a few
+# thousand cells, so this leaves room while keeping one answer far below what PxWeb installations allow.
+OSLO_MAX_VALUES = 100_000
 
 # A path from the environment may start with ~ or be relative to the working directory.
 SettingPath = Annotated[Path, AfterValidator(lambda path: path.expanduser().resolve())]
@@ -50,10 +54,15 @@ class Settings(BaseModel):
     warehouse_root: SettingPath = Field(default_factory=_under_repo("data", "warehouse"),
                                         validation_alias="CI_PIPELINE_WAREHOUSE")
     survey_root: SettingPath = Field(default_factory=_under_repo("data", "surveys"), validation_alias="CI_PIPELINE_SURVEYS")
+    reference_series_root: SettingPath = Field(default_factory=_under_repo("data", "reference_series"),
+                                               validation_alias="CI_PIPELINE_REFERENCE_SERIES")
     mode: Literal["replay", "live", "record"] = Field("replay", validation_alias="CI_PIPELINE_MODE")
     ssb_base_url: str = Field(SSB_BASE_URL, validation_alias="SSB_BASE_URL")
     fhi_base_url: str = Field(FHI_BASE_URL, validation_alias="FHI_BASE_URL")
     klass_base_url: str = Field(KLASS_BASE_URL, validation_alias="KLASS_BASE_URL")
+    oslo_base_url: str = Field(OSLO_STATBANK_BASE_URL, validation_alias="OSLO_STATBANK_BASE_URL")
+    # Cells one data request to Oslo's statistics bank may select; a larger query is split by period.
+    oslo_max_values: int = Field(OSLO_MAX_VALUES, ge=1, validation_alias="OSLO_STATBANK_MAX_VALUES")
     # How live/record mode treats the APIs. The defaults are for the real services (SSB documents 30
     # requests a minute); a test against the local stand-in lowers the waits and raises the rate.
     http_timeout: float = Field(120.0, gt=0, validation_alias="CI_PIPELINE_HTTP_TIMEOUT")

@@ -38,3 +38,17 @@ def pipeline_run(tmp_path_factory) -> PipelineRun:
     finally:
         instance.dispose()
         patch.undo()
+
+
+@pytest.fixture(scope="session")
+def store(pipeline_run):
+    """The mart store the shared run published into."""
+    from ci_pipeline.marts import MartStore
+
+    return MartStore(pipeline_run.settings.warehouse_root)
+
+
+@pytest.fixture(scope="session")
+def indicator_values(store):
+    """The latest published indicator_values of the shared run."""
+    return store.read("indicator_values")

@@ -1,12 +1,13 @@
-"""A local stand-in for the SSB, FHI and KLASS APIs, serving a snapshot archive over real HTTP.
+"""A local stand-in for the SSB, FHI, KLASS and Oslo statistics bank APIs, serving a snapshot archive
+over real HTTP.
 
 The live clients can then be exercised end to end without the internet: the server routes
-/ssb/..., /fhi/... and /klass/..., recomputes the request_key from method, path (relative to the source
+/ssb/..., /fhi/..., /klass/... and /oslo/..., recomputes the request_key from method, path (relative to the source
 prefix), query parameters and JSON body, and answers with the archived status, body and content type.
 A FaultPlan scripts the failures the real services show (429 with Retry-After, 500, 503, answers slower
 than the client's timeout, reset connections, truncated or garbled bodies, a whole source down, a server-side rate
-limit with x-ratelimit-* headers) and can move a table's `updated`/`modifiedAt` so change detection can
-be tested. The server counts requests per path, so a test can assert that nothing was downloaded.
+limit with x-ratelimit-* headers) and can move a table's `updated`/`modifiedAt` (Oslo: the `updated` of
+its data answers) so change detection can be tested. The server counts requests per path, so a test can assert that nothing was downloaded.
 
 Test support, not part of the shipped package: the tests import it as `standin` (pytest puts tests/ on
 sys.path), benchmarks/pipeline_build.py by adding tests/ to sys.path.
@@ -41,7 +42,7 @@ from ci_pipeline.archive import (
 )
 from ci_pipeline.http import HttpClient
 
-SOURCES = ("ssb", "fhi", "klass")
+SOURCES = ("ssb", "fhi", "klass", "oslo")
 # truncate: Content-Length larger than the body sent, then close (the client can tell).
 # garbled: half the body with a matching Content-Length (a proxy cut it; only parsing can tell).
 FAULT_KINDS = ("429", "500", "503", "slow", "reset", "truncate", "garbled")
@@ -72,7 +73,7 @@ class FaultPlan:
     - random_rate / seed / random_kinds: besides the queues, a seeded share of requests fails.
     - set_down(source): every request to that source is answered 503 until set_down(source, False).
     - move_updated(source, table_id, updated): SSB tables/{id} answers get this `updated`; FHI table
-      listings and table info get this `modifiedAt`.
+      listings and table info get this `modifiedAt`; Oslo data answers (POST) get this `updated`.
     - rate_limit / rate_window: a server-side sliding-window limit per source with x-ratelimit-*
       headers and 429 + Retry-After when exceeded; `clock` is injectable so tests need not wait.
     """
@@ -446,10 +447,12 @@ class StandinServer:
         content_type = archived.headers.get("content-type", DEFAULT_CONTENT_TYPE)
         body = archived.body
         if archived.status == 200:
-            body = self._with_moved_updated(source, path, body)
+            body = self._with_moved_updated(source, path, body, archived)
         return archived.status, body, {"Content-Type": content_type}
 
-    def _with_moved_updated(self, source: str, path: str, body: bytes) -> bytes:
+    def _with_moved_updated(self, source: str, path: str, body: bytes, archived: ArchivedResponse) -> bytes:
+        if source == "oslo" and archived.method == "POST":
+            return _with_field(body, "updated", self.faults.updated_for("oslo", archived.resource))
         if source == "ssb" and (match := _SSB_TABLE_INFO.match(path)):
             return _with_field(body, "updated", self.faults.updated_for("ssb", match["table"]))
         if source == "fhi" and (match := _FHI_TABLE_INFO.match(path)):

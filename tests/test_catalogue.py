@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from ci_pipeline.catalogue import FhiTableSpec, SsbTableSpec, TableSpec, load_catalogue
+from ci_pipeline.catalogue import (
+    FhiTableSpec,
+    OsloTableSpec,
+    ReferenceSpec,
+    SsbTableSpec,
+    TableSpec,
+    load_catalogue,
+)
 from ci_pipeline.config import ConfigError
 
 SSB_FILE = """\
@@ -48,6 +55,41 @@ indicators:
   RATE: {indicator_id: persistent_low_income_children, unit: percent}
   TELLER: {numerator_of: persistent_low_income_children}
   NEVNER: {denominator_of: persistent_low_income_children}
+"""
+
+OSLO_FILE = """\
+source: oslo
+name: oslo_sos006
+table_id: OK-SOS006
+table_path: "Trygd, sosiale tjenester og barnevern/Trygd/OK-SOS006.px"
+title: "Mottakere av uføretrygd etter alder og kjønn (B)"
+description: "Disability benefit recipients by district."
+group: work
+selection:
+  - {variable: år, filter: all, values: ["*"]}
+  - {variable: bosted, filter: item, values: ["301", "30101"]}
+  - {variable: statistikkvariabel, filter: all, values: ["*"]}
+dimensions: {region: bosted, period: år, indicator: statistikkvariabel}
+fixed: {ContentsCode: EliminatedValue}
+indicators:
+  "0": {indicator_id: recipients, unit: persons}
+not_used:
+  "1": "no goal follows it"
+small_groups: {below: 5, note: "figures under 5 are set to 0"}
+reference_time: end_of_year
+snapshot_provenance: recorded
+"""
+
+REFERENCE_FILE = """\
+source: reference
+table_id: imdi_low_income
+title: "Vedvarende lavinntekt"
+description: "Persistent low income by district."
+group: income
+series: [imdi_persistent_low_income_2012, imdi_persistent_low_income_2013]
+indicators: [persistent_low_income_share]
+not_used: {persistent_low_income_count: "no goal follows it"}
+not_used_rows: [{period: "2010-2012", region_level: district, reason: "why"}]
 """
 
 
@@ -97,8 +139,56 @@ def test_only_one_source_folder_is_enough(tmp_path):
     assert [spec.name for spec in load_catalogue(tmp_path)] == ["fhi_360"]
 
 
+def test_oslo_and_reference_entries_load_into_their_family_models(tmp_path):
+    oslo_path = write(tmp_path, "oslo/sos006.yaml", OSLO_FILE)
+    write(tmp_path, "reference/low_income.yaml", REFERENCE_FILE)
+    oslo, reference = load_catalogue(tmp_path)
+
+    assert isinstance(oslo, OsloTableSpec) and isinstance(oslo, TableSpec)
+    assert (oslo.name, oslo.path, oslo.table_path) == ("oslo_sos006", oslo_path,
+                                                       "Trygd, sosiale tjenester og barnevern/Trygd/OK-SOS006.px")
+    assert oslo.request == oslo.selection and oslo.selection[1] == {"variable": "bosted", "filter": "item",
+                                                                    "values": ["301", "30101"]}
+    assert oslo.small_groups == {"below": 5, "note": "figures under 5 are set to 0"}
+    assert oslo.not_used == {"1": "no goal follows it"} and oslo.reference_time == "end_of_year"
+
+    assert isinstance(reference, ReferenceSpec) and not isinstance(reference, TableSpec)
+    assert reference.name == "reference_imdi_low_income" and reference.snapshot_provenance == "reconstructed"
+    assert reference.request == ["imdi_persistent_low_income_2012", "imdi_persistent_low_income_2013"]
+    assert reference.not_used_rows == [{"period": "2010-2012", "region_level": "district", "reason": "why"}]
+
+
+@pytest.mark.parametrize("relative, text, key, message", [
+    ("oslo/x.yaml", OSLO_FILE.replace("reference_time: end_of_year\n", ""), "reference_time", "required key is missing"),
+    ("oslo/x.yaml", OSLO_FILE.replace("OK-SOS006.px", "OK-SOS006"), "table_path", "must be the table's path in the bank"),
+    ("oslo/x.yaml", OSLO_FILE.replace("filter: all", "filter: vs:Bydeler", 1), "selection[0].filter", "Input should be"),
+    ("oslo/x.yaml", OSLO_FILE.replace('  - {variable: år, filter: all, values: ["*"]}\n', ""), "selection",
+     "does not select ['år']"),
+    ("oslo/x.yaml", OSLO_FILE.replace('{variable: bosted, filter: item, values: ["301", "30101"]}',
+                                      '{variable: bosted, filter: item, values: [301]}'),
+     "selection[1].values[0]", "must be a quoted string, got 301"),
+    ("oslo/x.yaml", OSLO_FILE.replace('"1": "no goal follows it"', '"0": "no goal follows it"'), "not_used.0",
+     "is also mapped in 'indicators'"),
+    ("oslo/x.yaml", OSLO_FILE.replace("below: 5", "below: 0"), "small_groups.below", "greater than or equal to 1"),
+    ("reference/x.yaml", REFERENCE_FILE.replace("series: [imdi_persistent_low_income_2012,", "series: [Bad-Name,"),
+     "series[0]", "must be a series' file name"),
+    ("reference/x.yaml", REFERENCE_FILE.replace("imdi_persistent_low_income_2013]", "imdi_persistent_low_income_2012]"),
+     "series", "lists 'imdi_persistent_low_income_2012' twice"),
+    ("reference/x.yaml", REFERENCE_FILE.replace("persistent_low_income_count:", "persistent_low_income_share:"),
+     "not_used.persistent_low_income_share", "is also in 'indicators'"),
+    ("reference/x.yaml", REFERENCE_FILE.replace("region_level: district", "region_level: bydel"),
+     "not_used_rows[0].region_level", "Input should be"),
+    ("reference/x.yaml", REFERENCE_FILE + "snapshot_provenance: recorded\n", "snapshot_provenance", "Input should be"),
+])
+def test_bad_oslo_and_reference_entries_name_the_file_and_key(tmp_path, relative, text, key, message):
+    path = write(tmp_path, relative, text)
+    expected = rf"(?m)^{re.escape(str(path))}: {re.escape(key)}: .*{re.escape(message)}"
+    with pytest.raises(ConfigError, match=expected):
+        load_catalogue(tmp_path)
+
+
 def test_no_sources_folder_is_an_error(tmp_path):
-    with pytest.raises(ConfigError, match="no sources/ssb or sources/fhi folder"):
+    with pytest.raises(ConfigError, match="no sources/ssb or sources/fhi or sources/oslo or sources/reference folder"):
         load_catalogue(tmp_path)
 
 
@@ -118,7 +208,7 @@ def test_duplicate_names_name_both_files(tmp_path):
     ("ssb/x.yaml", SSB_FILE + "colour: red\n", "colour", "unknown key"),
     ("ssb/x.yaml", SSB_FILE + "fhi_source: nokkel\n", "fhi_source", "unknown key"),
     ("fhi/x.yaml", SSB_FILE, "source", "is 'ssb' but the file is in the sources/fhi folder"),
-    ("ssb/x.yaml", SSB_FILE.replace("source: ssb", "source: eurostat"), "source", "must be one of 'ssb', 'fhi' (got 'eurostat')"),
+    ("ssb/x.yaml", SSB_FILE.replace("source: ssb", "source: eurostat"), "source", "must be one of 'ssb', 'fhi', 'oslo', 'reference' (got 'eurostat')"),
     ("ssb/x.yaml", SSB_FILE.replace('values: ["1", "2"]', "values: [1, 2]"), "selection[1].values[0]",
      "must be a quoted string, got 1"),
     ("ssb/x.yaml", SSB_FILE.replace("{variable: Kjonn,", "{variabel: Kjonn,"), "selection[1].variabel",
@@ -247,7 +337,7 @@ def test_the_loader_sets_path_and_a_file_cannot(tmp_path):
 def test_a_folder_that_is_no_source_is_reported(tmp_path):
     write(tmp_path, "ssb/x.yaml", SSB_FILE)
     (tmp_path / "sources" / "fhl").mkdir()
-    assert problems_of(tmp_path) == [f"{tmp_path / 'sources' / 'fhl'}: not a source folder (the sources are ssb, fhi)"]
+    assert problems_of(tmp_path) == [f"{tmp_path / 'sources' / 'fhl'}: not a source folder (the sources are ssb, fhi, oslo, reference)"]
 
 
 def test_the_indicator_role_is_required(tmp_path):

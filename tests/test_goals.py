@@ -196,6 +196,7 @@ def test_project_goals_load_and_match_the_survey_codebook():
     (lambda d: d["goals"][0]["indicators"][0].update(baseline_period="spring"),
      r"goals\[0\]\.indicators\[0\]\.baseline_period: period"),
     (lambda d: d["goals"][0]["indicators"][0].update(baseline_period=2015), r"\.baseline_period: must be a quoted string"),
+    (lambda d: d["goals"][0]["indicators"][0].update(headline="no"), r"\.headline: Input should be a valid boolean"),
 ])
 def test_load_goals_errors_name_file_and_key(tmp_path, change, message):
     document = yaml.safe_load(yaml.safe_dump(GOALS_YAML))
@@ -410,3 +411,20 @@ def test_rows_name_their_indicator(progress, tmp_path):
     assert progress["indicator_name_en"].notna().all()
     with pytest.raises(GoalsError, match="goal 'completion': indicator 'survey_support' has no name"):
         build_goal_progress(make_indicator_values(), make_survey_results(), make_goals(tmp_path), REGISTRY, {})
+
+
+def test_a_supporting_indicator_is_computed_and_shown_but_not_a_headline(tmp_path):
+    document = yaml.safe_load(yaml.safe_dump(GOALS_YAML))
+    document["goals"][0]["indicators"][0]["headline"] = False  # dropout_share, each district
+    document["goals"][3]["indicators"][0]["headline"] = False  # dropout_share, gap
+    goals = make_goals(tmp_path, document)
+    assert [item.headline for item in goals[0].indicators] == [False, True]
+    frame = build_goal_progress(make_indicator_values(), make_survey_results(), goals, REGISTRY, SURVEY_NAMES)
+    supporting = frame[frame["indicator_id"] == "dropout_share"]
+    assert len(supporting) == 2 * 17 + 1 and not supporting["headline"].any()
+    # Still computed: statuses, targets and the gap row are there, only not judged as the goal's headline.
+    districts = supporting[(supporting["scope"] == "each_district") & (supporting["region_level"] == "district")]
+    assert districts["target_applies"].all() and set(districts["status"]) >= {"on_track", "off_track"}
+    assert len(supporting[supporting["measure"] == "gap"]) == 1
+    headline = frame[frame["indicator_id"] == "survey_support"]
+    assert headline.loc[headline["region_level"] == "district", "headline"].all()

@@ -31,7 +31,7 @@ district_method: not_available
 
 def test_project_registry_loads():
     registry = load_registry(REPO)
-    assert len(registry) == 12
+    assert len(registry) == 30
     by = registry["children_low_income_count"].apportion_by
     assert (by["indicator_id"], by["age_group"]) == ("population", "0-17")
     assert by["share"] == {"indicator_id": "low_income_children_persistent_share", "age_group": "0-17"}
@@ -40,7 +40,7 @@ def test_project_registry_loads():
     assert registry["school_wellbeing_share"].pooling_years == 5
     assert registry["population"].test == "poisson" and registry["median_household_income"].test == "none"
     frame = registry_frame(registry)
-    assert frame["indicator_id"].is_unique and len(frame) == 12
+    assert frame["indicator_id"].is_unique and len(frame) == 30
     sources = json.loads(frame.set_index("indicator_id").loc["upper_secondary_dropout_share", "sources"])
     assert sources == [{"measure_type": "RATE", "source": "fhi", "table_id": "360"}]
 
@@ -118,7 +118,7 @@ def test_every_problem_of_a_file_is_reported_at_once(tmp_path):
     path = write(tmp_path, "x_share", text)
     assert problems_of(tmp_path) == [
         f"{path}: kind: Input should be 'share', 'count', 'rate' or 'amount' (got 'ratio')",
-        f"{path}: sources[0].source: Input should be 'ssb' or 'fhi' (got 'eurostat')",
+        f"{path}: sources[0].source: Input should be 'ssb', 'fhi', 'oslo' or 'reference' (got 'eurostat')",
         (f"{path}: sources[0].table_id: must be a quoted string, got 8764 (YAML reads an unquoted 0301 as the "
         "number 193 and yes as true)"),
         f"{path}: pooling_years: Input should be a valid integer (got '3')",
@@ -135,3 +135,59 @@ def test_problems_of_every_file_are_reported_together(tmp_path):
         f"{first}: polarity: required key is missing",
         f"{third}: id: must be snake_case, got 'c-share'",
     ]
+
+
+DERIVED = """\
+id: young_share
+name_nb: Unge
+name_en: Young people
+definition: Recipients 18-29 over residents 18-29.
+unit: percent
+polarity: higher_is_worse
+kind: share
+derived:
+  numerator: {source: oslo, table_id: OK-SOS006, indicator_id: recipients, age_group: "18-29"}
+  denominator: {source: ssb, table_id: "10826", indicator_id: population, ages: "18-29"}
+  denominator_period_offset: 1
+  alignment: per 31.12 of year t over per 1.1 of year t+1
+  age_group: "18-29"
+test: binomial
+pooling_years: 1
+district_method: derived
+"""
+
+
+def test_a_derived_indicator_takes_its_sources_from_its_numerator_and_denominator(tmp_path):
+    write(tmp_path, "young_share", DERIVED)
+    indicator = load_registry(tmp_path)["young_share"]
+    assert indicator.sources == [{"source": "oslo", "table_id": "OK-SOS006"}, {"source": "ssb", "table_id": "10826"}]
+    assert indicator.derived["denominator_period_offset"] == 1
+    row = registry_frame({"young_share": indicator}).iloc[0]
+    assert row["numerator"] == "recipients 18-29 (oslo table OK-SOS006)"
+    assert row["denominator"] == "population ages 18-29 (ssb table 10826)"
+    assert row["district_method"] == "derived"
+
+
+@pytest.mark.parametrize("change, message", [
+    (("district_method: derived", "district_method: observed"), r"district_method: must be derived for an indicator"),
+    (("kind: share", "kind: count"), r"kind: a derived indicator is a count over a count: share or rate"),
+    (('age_group: "18-29"}', 'age_group: "18-29", age_groups: ["18-24", "25-29"]}'),
+     r"derived.numerator: give exactly one of age_group, age_groups, ages"),
+    (("denominator_period_offset: 1", "denominator_period_offset: 2"),
+     r"derived.denominator_period_offset: Input should be less than or equal to 1"),
+    (("  alignment: per 31.12 of year t over per 1.1 of year t+1\n", ""), r"derived.alignment: required key is missing"),
+    (('ages: "18-29"', 'ages: "18 to 29"'), r"derived.denominator.ages: must be a band of single years"),
+    (("derived:\n", "sources: [{source: ssb, table_id: \"10826\"}]\nderived:\n"),
+     r"sources: must be the numerator's and denominator's tables"),
+])
+def test_derivation_mistakes_name_the_file_and_key(tmp_path, change, message):
+    write(tmp_path, "young_share", DERIVED.replace(*change))
+    with pytest.raises(ConfigError, match=message):
+        load_registry(tmp_path)
+
+
+def test_district_method_derived_needs_a_derivation(tmp_path):
+    text = GOOD.format(id="x_share").replace("not_available", "derived")
+    write(tmp_path, "x_share", text)
+    with pytest.raises(ConfigError, match=r"x_share.yaml: district_method: derived needs a `derived:` block"):
+        load_registry(tmp_path)

@@ -12,9 +12,10 @@ values and statuses as the replay build, compared column by column, except
 snapshot_sha256 and source_updated are compared: the stand-in sends the archived bodies byte for byte.
 
 The scenarios: a clean run; a run under a seeded fault rate that retries absorb; a run with one source
-down (fails naming the source and URL, publishes nothing); a rerun without changes (no data downloaded,
-build step skipped, nothing published); and a moved `updated` stamp on one table (exactly that table is
-downloaded again and only the marts built from it get new versions).
+down (fails naming the source and URL, publishes nothing); a rerun without changes (no SSB/FHI data
+downloaded, Oslo's tables fetched and found unchanged by content, build step skipped, nothing published);
+a moved `updated` stamp on one SSB table (exactly that table is downloaded again and only the marts built
+from it get new versions); and a moved `updated` in one Oslo statbank answer (that table counts as changed).
 Backoffs are tiny and the client-side rate limit high (settings from the environment), so no test
 waits for real; nothing here asserts a duration.
 """
@@ -31,6 +32,7 @@ from standin import Fault, FaultPlan, StandinServer
 from support import dagster_home
 
 from ci_pipeline.archive import Archive
+from ci_pipeline.catalogue import load_catalogue
 from ci_pipeline.marts import MartStore
 from ci_pipeline.settings import Settings
 
@@ -46,6 +48,8 @@ MARTS = ["goal_progress", "goals", "indicator_values", "indicators", "regions", 
 MOVED_TABLE, MOVED_ENTRY = "08764", "ssb_08764"
 # Marts that do not read SSB 08764: a moved stamp on it must leave their versions alone.
 NOT_FROM_MOVED_TABLE = ["goals", "indicators", "regions", "survey_change", "survey_results"]
+ENTRIES = {spec.name: spec for spec in load_catalogue(REPO / "assets")}
+OSLO_ENTRIES = sorted(name for name, spec in ENTRIES.items() if spec.source == "oslo")
 
 
 def live_env(settings_root: Path, standin: StandinServer, *, timeout: float = 30.0, retries: int = 3) -> dict:
@@ -56,6 +60,7 @@ def live_env(settings_root: Path, standin: StandinServer, *, timeout: float = 30
         "SSB_BASE_URL": urls["ssb"],
         "FHI_BASE_URL": urls["fhi"],
         "KLASS_BASE_URL": urls["klass"],
+        "OSLO_STATBANK_BASE_URL": urls["oslo"],
         "CI_PIPELINE_HTTP_TIMEOUT": str(timeout),
         "CI_PIPELINE_HTTP_MAX_RETRIES": str(retries),
         "CI_PIPELINE_HTTP_BACKOFF_BASE": "0.001",
@@ -133,7 +138,7 @@ def test_clean_live_run_publishes_the_replay_marts(clean_live, pipeline_run):
     assert_same_marts(warehouse.store, MartStore(pipeline_run.settings.warehouse_root), LIVE_ONLY_COLUMNS)
     # Every answer the live run used was archived in the warehouse, labelled as a live capture.
     archived = list(Archive(warehouse.root / "warehouse" / "archive").entries())
-    assert {a.source for a in archived} == {"ssb", "fhi", "klass"}
+    assert {a.source for a in archived} == {"ssb", "fhi", "klass", "oslo"}
     assert {a.provenance for a in archived} == {"recorded"}
     assert all(a.url.startswith(f"http://127.0.0.1:{warehouse.standin.port}/") for a in archived)
     for mart in MARTS:
@@ -192,8 +197,11 @@ def test_a_rerun_without_changes_downloads_no_data_and_skips_the_build(clean_liv
     summary = warehouse.run()
     assert summary.success, summary.failures
     assert not summary.built and summary.build_reason is None
-    assert summary.sources_changed == [] and len(summary.sources_unchanged) == 12
+    assert summary.sources_changed == [] and len(summary.sources_unchanged) == len(ENTRIES)
     assert standin.count("*/data", "POST") == 0
+    # Oslo's bank has no update stamp: its data is requested, found unchanged, and the summary says so.
+    assert standin.count("oslo/*", "POST") == len(OSLO_ENTRIES)
+    assert sorted(summary.sources_fetched_unchanged) == OSLO_ENTRIES
     assert standin.count("ssb/tables/*") > 0  # the update stamps were asked for
     assert {mart: info["published"] for mart, info in summary.marts.items()} == dict.fromkeys(MARTS, False)
     assert warehouse.latest_versions() == latest
@@ -218,7 +226,7 @@ def test_a_moved_updated_refreshes_exactly_that_table_and_what_depends_on_it(cle
     assert summary.built
     assert summary.build_reason == "changed since the last complete build: source answers and geography"
     assert summary.sources_changed == [MOVED_ENTRY]
-    assert MOVED_ENTRY not in summary.sources_unchanged and len(summary.sources_unchanged) == 11
+    assert MOVED_ENTRY not in summary.sources_unchanged and len(summary.sources_unchanged) == len(ENTRIES) - 1
     assert data_posts["moved"] > 0 and data_posts["all"] == data_posts["moved"]
     state = json.loads((warehouse.root / "warehouse" / "state" / "ssb" / f"{MOVED_ENTRY}.json").read_text())
     assert state["updated"] == "2030-01-01T07:00:00Z"
@@ -242,3 +250,23 @@ def test_a_moved_updated_refreshes_exactly_that_table_and_what_depends_on_it(cle
     pd.testing.assert_frame_equal(comparable(new_values[moved], ["retrieved_at"]),
                                   comparable(old_values[moved], ["retrieved_at"]))
     assert (new_values.loc[moved, "retrieved_at"] > old_values.loc[moved, "retrieved_at"]).all()
+
+
+def test_a_moved_updated_in_an_oslo_answer_counts_as_a_change(clean_live, standin):
+    warehouse, _, _ = clean_live
+    latest = warehouse.latest_versions()
+    standin.faults = FaultPlan(retry_after="0").move_updated("oslo", "OK-SOS001", "2030-01-01T07:00:00Z")
+    try:
+        summary = warehouse.run()
+    finally:
+        standin.faults = FaultPlan(retry_after="0")
+    assert summary.success, summary.failures
+    # SSB 08764's stamp, moved by the test before, is back to the snapshot's: it may count as changed too.
+    assert "oslo_sos001" in summary.sources_changed and set(summary.sources_changed) <= {"oslo_sos001", MOVED_ENTRY}
+    assert sorted(summary.sources_fetched_unchanged) == [n for n in OSLO_ENTRIES if n != "oslo_sos001"]
+    state = json.loads((warehouse.root / "warehouse" / "state" / "oslo" / "oslo_sos001.json").read_text())
+    assert state["updated"] == "2030-01-01T07:00:00Z"
+    values = warehouse.store.read("indicator_values")
+    assert warehouse.store.latest_version("indicator_values") != latest["indicator_values"]
+    moved = values[(values["table_id"] == "OK-SOS001") | (values["table_id"] == "OK-SOS001/10826")]
+    assert set(moved["source_updated"]) == {"2030-01-01T07:00:00Z"}

@@ -1,50 +1,43 @@
-"""The Oslo statbank snapshots (data/snapshots/oslo) and their builder: every draft catalogue entry replays
-through the client, and, per table, the published values equal the real answer cell for cell with no
-value taken from a small group the table publishes as 0."""
+"""The Oslo statbank snapshots (data/snapshots/oslo) and their builder: every catalogue entry of
+assets/sources/oslo replays through the client, and, per table, the mapped values equal the real answer
+cell for cell with no value taken from a small group the table publishes as 0 (tests/test_real_figures_e2e.py
+checks the same through the whole pipeline's indicator_values)."""
 
 from __future__ import annotations
 
-import itertools
 import json
-import math
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 import yaml
+from oslo_reference import (
+    REFERENCE_FILES,
+    assert_published_as_the_reference,
+    reference_answer,
+    reference_cells,
+)
 from support import REFERENCE, load_tool, reference
 
 from ci_pipeline.archive import Archive, request_key
+from ci_pipeline.catalogue import OsloTableSpec, load_catalogue
 from ci_pipeline.http import HttpClient
 from ci_pipeline.jsonstat import read_jsonstat
-from ci_pipeline.sources.oslo import OSLO_STATBANK_BASE_URL, OsloStatbankClient, data_request_body
-from ci_pipeline.sources.oslo_tidy import load_oslo_catalogue, oslo_to_tidy
+from ci_pipeline.settings import OSLO_STATBANK_BASE_URL
+from ci_pipeline.sources.oslo import OsloStatbankClient, data_request_body, query_of
+from ci_pipeline.sources.oslo_tidy import oslo_to_tidy
 
 REPO = Path(__file__).resolve().parents[1]
 SNAPSHOTS = REPO / "data" / "snapshots"
-CATALOGUE = REPO / "tools" / "oslo_catalogue"
-SPECS = load_oslo_catalogue(CATALOGUE)
-REFERENCE_FILES = {
-    "OK-SOS006": "oslo_sos006_uforetrygd_bydel.json",
-    "OK-SOS001": "oslo_sos001_aap_bydel.json",
-    "OK-STØ013": "oslo_sto013_sosialhjelp_bydel.json",
-    "OK-STØ020": "oslo_sto020_sosialhjelp_andel_bydel.json",
-}
-# Written out here, independently of the mapping: Oslo's geography labels -> KLASS 103 codes; None = not used.
-KLASS_BY_LABEL = {
-    "Oslo i alt": "0301", "Gamle Oslo": "030101", "Grünerløkka": "030102", "Sagene": "030103",
-    "St. Hanshaugen": "030104", "St.Hanshaugen": "030104", "Frogner": "030105", "Ullern": "030106",
-    "Vestre Aker": "030107", "Nordre Aker": "030108", "Bjerke": "030109", "Grorud": "030110",
-    "Stovner": "030111", "Alna": "030112", "Østensjø": "030113", "Nordstrand": "030114",
-    "Søndre Nordstrand": "030115", "Sentrum": "030116", "Marka": "030117", "Uten registrert adresse": "030199",
-    "Ukjent bydel": None, "Sum bydeler": None,
-}
-# (table, rows published, cells published as 0 that became ':', cells left out)
+CATALOGUE = REPO / "assets"
+BUILDER = REPO / "tools" / "build_oslo_snapshots.py"
+SPECS = [spec for spec in load_catalogue(CATALOGUE) if isinstance(spec, OsloTableSpec)]
+# (table, rows published, cells published as 0 that became ':', cells left out: regions and contents
+# codes not used)
 EXPECTED_COUNTS = {
     "OK-SOS006": (6426, 21, 378),
     "OK-SOS001": (4212, 2, 0),
-    "OK-STØ013": (1824, 0, 114),
+    "OK-STØ013": (608, 0, 114 + 4 * 19 * 16),
     "OK-STØ020": (4352, 0, 272),
 }
 
@@ -59,10 +52,6 @@ def replay_client(tmp_path: Path) -> OsloStatbankClient:
     return OsloStatbankClient(http)
 
 
-def reference_answer(table_id: str) -> Path:
-    return reference("oslo_statbank", REFERENCE_FILES[table_id])
-
-
 def load_builder():
     return load_tool("build_oslo_snapshots")
 
@@ -74,26 +63,27 @@ def tree(root: Path) -> dict[str, bytes]:
 # --------------------------------------------------------------------------- the committed snapshot
 
 
-def test_the_four_tables_have_draft_entries():
+def test_the_four_tables_have_catalogue_entries():
     assert sorted(spec.table_id for spec in SPECS) == sorted(REFERENCE_FILES)
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=spec_id)
 def test_every_entry_replays_through_the_client_with_honest_provenance(spec, tmp_path):
     client = replay_client(tmp_path)
-    (data,) = client.data(spec.table_id, spec.path, spec.query)
-    assert data.provenance == "recorded" and data.request_body == data_request_body(spec.query)
+    query = query_of(spec.selection)
+    (data,) = client.data(spec.table_id, spec.table_path, query)
+    assert data.provenance == "recorded" and data.request_body == data_request_body(query)
     assert "re-serialised" in data.note and data.source_updated == data.json()["updated"]
-    metadata_answer = Archive(SNAPSHOTS).latest("oslo", spec.table_id, request_key("GET", spec.path))
+    metadata_answer = Archive(SNAPSHOTS).latest("oslo", spec.table_id, request_key("GET", spec.table_path))
     assert metadata_answer.provenance == "reconstructed" and "Reconstructed" in metadata_answer.note
-    metadata = client.metadata(spec.table_id, spec.path)
+    metadata = client.metadata(spec.table_id, spec.table_path)
     answer = data.json()
     for variable in metadata["variables"]:
         dimension = answer["dimension"][variable["code"]]
         assert variable["values"] == list(dimension["category"]["index"])
         assert variable["valueTexts"] == [dimension["category"]["label"][c] for c in variable["values"]]
         assert variable.get("time", False) == (variable["code"] in answer["role"]["time"])
-    assert [v["code"] for v in metadata["variables"]] == [q.code for q in spec.query]
+    assert [v["code"] for v in metadata["variables"]] == [q.code for q in query]
 
 
 # --------------------------------------------------------------------------- cell for cell, per table
@@ -103,71 +93,36 @@ def test_every_entry_replays_through_the_client_with_honest_provenance(spec, tmp
 @pytest.mark.parametrize("spec", SPECS, ids=spec_id)
 def test_published_values_equal_the_reference_answer_cell_for_cell(spec, tmp_path):
     reference = json.loads(reference_answer(spec.table_id).read_bytes())
-    (data,) = replay_client(tmp_path).data(spec.table_id, spec.path, spec.query)
+    data = replay_data(spec, tmp_path)
     assert data.body == reference_answer(spec.table_id).read_bytes()
-    result = oslo_to_tidy(read_jsonstat(data.body), spec, provenance=data.provenance,
-                          snapshot_sha256=data.sha256, retrieved_at=data.retrieved_at,
-                          source_updated=data.source_updated)
+    result = tidy(spec, data)
     frame = result.frame
-    roles = spec.dimensions
     published = {}
     for row in frame.itertuples():
         key = (row.indicator_id, row.region_code, row.period, row.sex, row.age_group)
         assert key not in published, f"{spec.table_id}: two rows for {key}"
         published[key] = (row.value, row.status)
-
-    dims = reference["id"]
-    categories = [list(reference["dimension"][d]["category"]["index"]) for d in dims]
-    labels = {d: reference["dimension"][d]["category"]["label"] for d in dims}
-    status = reference.get("status") or {}
-    checked = zeros = 0
-    for position, codes in enumerate(itertools.product(*categories)):
-        cell = dict(zip(dims, codes))
-        region_label = labels[roles.region][cell[roles.region]].removeprefix("Bydel ")
-        region = KLASS_BY_LABEL[region_label]
-        if region is None:
-            continue
-        value, symbol = reference["value"][position], status.get(str(position))
-        sex = "total" if roles.sex is None else {"I alt": "total", "Begge kjønn": "total", "Kvinner": "female",
-                                                 "Menn": "male"}[labels[roles.sex][cell[roles.sex]]]
-        age = "total" if roles.age is None else (
-            spec.age_codes.get(cell[roles.age]) or _age_group(labels[roles.age][cell[roles.age]])
-        )
-        key = (spec.indicators[cell[roles.indicator]].indicator_id, region, labels[roles.period][cell[roles.period]],
-               sex, age)
-        got_value, got_status = published.pop(key)
-        if symbol is not None:
-            assert math.isnan(got_value) and got_status == symbol, key
-        elif value == 0:
-            zeros += 1
-            assert math.isnan(got_value) and got_status == ":", f"{key}: a published 0 is a suppressed group"
-        else:
-            assert got_value == value and pd.isna(got_status), key
-        checked += 1
-    assert not published, f"rows without a reference cell: {list(published)[:3]}"
+    expected, zeros = reference_cells(spec, reference)
+    assert_published_as_the_reference(published, expected)
     rows, suppressed, left_out = EXPECTED_COUNTS[spec.table_id]
-    assert (checked, zeros, sum(e.cells for e in result.excluded)) == (rows, suppressed, left_out)
+    assert (len(expected), zeros, sum(e.cells for e in result.excluded)) == (rows, suppressed, left_out)
     assert (len(frame), result.suppressed_zeros) == (rows, suppressed)
 
 
-def _age_group(label: str) -> str:
-    """The bank's age labels as they appear, read here independently of the mapping."""
-    text = label.replace(" år", "").strip()
-    if text in ("I alt", "Alder i alt"):
-        return "total"
-    if text.startswith("Under "):
-        return f"0-{int(text[6:]) - 1}"
-    if text.endswith(" og over"):
-        return f"{text.split()[0]}+"
-    return text
+def replay_data(spec, tmp_path):
+    (data,) = replay_client(tmp_path).data(spec.table_id, spec.table_path, query_of(spec.selection))
+    return data
+
+
+def tidy(spec, data):
+    return oslo_to_tidy(read_jsonstat(data.body), spec, provenance=data.provenance, snapshot_sha256=data.sha256,
+                        retrieved_at=data.retrieved_at, source_updated=data.source_updated)
 
 
 @pytest.mark.reference
 @pytest.mark.parametrize("spec", SPECS, ids=spec_id)
 def test_no_published_value_comes_from_a_small_group_published_as_zero(spec, tmp_path):
-    (data,) = replay_client(tmp_path).data(spec.table_id, spec.path, spec.query)
-    frame = oslo_to_tidy(read_jsonstat(data.body), spec, provenance="recorded", snapshot_sha256=data.sha256,
-                         retrieved_at=data.retrieved_at, source_updated=data.source_updated).frame
+    frame = tidy(spec, replay_data(spec, tmp_path)).frame
     assert spec.small_groups is not None, "every table of the bank here has a small-group note"
     assert not (frame["value"] == 0).any()
     assert frame.loc[frame["status"].notna(), "value"].isna().all()
@@ -176,9 +131,7 @@ def test_no_published_value_comes_from_a_small_group_published_as_zero(spec, tmp
 @pytest.mark.reference
 def test_real_figures_of_the_disability_benefit_table(tmp_path):
     spec = next(s for s in SPECS if s.table_id == "OK-SOS006")
-    (data,) = replay_client(tmp_path).data(spec.table_id, spec.path, spec.query)
-    frame = oslo_to_tidy(read_jsonstat(data.body), spec, provenance="recorded", snapshot_sha256=data.sha256,
-                         retrieved_at=data.retrieved_at, source_updated=data.source_updated).frame
+    frame = tidy(spec, replay_data(spec, tmp_path)).frame
     total = frame.set_index(["region_code", "period", "sex", "age_group"])["value"]
     assert total["0301", "2024", "total", "total"] == 32_120
     assert total["0301", "2004", "total", "total"] == 26_583
@@ -205,10 +158,11 @@ def test_builder_is_deterministic_and_the_committed_snapshot_is_current(tmp_path
 def test_builder_refuses_a_query_the_recorded_answer_does_not_reply_to(tmp_path):
     reference()
     catalogue = tmp_path / "catalogue"
-    catalogue.mkdir()
-    entry = yaml.safe_load((CATALOGUE / "oslo_sos006.yaml").read_text(encoding="utf-8"))
+    (catalogue / "sources" / "oslo").mkdir(parents=True)
+    entry = yaml.safe_load((CATALOGUE / "sources" / "oslo" / "oslo_sos006.yaml").read_text(encoding="utf-8"))
     entry["selection"][1] = {"variable": "bosted", "filter": "item", "values": ["301"]}
-    (catalogue / "oslo_sos006.yaml").write_text(yaml.safe_dump(entry, allow_unicode=True), encoding="utf-8")
+    (catalogue / "sources" / "oslo" / "oslo_sos006.yaml").write_text(yaml.safe_dump(entry, allow_unicode=True),
+                                                                     encoding="utf-8")
     builder = load_builder()
     with pytest.raises(builder.BuildError, match=r"oslo_sos006 \(OK-SOS006\): the recorded answer replies to"):
         builder.build(REFERENCE, tmp_path / "out", catalogue)

@@ -12,14 +12,14 @@ import pandas as pd
 import pytest
 
 from ci_pipeline.archive import Archive
+from ci_pipeline.catalogue import OsloTableSpec
 from ci_pipeline.config import ConfigError, validate
 from ci_pipeline.geography.oslo import OSLO_DISTRICT_NAMES
 from ci_pipeline.jsonstat import read_jsonstat
-from ci_pipeline.sources.oslo import Query
+from ci_pipeline.sources.oslo import Query, query_of
 from ci_pipeline.sources.oslo_tidy import (
     TIDY_COLUMNS,
     OsloMappingError,
-    OsloTableSpec,
     RegionMapping,
     age_group_of,
     district_code_for_name,
@@ -50,7 +50,7 @@ def dataset(dimensions: dict[str, dict[str, str]], values: list[Any], status: di
 
 def spec(**changes: Any) -> OsloTableSpec:
     entry = {
-        "source": "oslo", "name": "oslo_x", "table_id": "OK-X", "path": "Test/OK-X.px", "title": "x",
+        "source": "oslo", "name": "oslo_x", "table_id": "OK-X", "table_path": "Test/OK-X.px", "title": "x",
         "description": "x", "group": "work",
         "selection": [{"variable": v, "filter": "all", "values": ["*"]}
                       for v in ("år", "bosted", "kjønn", "aldersgruppe", "statistikkvariabel")],
@@ -244,17 +244,25 @@ def test_unknown_status_symbols_are_refused():
 
 
 def test_every_indicator_code_and_dimension_must_be_mapped():
-    with pytest.raises(OsloMappingError, match=r"statistikkvariabel codes \['0'\]"):
+    with pytest.raises(OsloMappingError, match=r"statistikkvariabel codes \['0'\] .* are neither in the entry's "
+                                               "indicators nor in its not_used"):
         tidy(sos_like(list(range(24))), spec(indicators={"9": {"indicator_id": "x", "unit": "persons"}}))
     with pytest.raises(OsloMappingError, match=r"fixed dimension 'ContentsCode' must hold exactly 'Other'"):
         tidy(sos_like(list(range(24))), spec(fixed={"ContentsCode": "Other"}))
     with pytest.raises(OsloMappingError, match=r"\['ContentsCode'\] are neither mapped nor fixed"):
-        tidy(sos_like(list(range(24))), spec(fixed={}))
+        # An entry without `fixed` (the catalogue refuses an empty one): the answer's ContentsCode is unmapped.
+        tidy(sos_like(list(range(24))), spec().model_copy(update={"fixed": {}}))
 
 
 def test_entry_problems_are_config_errors_naming_the_key():
-    with pytest.raises(ConfigError, match=r"selected variable\(s\) \['bydel'\] are neither mapped"):
+    with pytest.raises(ConfigError, match=r"test entry: selection: selects \['bydel'\], which are neither mapped"):
         spec(selection=[*spec().model_dump()["selection"], {"variable": "bydel", "filter": "all", "values": ["*"]}])
+    with pytest.raises(ConfigError, match=r"test entry: table_path: must be the table's path in the bank"):
+        spec(table_path="Test/OK-X")
+    with pytest.raises(ConfigError, match=r"test entry: not_used.0: is also mapped in 'indicators'"):
+        spec(not_used={"0": "why"})
+    with pytest.raises(ConfigError, match=r"test entry: indicators.1: an Oslo table publishes values only"):
+        spec(indicators={"0": {"indicator_id": "recipients", "unit": "persons"}, "1": {"numerator_of": "recipients"}})
     with pytest.raises(ConfigError, match=r"test entry: reference_time: "):
         spec(reference_time="1 January")
     with pytest.raises(ConfigError, match=r"test entry: selection\[0\].filter: "):
@@ -264,7 +272,22 @@ def test_entry_problems_are_config_errors_naming_the_key():
 
 
 def test_the_entry_gives_the_query_the_client_sends():
-    assert spec().query[:2] == [Query("år", "all", ["*"]), Query("bosted", "all", ["*"])]
+    assert query_of(spec().selection)[:2] == [Query("år", "all", ["*"]), Query("bosted", "all", ["*"])]
+
+
+def test_contents_codes_the_entry_does_not_use_are_left_out_with_the_reason():
+    document = dataset({"år": YEARS, "bosted": {"301": "Oslo i alt", "30101": "Gamle Oslo", "1": "Sum bydeler"},
+                        "statistikkvariabel": {"0": "Mottakere", "1": "Berørte"}}, list(range(1, 13)))
+    entry = spec(selection=[{"variable": v, "filter": "all", "values": ["*"]} for v in ("år", "bosted", "statistikkvariabel")],
+                 dimensions={"region": "bosted", "period": "år", "indicator": "statistikkvariabel"},
+                 not_used={"1": "no goal follows it"})
+    result = tidy(document, entry)
+    assert set(result.frame["indicator_id"]) == {"recipients"} and len(result.frame) == 4
+    left_out = {(e.dimension, e.code): (e.cells, e.reason) for e in result.excluded}
+    # The contents code is counted within the regions used, so no cell is counted twice.
+    assert left_out == {("bosted", "1"): (4, left_out[("bosted", "1")][1]),
+                        ("statistikkvariabel", "1"): (4, "no goal follows it")}
+    assert any("no goal follows it" in line for line in result.report()["not_used"])
 
 
 def test_tidy_rows_carry_provenance_and_stamps():

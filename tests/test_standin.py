@@ -58,7 +58,7 @@ def test_serves_the_archived_answer_for_the_same_request(snapshots: Archive) -> 
 def test_base_urls_route_each_source_under_its_prefix(snapshots: Archive) -> None:
     with StandinServer(snapshots.root) as server:
         assert server.base_urls == {
-            source: f"http://127.0.0.1:{server.port}/{source}/" for source in ("ssb", "fhi", "klass")
+            source: f"http://127.0.0.1:{server.port}/{source}/" for source in ("ssb", "fhi", "klass", "oslo")
         }
 
 

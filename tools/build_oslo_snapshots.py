@@ -1,6 +1,6 @@
 """Build the snapshot archive of Oslo kommune statistikkbank (data/snapshots/oslo) for the replay run.
 
-For every (draft) catalogue entry in tools/oslo_catalogue/*.yaml this writes, in exactly the layout
+For every catalogue entry in assets/sources/oslo/*.yaml this writes, in exactly the layout
 record mode writes (ci_pipeline.archive), the answers to the two requests OsloStatbankClient.data sends:
 
 - POST <path> with the entry's query: `recorded`. The body is the real answer kept in the reference
@@ -34,17 +34,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from ci_pipeline.archive import Archive, ArchivedResponse, sha256_bytes
+from ci_pipeline.catalogue import OsloTableSpec, load_catalogue
 from ci_pipeline.config import ConfigError
 from ci_pipeline.jsonstat import JsonStatError, read_jsonstat
-from ci_pipeline.sources.oslo import OSLO_STATBANK_BASE_URL, SOURCE, Query, data_request_body
-from ci_pipeline.sources.oslo_tidy import (
-    OsloMappingError,
-    OsloTableSpec,
-    load_oslo_catalogue,
-    oslo_to_tidy,
-)
+from ci_pipeline.settings import OSLO_STATBANK_BASE_URL
+from ci_pipeline.sources.oslo import SOURCE, Query, data_request_body, query_of
+from ci_pipeline.sources.oslo_tidy import OsloMappingError, oslo_to_tidy
 
-CATALOGUE = REPO_ROOT / "tools" / "oslo_catalogue"
+CATALOGUE = REPO_ROOT / "assets"
 # The author of Torcode/bostotte-oslo fetched the answers on this day (time of day unknown).
 RETRIEVED_AT = "2026-08-04T00:00:00.000000Z"
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
@@ -122,8 +119,8 @@ def archived(spec: OsloTableSpec, method: str, body: bytes, *, request_body: Any
         source=SOURCE,
         resource=spec.table_id,
         method=method,
-        url=url_of(spec.path),
-        path=spec.path,
+        url=url_of(spec.table_path),
+        path=spec.table_path,
         params={},
         request_body=request_body,
         status=200,
@@ -150,10 +147,11 @@ def answers_for(spec: OsloTableSpec, reference: Path) -> list[ArchivedResponse]:
     if spec.snapshot_provenance != "recorded":
         raise BuildError(f"{where}: snapshot_provenance must be recorded (the data answer is a recorded one)")
     expected = recorded_query(answer)
-    if spec.query != expected:
+    query = query_of(spec.selection)
+    if query != expected:
         raise BuildError(
             f"{where}: the recorded answer replies to the query {data_request_body(expected)['query']}; "
-            f"the entry asks for {data_request_body(spec.query)['query']}"
+            f"the entry asks for {data_request_body(query)['query']}"
         )
     try:
         oslo_to_tidy(read_jsonstat(body, origin=path.name), spec, provenance="recorded",
@@ -173,7 +171,7 @@ def answers_for(spec: OsloTableSpec, reference: Path) -> list[ArchivedResponse]:
             ),
         ),
         archived(
-            spec, "POST", body, request_body=data_request_body(spec.query), provenance="recorded",
+            spec, "POST", body, request_body=data_request_body(query), provenance="recorded",
             source_updated=answer.get("updated"),
             note=(
                 f"Recorded answer of Oslo kommune statistikkbank ({origin}), byte for byte as saved: the saver "
@@ -189,8 +187,8 @@ def build(reference: Path, out: Path, catalogue: Path) -> int:
     if not reference.is_dir():
         raise BuildError(f"reference folder {reference} does not exist")
     try:
-        specs = load_oslo_catalogue(catalogue)
-    except (ConfigError, OsloMappingError) as exc:
+        specs = [spec for spec in load_catalogue(catalogue) if isinstance(spec, OsloTableSpec)]
+    except ConfigError as exc:
         raise BuildError(str(exc)) from None
     answers = [answer for spec in specs for answer in answers_for(spec, reference)]
     shutil.rmtree(out / SOURCE, ignore_errors=True)
@@ -207,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "data" / "snapshots",
                         help="snapshot archive root; its oslo/ folder is replaced (default: data/snapshots)")
     parser.add_argument("--catalogue", type=Path, default=CATALOGUE,
-                        help="folder of the Oslo statbank catalogue entries (default: tools/oslo_catalogue)")
+                        help="catalogue root whose sources/oslo/ holds the Oslo statbank entries (default: assets)")
     args = parser.parse_args(argv)
     try:
         written = build(args.reference.resolve(), args.out.resolve(), args.catalogue.resolve())

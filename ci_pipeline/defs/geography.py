@@ -2,7 +2,8 @@
 
     geography/regions, geography/region_history   from KLASS (classifications 131, 104, 103)
     core/observations                              every staged source, harmonised to today's codes,
-                                                   broken down to districts (method on every row)
+                                                   broken down to districts (method on every row),
+                                                   plus the derived indicators (ci_pipeline.derived)
     marts/indicator_values, marts/regions, marts/indicators   the staged mart builds
 """
 
@@ -11,6 +12,7 @@ from dagster import AssetExecutionContext, AssetIn, AssetOut, MetadataValue, ass
 
 from ci_pipeline.breakdown import breakdown, check_district_sums
 from ci_pipeline.defs.resources import PipelineResource
+from ci_pipeline.derived import DerivationReport, derive_indicators
 from ci_pipeline.geography.harmonise import harmonise
 from ci_pipeline.geography.history import build_code_history
 from ci_pipeline.geography.load import load_klass_geography
@@ -75,9 +77,11 @@ def _core_observations(staging_names: list[str]):
              "region_history": AssetIn(key=["geography", "region_history"])},
         group_name="core",
         kinds={"pandas", "parquet"},
-        description="Every statistical source (SSB, FHI) in the tidy shape, harmonised to today's region codes "
-        "(original code kept) and broken down to districts: method observed / aggregated / apportioned_by_rate / "
-        "apportioned / not_available on every row, apportioned counts flagged as estimates. Cells that the source itself marks "
+        description="Every statistical source (SSB, FHI, Oslo kommune statistikkbank, reference series) in the "
+        "tidy shape, harmonised to today's region codes (original code kept) and broken down to districts: method "
+        "observed / aggregated / apportioned_by_rate / apportioned / not_available on every row, apportioned counts "
+        "flagged as estimates; plus the derived indicators (a count of one table over a count of another, with the "
+        "reference dates aligned as the registry says), method derived. Cells that the source itself marks "
         "'.' (cannot occur) for a region outside its lifetime are not carried; their count is reported.",
     )
     def observations(context: AssetExecutionContext, regions: pd.DataFrame, region_history: pd.DataFrame,
@@ -91,6 +95,9 @@ def _core_observations(staging_names: list[str]):
         population = kept[(kept["indicator_id"] == POPULATION_INDICATOR) & kept["harmonised"]]
         frame = breakdown(kept, registry, population)
         sums = check_district_sums(frame, registry)
+        derivations = DerivationReport()
+        derived = derive_indicators(frame, registry, derivations)
+        frame = pd.concat([frame, derived], ignore_index=True) if len(derived) else frame
         context.add_output_metadata(
             {
                 "rows": len(frame),
@@ -102,6 +109,9 @@ def _core_observations(staging_names: list[str]):
                 "harmonisation_report": MetadataValue.md(_markdown(report.head(60))),
                 "district_sum_differences": len(sums),
                 "district_sum_report": MetadataValue.md(_markdown(sums.head(30))) if len(sums) else "none",
+                "derived_rows": MetadataValue.json(derivations.rows),
+                "derived_rows_suppressed": MetadataValue.json(derivations.suppressed),
+                "derived_periods_without_denominator": MetadataValue.json(derivations.without_denominator),
             }
         )
         return frame

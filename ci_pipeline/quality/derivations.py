@@ -68,6 +68,7 @@ class DistrictSumsArguments(TypedDict, total=False):
     units: list[StrictStr]
     absolute_tolerance: NonNegative
     relative_tolerance: NonNegative
+    except_tables: list[StrictStr]  # tables whose districts do not add up to the total by design
 
 
 @forbid_extra_keys
@@ -190,14 +191,16 @@ def district_sums_match_municipal(frame: pd.DataFrame, args: dict[str, Any],
     Judged on the municipal total row, for the units listed (counts: never rates). The total is the
     municipality row (KKKK) or, in SSB's district tables, the KKKK00 'total over districts' row.
     Districts with status '.' (did not exist then) count as absent; any other missing value (suppressed,
-    missing) means the group is not judged, since its sum is not known.
+    missing) means the group is not judged, since its sum is not known. Tables listed in `except_tables`
+    (ids) are not judged: their districts are documented not to add up to their total.
     """
     units = list(args.get("units", ["persons"]))
+    skipped = frame["table_id"].astype("str").isin([str(t) for t in args.get("except_tables", [])])
     absolute = float(args.get("absolute_tolerance", 0))
     relative = float(args.get("relative_tolerance", 0))
     normalise = context.get("normalise_region_code") or (lambda codes: codes)
     group_key = [c for c in GROUP_KEY if c in frame.columns]
-    counted = frame.loc[frame["unit"].astype("str").isin(units),
+    counted = frame.loc[frame["unit"].astype("str").isin(units) & ~skipped,
                         [*group_key, "region_code", "region_level", "status", "value"]]
     verdict = pd.Series(None, index=frame.index, dtype=object)
     if counted.empty:

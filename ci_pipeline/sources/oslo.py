@@ -34,14 +34,11 @@ from ci_pipeline.errors import (
     TooManyCellsError,
 )
 from ci_pipeline.http import HttpClient, json_field
+from ci_pipeline.settings import OSLO_MAX_VALUES as MAX_VALUES
 from ci_pipeline.sources.ssb import resolve_values
 
 SOURCE = "oslo"
-OSLO_STATBANK_BASE_URL = "https://statistikkbanken.oslo.kommune.no/statbank/api/v1/no/db1/"
 DATA_FORMAT = "json-stat2"
-# PxWeb's own default limit is unknown for Oslo's installation; a full table of the bank is a few
-# thousand cells, so this leaves room while keeping one answer far below what PxWeb installations allow.
-MAX_VALUES = 100_000
 FILTERS = ("item", "all", "top")
 
 
@@ -189,3 +186,8 @@ class OsloStatbankClient:
             )
             for chunk in planned
         ]
+
+
+def query_of(selection: Sequence[dict[str, Any]]) -> list[Query]:
+    """The v1 query of a catalogue entry's selection ({"variable", "filter", "values"}), in its order."""
+    return [Query(item["variable"], item["filter"], list(item["values"])) for item in selection]

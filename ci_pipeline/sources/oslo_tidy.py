@@ -1,9 +1,9 @@
 """Oslo kommune statistikkbank answers as tidy observations (docs/ARCHITECTURE.md, "Tidy observation").
 
-A table of the bank is described by a catalogue entry (`OsloTableSpec`, YAML; DRAFT: the source
-catalogue does not know `source: oslo` yet) and its JSON-stat2 answer is read with
-`ci_pipeline.jsonstat.read_jsonstat`. `oslo_to_tidy()` then maps it, handling the bank's quirks
-explicitly (SOURCES.md 5, "Oslo kommune statistikkbank"):
+A table of the bank is described by a catalogue entry (`OsloTableSpec` in ci_pipeline/catalogue.py,
+assets/sources/oslo/*.yaml) and its JSON-stat2 answer is read with `ci_pipeline.jsonstat.read_jsonstat`.
+`oslo_to_tidy()` then maps it, handling the bank's quirks explicitly (SOURCES.md 5, "Oslo kommune
+statistikkbank"):
 
 - geography: `301` is Oslo (KLASS 0301); `30101`-`30117` the districts 030101-030117 (15 bydeler,
   Sentrum, Marka); `30199` "Uten registrert adresse" is Oslo's own code 99 = no district, KLASS 030199
@@ -19,6 +19,7 @@ explicitly (SOURCES.md 5, "Oslo kommune statistikkbank"):
   "Kvinner", "Menn": the code order differs between tables); age groups by label unless `age_codes`
   says otherwise;
 - status: symbols are kept with a null value (`-` included: a symbol never becomes a number);
+- contents: codes of the indicator dimension the entry lists in `not_used` are left out, with its reason;
 - small groups: where the table's note says groups under N are published as 0 or left out
   (`small_groups`), a published 0 or an empty cell is not a zero: it becomes status ":" (suppressed)
   with a null value, so it never enters a sum, a rate or a test.
@@ -28,19 +29,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, model_validator
 
-from ci_pipeline.archive import PROVENANCES
-from ci_pipeline.config import ConfigModel, collect, load_model
+from ci_pipeline.catalogue import OsloTableSpec
 from ci_pipeline.geography.oslo import OSLO_CODE, OSLO_DISTRICT_NAMES, UNKNOWN_DISTRICT
 from ci_pipeline.jsonstat import JsonStatTable
 from ci_pipeline.schema import TIDY_COLUMNS
-from ci_pipeline.sources.oslo import SOURCE, Query
+from ci_pipeline.sources.oslo import SOURCE
 from ci_pipeline.tidy import SUPPRESSED, check_dimensions, check_distinct, check_status_symbols
 
 # Other spellings of district names in Oslo's and IMDi's tables.
@@ -70,91 +67,6 @@ _AGE_OPEN = re.compile(r"^(\d+)(?:\+| år og over| år og eldre)$")
 
 class OsloMappingError(ValueError):
     """A category of an Oslo statbank answer that the mapping cannot place (named with table and code)."""
-
-
-# --------------------------------------------------------------------------------------- the entry
-
-
-class SelectionItem(ConfigModel):
-    variable: str
-    filter: Literal["item", "all", "top"]
-    values: list[str] = Field(min_length=1)
-
-
-class Dimensions(ConfigModel):
-    region: str
-    period: str
-    indicator: str
-    sex: str | None = None
-    age: str | None = None
-
-
-class IndicatorEntry(ConfigModel):
-    indicator_id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    unit: str
-
-
-class SmallGroups(ConfigModel):
-    """The table's own rule for small groups: groups under `below` are published as 0 or left empty."""
-
-    below: int = Field(ge=1)
-    note: str
-
-
-class OsloTableSpec(ConfigModel):
-    """One table of Oslo kommune statistikkbank, as a (draft) catalogue entry."""
-
-    source: Literal["oslo"]
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    table_id: str
-    path: str = Field(pattern=r"\.px$")
-    title: str
-    title_en: str | None = None
-    description: str
-    group: str
-    selection: list[SelectionItem] = Field(min_length=1)
-    dimensions: Dimensions
-    fixed: dict[str, str] = {}
-    indicators: dict[str, IndicatorEntry] = Field(min_length=1)
-    age_codes: dict[str, str] = {}
-    small_groups: SmallGroups | None = None
-    reference_time: Literal["end_of_year", "during_year"]
-    snapshot_provenance: Literal[PROVENANCES]  # type: ignore[valid-type]
-
-    @model_validator(mode="after")
-    def _selection_matches_the_mapping(self) -> OsloTableSpec:
-        mapped = {dim for dim in self.dimensions.model_dump().values() if dim is not None}
-        selected = [item.variable for item in self.selection]
-        if len(set(selected)) != len(selected):
-            raise ValueError(f"selection names a variable twice: {selected}")
-        unmapped = [variable for variable in selected if variable not in mapped and variable not in self.fixed]
-        if unmapped:
-            raise ValueError(f"selected variable(s) {unmapped} are neither mapped in dimensions nor fixed")
-        # ContentsCode is not a variable of a v1 table: answers add it when the contents are eliminated.
-        unselected = sorted((mapped | set(self.fixed)) - set(selected) - {"ContentsCode"})
-        if unselected:
-            raise ValueError(f"dimension(s) {unselected} are mapped or fixed but not selected")
-        return self
-
-    @property
-    def query(self) -> list[Query]:
-        """The v1 query the client sends for this entry, in selection order."""
-        return [Query(item.variable, item.filter, list(item.values)) for item in self.selection]
-
-
-def load_oslo_spec(path: Path | str, *, root: Path | str | None = None) -> OsloTableSpec:
-    """One entry; a ConfigError lists every problem as `file: key.path: message`."""
-    return load_model(OsloTableSpec, path, root=root)
-
-
-def load_oslo_catalogue(folder: Path | str) -> list[OsloTableSpec]:
-    """Every `*.yaml` entry in `folder` (names must be unique); all files' problems in one ConfigError."""
-    paths = sorted(Path(folder).glob("*.yaml"))
-    specs = collect(lambda path=path: load_oslo_spec(path, root=folder) for path in paths)
-    names = [spec.name for spec in specs]
-    if len(set(names)) != len(names):
-        raise OsloMappingError(f"{folder}: entry names repeat: {sorted(names)}")
-    return specs
 
 
 # --------------------------------------------------------------------------------------- the codes
@@ -259,6 +171,15 @@ class OsloTidy:
     suppressed_zeros: int  # published 0 of a small group -> ':'
     suppressed_blanks: int  # empty cell of a small group -> ':'
 
+    def report(self) -> dict[str, object]:
+        """What the mapping left out or suppressed, for the staging asset's metadata."""
+        return {
+            "small_group_zeros_suppressed": self.suppressed_zeros,
+            "small_group_blanks_suppressed": self.suppressed_blanks,
+            "not_used": [f"{item.dimension} {item.code} {item.label!r}: {item.cells} cells ({item.reason})"
+                         for item in self.excluded],
+        }
+
 
 def _category_map(table: JsonStatTable, dim_id: str, function, name: str) -> dict[str, object]:
     dimension = table.dimensions[dim_id]
@@ -275,7 +196,7 @@ def oslo_to_tidy(table: JsonStatTable, spec: OsloTableSpec, *, provenance: str, 
                  retrieved_at: str, source_updated: str | None) -> OsloTidy:
     """The answer as tidy observations (columns TIDY_COLUMNS), one row per cell of a used category."""
     name = f"oslo table {spec.table_id} ({spec.name})"
-    roles = {role: dim for role, dim in spec.dimensions.model_dump().items() if dim is not None}
+    roles = dict(spec.dimensions)
     check_dimensions(table, roles, spec.fixed, name, OsloMappingError)
     frame = table.frame
 
@@ -284,18 +205,28 @@ def oslo_to_tidy(table: JsonStatTable, spec: OsloTableSpec, *, provenance: str, 
     periods = _category_map(table, roles["period"], year_of, name)
     check_distinct(name, roles["period"], periods, OsloMappingError)
     indicator_dim = roles["indicator"]
-    missing = [code for code in table.dimensions[indicator_dim].codes if code not in spec.indicators]
+    indicator_labels = table.dimensions[indicator_dim].labels
+    missing = [code for code in table.dimensions[indicator_dim].codes
+               if code not in spec.indicators and code not in spec.not_used]
     if missing:
-        labels = [table.dimensions[indicator_dim].labels.get(code) for code in missing]
-        raise OsloMappingError(f"{name}: {indicator_dim} codes {missing} ({labels}) are not in the entry's indicators")
+        labels = [indicator_labels.get(code) for code in missing]
+        raise OsloMappingError(f"{name}: {indicator_dim} codes {missing} ({labels}) are neither in the entry's "
+                               "indicators nor in its not_used")
 
     region_codes = frame[roles["region"]].astype(str)
+    cell_indicators = frame[indicator_dim].astype(str)
     excluded = []
     for code, mapping in regions.items():
         if mapping.region_code is None:
             excluded.append(ExcludedCategory(roles["region"], code, table.dimensions[roles["region"]].labels[code],
                                              mapping.reason or "", int((region_codes == code).sum())))
-    kept = region_codes.map(lambda code: regions[code].region_code is not None).to_numpy(dtype=bool)
+    region_used = region_codes.map(lambda code: regions[code].region_code is not None).to_numpy(dtype=bool)
+    for code, reason in spec.not_used.items():
+        if code in indicator_labels:
+            # Counted within the regions used, so no cell is left out twice.
+            excluded.append(ExcludedCategory(indicator_dim, code, indicator_labels[code], reason,
+                                             int(((cell_indicators == code).to_numpy() & region_used).sum())))
+    kept = region_used & ~cell_indicators.isin(list(spec.not_used)).to_numpy(dtype=bool)
     rows = frame[kept]
 
     def column(role: str, mapping: dict[str, object]) -> pd.Series:
@@ -309,7 +240,7 @@ def oslo_to_tidy(table: JsonStatTable, spec: OsloTableSpec, *, provenance: str, 
         sex = pd.Series("total", index=rows.index)
     if "age" in roles:
         ages = _category_map(table, roles["age"],
-                             lambda code, label: spec.age_codes.get(code) or age_group_of(label), name)
+                             lambda code, label: (spec.age_codes or {}).get(code) or age_group_of(label), name)
         check_distinct(name, roles["age"], ages, OsloMappingError)
         age = column("age", ages)
     else:
@@ -334,7 +265,7 @@ def oslo_to_tidy(table: JsonStatTable, spec: OsloTableSpec, *, provenance: str, 
     out = pd.DataFrame({
         "source": SOURCE,
         "table_id": spec.table_id,
-        "indicator_id": indicator_codes.map(lambda code: spec.indicators[code].indicator_id),
+        "indicator_id": indicator_codes.map(lambda code: spec.indicators[code]["indicator_id"]),
         "region_code": column("region", {c: m.region_code for c, m in regions.items()}),
         "region_level": column("region", {c: m.region_level for c, m in regions.items()}),
         "period": column("period", periods),
@@ -342,7 +273,7 @@ def oslo_to_tidy(table: JsonStatTable, spec: OsloTableSpec, *, provenance: str, 
         "sex": sex,
         "age_group": age,
         "value": pd.Series(values, index=rows.index),
-        "unit": indicator_codes.map(lambda code: spec.indicators[code].unit),
+        "unit": indicator_codes.map(lambda code: spec.indicators[code]["unit"]),
         "numerator": pd.Series(np.nan, index=rows.index, dtype=float),
         "denominator": pd.Series(np.nan, index=rows.index, dtype=float),
         "status": pd.Series(status, index=rows.index, dtype=object),

@@ -14,6 +14,11 @@ from an SSB or Oslo kommune web page) re-encoded as the project's own copy:
 tools/build_reference_series.py writes the CSV from it. `load_reference_series()` reads the project
 copy, checks its sha256 and gives tidy observations with provenance `reconstructed`.
 
+A catalogue entry (`source: reference`, `ReferenceSpec` in ci_pipeline/catalogue.py) makes one table of
+one or more series: `series_files()` names their files, `entry_observations()` reads them (after checking
+that their checksums are the ones the raw asset recorded), keeps the indicators the entry uses and
+accounts for the ones it leaves out.
+
 Rules: a percentage stays as published (rounded or not); a suppressed cell (":" or "."; IMDi writes
 " : " too) keeps its symbol with a null value; every row or column of the file is either mapped or
 named in the recipe as not used (with the reason in the YAML), so nothing is dropped silently; an
@@ -42,7 +47,7 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from ci_pipeline.archive import file_sha256
-from ci_pipeline.catalogue import Sex
+from ci_pipeline.catalogue import ReferenceSpec, Sex
 from ci_pipeline.config import ConfigModel, load_model
 from ci_pipeline.geography.oslo import OSLO_CODE, OSLO_DISTRICT_NAMES, UNKNOWN_DISTRICT
 from ci_pipeline.schema import TIDY_COLUMNS
@@ -407,3 +412,61 @@ def load_reference_series(yaml_path: Path | str) -> ReferenceSeries:
 
 def load_all(folder: Path | str) -> list[ReferenceSeries]:
     return [load_reference_series(path) for path in sorted(Path(folder).glob("*.yaml"))]
+
+
+# --------------------------------------------------------------------------------------- catalogue entries
+
+
+def series_files(entry: ReferenceSpec, root: Path | str) -> list[tuple[str, Path, Path]]:
+    """(series, YAML path, CSV path) of every series of a catalogue entry; a missing file is an error."""
+    files = []
+    for name in entry.series:
+        yaml_path = Path(root) / f"{name}.yaml"
+        csv_path = yaml_path.with_suffix(".csv")
+        for path in (yaml_path, csv_path):
+            if not path.is_file():
+                raise ReferenceSeriesError(f"{entry.path}: series {name!r}: {path} is missing")
+        files.append((name, yaml_path, csv_path))
+    return files
+
+
+def entry_observations(entry: ReferenceSpec, root: Path | str,
+                       recorded: list[dict[str, str]]) -> tuple[pd.DataFrame, dict[str, object]]:
+    """The tidy observations of a catalogue entry (table_id: the entry's) and a report of the rows left
+    out. `recorded` holds the checksums the raw asset saw ({"series", "yaml_sha256", "csv_sha256"});
+    a file that changed since then is an error, so staging never mixes two versions of a series."""
+    by_series = {item["series"]: item for item in recorded}
+    frames, not_used = [], Counter()
+    for name, yaml_path, csv_path in series_files(entry, root):
+        seen = by_series.get(name)
+        if seen is None or (file_sha256(yaml_path), file_sha256(csv_path)) != (seen["yaml_sha256"],
+                                                                            seen["csv_sha256"]):
+            raise ReferenceSeriesError(f"{entry.name}: series {name!r} changed since raw/{entry.name} was "
+                                       f"materialised; rematerialise raw/{entry.name}")
+        frame = load_reference_series(yaml_path).frame
+        unknown = sorted(set(frame["indicator_id"]) - set(entry.indicators) - set(entry.not_used))
+        if unknown:
+            raise ReferenceSeriesError(f"{entry.path}: series {name!r} has indicator(s) {unknown}, which are "
+                                       "neither in 'indicators' nor in 'not_used'")
+        left_out = frame["indicator_id"].isin(list(entry.not_used))
+        for indicator_id, rows in frame[left_out].groupby("indicator_id"):
+            not_used[f"{name} {indicator_id}: {entry.not_used[indicator_id]}"] += len(rows)
+        for rule in entry.not_used_rows:
+            matches = ~left_out & (frame["period"] == rule["period"])
+            if "region_level" in rule:
+                matches &= frame["region_level"] == rule["region_level"]
+            not_used[f"{name} {rule['period']} {rule.get('region_level', 'all levels')}: {rule['reason']}"] += \
+                int(matches.sum())
+            left_out |= matches
+        frames.append(frame[~left_out])
+    frame = pd.concat(frames, ignore_index=True)
+    absent = sorted(set(entry.indicators) - set(frame["indicator_id"]))
+    if absent:
+        raise ReferenceSeriesError(f"{entry.path}: indicators: {absent} are in none of its series {entry.series}")
+    frame["table_id"] = pd.array([entry.table_id] * len(frame), dtype="str")
+    key = ["indicator_id", "region_code", "period", "sex", "age_group"]
+    repeated = frame[frame.duplicated(key, keep=False)]
+    if not repeated.empty:
+        raise ReferenceSeriesError(f"{entry.path}: two of its series give a figure for "
+                                   f"{repeated.iloc[0][key].to_dict()}; one table holds one figure per key")
+    return frame, {"not_used": [f"{reason}: {rows} rows" for reason, rows in sorted(not_used.items())]}
