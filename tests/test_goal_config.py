@@ -139,8 +139,8 @@ def test_a_supporting_indicator_needs_no_target(tmp_path):
      "goals[0].indicators[2].overrides.030101: overrides are for each_district goals; a city goal has one target"),
     (lambda d: entry(d, 4)["overrides"]["030101"].pop("reason"),
      "goals[0].indicators[4].overrides.030101.reason: required key is missing"),
-    (lambda d: entry(d, 2).update(target_value=True), "goals[0].indicators[2].target_value: Input should be a valid "
-     "number (got True)"),
+    (lambda d: entry(d, 2).update(target_value=True), "goals[0].indicators[2].target_value: must be a number, "
+     "got True"),
     (lambda d: entry(d, 2).update(target_value=float("nan")), "goals[0].indicators[2].target_value: must be a "
      "finite number, got nan"),
     (lambda d: entry(d, 0).update(target_years=2030), "goals[0].indicators[0].target_years: unknown key (check its "
