@@ -190,7 +190,7 @@ def test_project_goals_load_and_match_the_survey_codebook():
     (lambda d: d["goals"][0]["indicators"][0].update(colour="red"), r"goals\[0\]\.indicators\[0\]\.colour: unknown key"),
     (lambda d: d["goals"][1].update(id="completion"), r"goals\[1\]\.id: completion is used by more than one goal"),
     (lambda d: d["goals"][0]["indicators"][0].update(target_year="2030"), r"\.target_year: Input should be a valid integer"),
-    (lambda d: d["goals"][0]["indicators"][0].update(target_value="ten"), r"\.target_value: Input should be a valid number"),
+    (lambda d: d["goals"][0]["indicators"][0].update(target_value="ten"), r"\.target_value: must be a number, got .ten."),
     (lambda d: d["goals"][0]["indicators"][0].update(baseline_period="2031-2033"),
      r"goals\[0\]\.indicators\[0\]\.target_year: 2030 is before the baseline 2031-2033"),
     (lambda d: d["goals"][0]["indicators"][0].update(baseline_period="spring"),
