@@ -8,7 +8,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataValue, asset
 
 from ci_pipeline.catalogue import TableSpec
-from ci_pipeline.defs.resources import PipelineResource
+from ci_pipeline.defs.resources import PipelineResource, api_pool
 from ci_pipeline.ingest import SourceState, fetch_table, load_ref, tidy_observations
 
 
@@ -36,6 +36,7 @@ def _assets_for(spec: TableSpec) -> list[AssetsDefinition]:
         kinds={spec.source, "json"},
         description=_describe(spec, "raw"),
         tags={"source": spec.source},
+        pool=api_pool(spec.source),
     )
     def raw_table(context: AssetExecutionContext, pipeline: PipelineResource) -> dict:
         settings = pipeline.settings
