@@ -55,10 +55,12 @@ def pipeline_executor(name: str) -> ExecutorDefinition:
     if name == "in_process":
         return in_process_executor
     if name == "multiprocess":
-        # Each step process forks from a server that has already imported the definitions and the
-        # instance's storage (SQLite or Postgres): seconds less per step than a fresh interpreter.
+        # Each step process forks from a server that has already imported the definitions, the instance's
+        # storage (SQLite or Postgres) and Great Expectations (the checks): seconds less per step than a
+        # fresh interpreter. A module that is not installed is skipped.
         return multiprocess_executor.configured({"start_method": {"forkserver": {"preload_modules": [
-            "ci_pipeline.definitions", "dagster._core.storage.sqlite_storage", "dagster_postgres"]}}})
+            "ci_pipeline.definitions", "dagster._core.storage.sqlite_storage", "dagster_postgres",
+            "great_expectations"]}}})
     module_name, extra = POD_EXECUTORS[name]
     try:
         module = importlib.import_module(module_name)

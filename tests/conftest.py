@@ -42,3 +42,19 @@ def pipeline_run(tmp_path_factory) -> PipelineRun:
     finally:
         instance.dispose()
         patch.undo()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server on 127.0.0.1 for the deployment tests (tests/pgserver.py), stopped and removed
+    at the end of the session; skipped with the reason where no server binaries are installed."""
+    from pgserver import PostgresServer, PostgresUnavailable
+
+    try:
+        server = PostgresServer.start()
+    except PostgresUnavailable as missing:
+        pytest.skip(str(missing))
+    try:
+        yield server
+    finally:
+        server.stop()
