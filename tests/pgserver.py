@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
+REPO = Path(__file__).resolve().parents[1]
+DEPLOY_INSTANCE = REPO / "deploy" / "dagster.yaml"
 SERVER_PROGRAMS = ("initdb", "pg_ctl", "postgres")
 SUPERUSER = "dagster"
 START_TIMEOUT_SECONDS = 60
@@ -169,3 +171,17 @@ class PostgresServer:
             subprocess.run(self._as_server_user(self.bindir / "pg_ctl", "-D", self.data_dir, "-m", "fast", "-w",
                                                 "stop"), capture_output=True, cwd=self.root, check=False)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def deployment_env(home: Path, warehouse: Path, postgres_env: dict[str, str], **settings: str) -> dict[str, str]:
+    """The process environment of a deployed `make run`: nothing inherited that could point elsewhere."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("CI_PIPELINE_", "DAGSTER_"))}
+    return {**inherited, "DAGSTER_HOME": str(home), "CI_PIPELINE_WAREHOUSE": str(warehouse), **postgres_env,
+            **settings}
+
+
+def deployed_home(root: Path) -> Path:
+    home = root / "dagster_home"
+    home.mkdir()
+    shutil.copy(DEPLOY_INSTANCE, home / "dagster.yaml")
+    return home

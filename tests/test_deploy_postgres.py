@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import bisect
 import os
-import shutil
 import subprocess
 import sys
+import textwrap
 from collections import Counter
 from dataclasses import dataclass
 from itertools import pairwise
@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 from dagster import AssetCheckSeverity, EventLogEntry
 from dagster._serdes import deserialize_value
+from pgserver import deployed_home, deployment_env
 from standin import FaultPlan, StandinServer
 from test_live_e2e import LIVE_ONLY_COLUMNS, assert_same_marts
 
@@ -40,7 +41,6 @@ from ci_pipeline.marts import MartStore
 from ci_pipeline.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
-DEPLOY_INSTANCE = REPO / "deploy" / "dagster.yaml"
 SNAPSHOTS = REPO / "data" / "snapshots"
 REQUESTS_PER_MINUTE = 20
 RUN_TIMEOUT_SECONDS = 540
@@ -58,20 +58,6 @@ class DeploymentRun:
     @property
     def output(self) -> str:
         return self.completed.stdout + self.completed.stderr
-
-
-def deployment_env(home: Path, warehouse: Path, postgres_env: dict[str, str], **settings: str) -> dict[str, str]:
-    """The process environment of a deployed `make run`: nothing inherited that could point elsewhere."""
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("CI_PIPELINE_", "DAGSTER_"))}
-    return {**inherited, "DAGSTER_HOME": str(home), "CI_PIPELINE_WAREHOUSE": str(warehouse), **postgres_env,
-            **settings}
-
-
-def deployed_home(root: Path) -> Path:
-    home = root / "dagster_home"
-    home.mkdir()
-    shutil.copy(DEPLOY_INSTANCE, home / "dagster.yaml")
-    return home
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +169,52 @@ def test_each_hosts_request_window_is_kept_in_the_instance(deployment, postgres)
     keys = postgres.execute(deployment.db, "SELECT key FROM kvs WHERE key LIKE %s", (WINDOW_KEY_PREFIX + "%",))
     hosts = {f"127.0.0.1:{standin.port}" for standin in deployment.hosts.values()}
     assert {key.removeprefix(WINDOW_KEY_PREFIX) for (key,) in keys} == hosts
+
+
+@pytest.mark.slow
+def test_the_documented_backup_restores_the_instance(deployment, postgres, tmp_path):
+    """deploy/README.md's pg_dump and pg_restore commands, with this server's client programs."""
+    assert deployment.completed.returncode == 0, deployment.output
+    env = {**deployment.env, "PGPASSWORD": deployment.env["DAGSTER_PG_PASSWORD"]}
+    connection = ["--host", env["DAGSTER_PG_HOST"], "--port", env["DAGSTER_PG_PORT"], "--username", env["DAGSTER_PG_USER"]]
+    dump = tmp_path / "dagster.dump"
+    subprocess.run([postgres.bindir / "pg_dump", "--format=custom", *connection, f"--file={dump}",
+                    env["DAGSTER_PG_DB"]], env=env, check=True, capture_output=True)
+    restored = postgres.create_database("restored")
+    subprocess.run([postgres.bindir / "pg_restore", "--clean", "--if-exists", "--no-owner", *connection,
+                    f"--dbname={restored}", dump], env=env, check=True, capture_output=True)
+    for table in ("runs", "event_logs", "asset_check_executions", "kvs", "concurrency_limits"):
+        query = f"SELECT count(*) FROM {table}"
+        assert postgres.execute(restored, query) == postgres.execute(deployment.db, query), table
+
+
+def readme_block(after: str) -> str:
+    """The first command block (indented lines after a blank line) below the line of deploy/README.md
+    containing `after`, dedented."""
+    lines = (REPO / "deploy" / "README.md").read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if after in line)
+    first = next(i for i in range(start, len(lines)) if not lines[i].strip()) + 1
+    end = next(i for i in range(first, len(lines)) if not lines[i].strip())
+    return textwrap.dedent("\n".join(lines[first:end]))
+
+
+@pytest.mark.slow
+def test_the_documented_warehouse_copy_restores_every_mart(deployment, tmp_path):
+    """deploy/README.md's two tar archives of the warehouse (pointers first), restored elsewhere."""
+    assert deployment.completed.returncode == 0, deployment.output
+    subprocess.run(["bash", "-euc", readme_block("pointers are copied first")], check=True, capture_output=True,
+                   env={**os.environ, "CI_PIPELINE_WAREHOUSE": str(deployment.warehouse)})
+    archives = {"latest" if name.name.endswith("-latest.tar.gz") else "data": name
+                for name in deployment.warehouse.parent.glob("warehouse-*.tar.gz")}
+    restore = tmp_path / "restore"
+    restore.mkdir()
+    for kind in ("data", "latest"):
+        subprocess.run(["tar", "-xzf", archives[kind], "-C", restore], check=True)
+    original, copy = MartStore(deployment.warehouse), MartStore(restore / deployment.warehouse.name)
+    assert copy.repair() == []
+    assert {m: copy.latest_version(m) for m in copy.marts()} == {m: original.latest_version(m) for m in original.marts()}
+    for mart in copy.marts():
+        copy.verify(mart, copy.latest_version(mart))
 
 
 def test_make_run_without_settings_keeps_the_embedded_sqlite_instance(tmp_path, monkeypatch):
