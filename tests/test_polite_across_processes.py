@@ -9,6 +9,7 @@ import importlib.util
 
 import dagster as dg
 import pytest
+from test_http_client import FakeTime
 
 from ci_pipeline.config import ConfigError
 from ci_pipeline.definitions import POD_EXECUTORS, build_definitions, pipeline_executor
@@ -16,21 +17,6 @@ from ci_pipeline.defs.resources import InstanceWindow, PipelineResource, api_poo
 from ci_pipeline.http import SlidingWindowThrottle
 from ci_pipeline.ingest import DELIVERY_MARGIN_SECONDS, HostThrottles, make_clients
 from ci_pipeline.settings import Settings
-
-
-class FakeTime:
-    """One clock for every throttle (as wall time is for processes); sleeping moves it."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class DictWindow:
@@ -53,12 +39,12 @@ def test_a_throttle_in_another_process_counts_the_requests_sent_before_it():
     first = SlidingWindowThrottle(3, 60.0, clock=fake.clock, sleep=fake.sleep, shared=window)
     for _ in range(3):
         first.acquire()
-        fake.now += 5.0  # three requests at 1000, 1005, 1010
+        fake.now += 5.0  # three requests at 0, 5, 10
     # The next step runs in a fresh process: its own throttle has seen nothing, the shared window has.
     second = SlidingWindowThrottle(3, 60.0, clock=fake.clock, sleep=fake.sleep, shared=window)
     second.acquire()
-    assert fake.sleeps == [45.0], "waits until the first request (t=1000) leaves the window at t=1060"
-    assert window.state["calls"] == [1005.0, 1010.0, 1060.0]
+    assert fake.sleeps == [45.0], "waits until the first request (t=0) leaves the window at t=60"
+    assert window.state["calls"] == [5.0, 10.0, 60.0]
     # Alone, without the shared window, the fresh throttle would not have waited at all.
     alone = SlidingWindowThrottle(3, 60.0, clock=fake.clock, sleep=fake.sleep)
     alone.acquire()
@@ -68,17 +54,17 @@ def test_a_throttle_in_another_process_counts_the_requests_sent_before_it():
 def test_a_sharer_that_took_the_slot_while_this_one_slept_makes_it_wait_again():
     fake, window = FakeTime(), DictWindow()
     other = SlidingWindowThrottle(1, 60.0, clock=fake.clock, sleep=fake.sleep, shared=window)
-    other.acquire()  # t=1000
+    other.acquire()  # t=0
 
     def sleep_while_the_other_sends(seconds: float) -> None:
         fake.sleep(seconds)
         if len(fake.sleeps) == 1:
-            other.acquire()  # at t=1060 the other process sends first
+            other.acquire()  # at t=60 the other process sends first
 
     this = SlidingWindowThrottle(1, 60.0, clock=fake.clock, sleep=sleep_while_the_other_sends, shared=window)
     this.acquire()
     assert fake.sleeps == [60.0, 60.0]
-    assert window.state["calls"] == [1120.0]
+    assert window.state["calls"] == [120.0]
 
 
 def test_a_server_side_block_reaches_the_next_process():
