@@ -1,7 +1,8 @@
 """`make run`: materialise the whole pipeline on the configured sources (by default the embedded snapshots).
 
-Ingests every survey wave file present (one partition each), then runs pipeline_job in process in two
-steps, and prints what changed: which sources were downloaded and which marts got a new version.
+Ingests every survey wave file present (one partition each), then runs pipeline_job in two steps (in
+process, or with the executor CI_PIPELINE_EXECUTOR names), and prints what changed: which sources were
+downloaded and which marts got a new version.
 
 1. refresh: the assets that talk to the sources (raw/* with change detection, the KLASS geography).
 2. build: everything else (staging, core, marts and their checks, releases, report).
