@@ -84,7 +84,8 @@ def test_host_throttles_share_windows_per_host_with_a_delivery_margin(tmp_path):
     assert before.ssb.http.throttle is after.klass.http.throttle
     before.ssb.http.throttle.acquire()
     after.fhi.http.throttle.acquire()
-    assert sorted(windows) == ["data.ssb.no", "statistikk-data.fhi.no"]
+    after.oslo.http.throttle.acquire()
+    assert sorted(windows) == ["data.ssb.no", "statistikk-data.fhi.no", "statistikkbanken.oslo.kommune.no"]
     assert all(len(window.state["calls"]) == 1 for window in windows.values())
     assert after.ssb.http.throttle.window == 60.0 + DELIVERY_MARGIN_SECONDS
 
@@ -114,15 +115,18 @@ def test_each_run_hands_its_instance_to_the_resource_throttles(tmp_path):
 def test_every_step_that_calls_an_api_is_in_its_hosts_pool(tmp_path):
     assert api_pool("ssb") == api_pool("klass") == "data.ssb.no"
     assert api_pool("fhi") == "statistikk-data.fhi.no"
+    assert api_pool("oslo") == "statistikkbanken.oslo.kommune.no"
     defs = build_definitions(Settings.from_env({}).with_(warehouse_root=tmp_path), include_checks=False)
     pools = {}
     for node in defs.resolve_job_def("pipeline_job").graph.node_defs:
         pools[node.name] = node.pool
     raw = {name: pool for name, pool in pools.items() if name.startswith("raw__")}
     assert raw and all(pool == api_pool(name.split("__")[1].split("_")[0]) for name, pool in raw.items())
+    assert api_pool("reference") is None and raw["raw__reference_imdi_employed"] is None
     assert pools["klass_geography"] == "data.ssb.no"
     # No other step waits for a pool: the limit is about the APIs, not about the machine.
-    assert {name for name, pool in pools.items() if pool} == {*raw, "klass_geography"}
+    assert {name for name, pool in pools.items() if pool} == {name for name, pool in raw.items() if pool} | {
+        "klass_geography"}
 
 
 def test_the_executor_setting_picks_the_executor_and_names_a_missing_package():

@@ -10,24 +10,26 @@ from dagster import ConfigurableResource, DagsterInstance, InitResourceContext, 
 from pydantic import Field, PrivateAttr
 
 from ci_pipeline.ingest import Clients, HostThrottles, make_clients
-from ci_pipeline.settings import FHI_BASE_URL, KLASS_BASE_URL, SSB_BASE_URL, Settings
+from ci_pipeline.settings import FHI_BASE_URL, KLASS_BASE_URL, OSLO_STATBANK_BASE_URL, SSB_BASE_URL, Settings
 
 # The API host each source's requests go to. SSB and KLASS share data.ssb.no, so they share one pool.
 API_HOSTS = {source: urlsplit(url).netloc
-             for source, url in (("ssb", SSB_BASE_URL), ("klass", KLASS_BASE_URL), ("fhi", FHI_BASE_URL))}
+             for source, url in (("ssb", SSB_BASE_URL), ("klass", KLASS_BASE_URL), ("fhi", FHI_BASE_URL),
+                                 ("oslo", OSLO_STATBANK_BASE_URL))}
 WINDOW_KEY_PREFIX = "ci_pipeline/request_window/"
 
 
-def api_pool(source: str) -> str:
+def api_pool(source: str) -> str | None:
     """The concurrency pool of every step that calls `source`'s API, named after its host
-    (`data.ssb.no`, `statistikk-data.fhi.no`); a source missing from API_HOSTS gets a pool of its own.
+    (`data.ssb.no`, `statistikk-data.fhi.no`, `statistikkbanken.oslo.kommune.no`); a source that calls no API (the
+    reference series, read from files) gets no pool.
 
     deploy/dagster.yaml limits every pool to one step at a time (`concurrency: pools: default_limit: 1`),
     so one step per host sends requests at a time, across the processes of the multiprocess executor
     and across runs; the host's request window passes from step to step through the instance
     (InstanceWindow), so the requests-per-minute limit holds across them too.
     """
-    return API_HOSTS.get(source, source)
+    return API_HOSTS.get(source)
 
 
 class InstanceWindow:
