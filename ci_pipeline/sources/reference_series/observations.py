@@ -63,10 +63,6 @@ def load_reference_series(yaml_path: Path | str) -> ReferenceSeries:
     return ReferenceSeries(spec, frame)
 
 
-def load_all(folder: Path | str) -> list[ReferenceSeries]:
-    return [load_reference_series(path) for path in sorted(Path(folder).glob("*.yaml"))]
-
-
 
 
 def series_files(entry: ReferenceSpec, root: Path | str) -> list[tuple[str, Path, Path]]:
