@@ -10,7 +10,7 @@ answer) and by the answer's own `updated`; when both are the same the table coun
 answers of the last fetch are reused (the new request is archived like any other, but changes nothing
 downstream). The result says so: fetched, unchanged content.
 
-Reference series are files (ci_pipeline/sources/reference_series.py): their checksums decide; nothing
+Reference series are files (ci_pipeline/sources/reference_series/): their checksums decide; nothing
 is requested.
 """
 
