@@ -4,7 +4,7 @@ releases/<mart> publishes through MartStore.publish (repair what an earlier kill
 into _staging, rename it into place, verify, replace LATEST, journal it, rebuild catalog.duckdb). Here a
 child process runs exactly that for two marts and is killed, in a loop with a fixed seed, either
 
-- at the k-th executed line of ci_pipeline/marts.py (k drawn from the seeded generator over every line a
+- at the k-th executed line of the ci_pipeline/marts package (k drawn from the seeded generator over every line a
   publish executes, so every step boundary is hit without depending on timing), or
 - by the parent, after a seeded random share of a publish's duration (to land inside a write as well).
 
@@ -78,7 +78,7 @@ if kill_at_line is not None:
         return on_line
 
     def on_call(frame, event, arg):
-        return on_line if frame.f_code.co_filename == marts.__file__ else None
+        return on_line if frame.f_code.co_filename.startswith(os.path.dirname(marts.__file__)) else None
 
     sys.settrace(on_call)
 if started is not None:
