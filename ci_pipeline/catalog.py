@@ -26,9 +26,11 @@ unreadable before 2.0.
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -102,13 +104,16 @@ def views(mart: str, latest: str, files: dict[str, str]) -> tuple[View, View]:
 
 
 def build(path: Path, warehouse: Path | str, all_views: Iterable[View],
-          while_open: Callable[[], None] | None = None) -> None:
+          while_open: Callable[[], None] | None = None, filesystem: Any = None) -> None:
     """Write a new catalogue at `path` (which must not exist) holding `all_views` and their comments;
-    `warehouse` is where the views' relative paths are found while they are created. `while_open` is
-    called once everything is written, before the file is closed."""
+    `warehouse` is where the views' relative paths are found while they are created, `filesystem` the
+    fsspec filesystem their URLs are read through (object storage). `while_open` is called once everything
+    is written, before the file is closed."""
     con = duckdb.connect(str(path), config={"storage_compatibility_version": STORAGE_VERSION})
     try:
         _search_here(con, warehouse)
+        if filesystem is not None:
+            con.register_filesystem(filesystem)
         for view in all_views:
             con.execute(view.sql())
             con.execute(f"COMMENT ON VIEW {_ident(view.name)} IS {_literal(view.comment())}")
@@ -154,15 +159,20 @@ def disagreement(path: Path, expected: list[View]) -> str | None:
     return None
 
 
-def connect(warehouse: Path | str | None = None) -> duckdb.DuckDBPyConnection:
+def connect(warehouse: Path | str | None = None, **storage_options: Any) -> duckdb.DuckDBPyConnection:
     """Open the catalogue read-only, wherever the warehouse folder is and whatever the working directory.
 
-    `warehouse` is the warehouse folder or its catalog.duckdb (default: the configured warehouse,
-    CI_PIPELINE_WAREHOUSE or data/warehouse/)."""
+    `warehouse` is the warehouse folder or its catalog.duckdb, or a warehouse in object storage
+    (s3://bucket/prefix: its copy of the catalogue is read, and the marts through fsspec with
+    `storage_options`, or credentials from the environment); default: the configured warehouse,
+    CI_PIPELINE_WAREHOUSE or data/warehouse/."""
     if warehouse is None:
         from ci_pipeline.settings import Settings
 
-        warehouse = Settings.from_env().warehouse_root
+        settings = Settings.from_env()
+        warehouse = settings.warehouse_url or settings.warehouse_root
+    if "://" in str(warehouse) and not str(warehouse).startswith("file://"):
+        return _connect_object_store(str(warehouse), storage_options)
     path = Path(warehouse)
     catalog = path if path.suffix == ".duckdb" else path / CATALOG_FILE
     if not catalog.is_file():
@@ -170,6 +180,30 @@ def connect(warehouse: Path | str | None = None) -> duckdb.DuckDBPyConnection:
                            "and marts/), or build one with `make run`")
     con = duckdb.connect(str(catalog), read_only=True)
     _search_here(con, catalog.parent)
+    return con
+
+
+def _connect_object_store(url: str, storage_options: dict[str, Any]) -> duckdb.DuckDBPyConnection:
+    """The store's copy of the catalogue, downloaded and opened read-only, with the store's fsspec
+    filesystem registered so its views (absolute URLs) read the marts from the store. (DuckDB's own httpfs
+    extension would read s3:// too, but it is downloaded on first use; fsspec needs no download.)"""
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(url.rstrip("/"), use_listings_cache=False, **storage_options)
+    try:
+        data = fs.cat_file(f"{root}/{CATALOG_FILE}")
+    except FileNotFoundError:
+        raise CatalogError(f"no catalogue at {url.rstrip('/')}/{CATALOG_FILE}: publish into it with `make run` "
+                           "and CI_PIPELINE_WAREHOUSE set to it") from None
+    folder = Path(tempfile.mkdtemp(prefix="ci-pipeline-catalog-"))
+    local = folder / CATALOG_FILE
+    local.write_bytes(data)
+    try:
+        con = duckdb.connect(str(local), read_only=True)
+    finally:  # the open connection keeps the file; nothing is left behind when it closes
+        local.unlink()
+        folder.rmdir()
+    con.register_filesystem(fs)
     return con
 
 

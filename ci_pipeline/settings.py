@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ci_pipeline.config import ConfigError, format_validation_error
 
@@ -53,6 +53,10 @@ class Settings(BaseModel):
                                        validation_alias="CI_PIPELINE_SNAPSHOTS")
     warehouse_root: SettingPath = Field(default_factory=_under_repo("data", "warehouse"),
                                         validation_alias="CI_PIPELINE_WAREHOUSE")
+    # CI_PIPELINE_WAREHOUSE=s3://bucket/prefix (any fsspec URL) puts the archive and the marts (and a copy
+    # of the catalogue) in object storage; warehouse_root is then a local working folder for everything
+    # else (Dagster's stored asset values, state, survey responses, reports): data/work/<bucket>/<prefix>.
+    warehouse_url: str | None = None
     survey_root: SettingPath = Field(default_factory=_under_repo("data", "surveys"), validation_alias="CI_PIPELINE_SURVEYS")
     reference_series_root: SettingPath = Field(default_factory=_under_repo("data", "reference_series"),
                                                validation_alias="CI_PIPELINE_REFERENCE_SERIES")
@@ -74,6 +78,22 @@ class Settings(BaseModel):
     # in deploy/, not run here). Concurrency pools keep each API host's limit whichever is chosen.
     executor: Literal["in_process", "multiprocess", "k8s", "celery_k8s"] = Field(
         "in_process", validation_alias="CI_PIPELINE_EXECUTOR")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _warehouse_in_object_storage(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        for name in ("CI_PIPELINE_WAREHOUSE", "warehouse_root"):
+            url = data.get(name)
+            if isinstance(url, str) and "://" in url and not url.startswith("file://"):
+                scheme, _, place = url.rstrip("/").partition("://")
+                if not place:
+                    continue  # "s3://" alone: the path validator names the problem
+                data = {key: value for key, value in data.items() if key not in ("CI_PIPELINE_WAREHOUSE", "warehouse_root")}
+                repo = Path(data.get("CI_PIPELINE_REPO_ROOT") or data.get("repo_root") or REPO_ROOT)
+                return {**data, "warehouse_url": f"{scheme}://{place}", "warehouse_root": repo / "data" / "work" / place}
+        return data
 
     @property
     def archive_root(self) -> Path:
@@ -102,7 +122,7 @@ class Settings(BaseModel):
         """The settings the environment gives (an empty variable counts as unset); a ConfigError with one
         `environment: VARIABLE: problem` line per bad variable."""
         env = os.environ if env is None else env
-        variables = [field.validation_alias for field in cls.model_fields.values()]
+        variables = [field.validation_alias for field in cls.model_fields.values() if field.validation_alias]
         given = {variable: env[variable] for variable in variables if env.get(variable)}
         try:
             return cls.model_validate(given)

@@ -68,3 +68,27 @@ def postgres():
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """An S3-compatible server on 127.0.0.1 for the object-storage tests (tests/s3server.py: moto), stopped
+    at the end of the session; skipped with the reason where moto or s3fs is not installed."""
+    from s3server import S3Server, S3Unavailable
+
+    try:
+        server = S3Server.start()
+    except S3Unavailable as missing:
+        pytest.skip(str(missing))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_env(s3_server, monkeypatch):
+    """This process's environment pointed at the S3 server (credentials, endpoint), as a deployment's is."""
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    return s3_server

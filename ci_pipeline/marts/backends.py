@@ -44,7 +44,9 @@ class StoreBackend(Protocol):
       exclusive                   a lease object created with If-None-Match: * (repair must not remove a
                                   version another publisher is still writing)
       make_readable               nothing (readers' access is the bucket's policy)
-    The catalogue is built on local disk in either case.
+      location / filesystem       an absolute URL, and the fsspec filesystem DuckDB reads it through
+    ci_pipeline.marts.objectstore.ObjectStoreBackend is that backend. The catalogue is built on local disk
+    in either case (and copied into the store when the store is not the local disk).
     """
 
     def put(self, key: str, data: bytes) -> None:
@@ -73,6 +75,13 @@ class StoreBackend(Protocol):
 
     def make_readable(self, key: str) -> bool:
         """Give an object the store's file mode if it lacks it (written by an older release); True if changed."""
+
+    def location(self, key: str) -> str:
+        """How a DuckDB view names an object: relative to the warehouse root where DuckDB can resolve it
+        against the catalogue's folder (so the folder can move), else an absolute URL."""
+
+    def filesystem(self) -> Any:
+        """The fsspec filesystem DuckDB must have registered to read location()s; None for local files."""
 
 
 class LocalBackend:
@@ -144,3 +153,9 @@ class LocalBackend:
             return False
         path.chmod(FILE_MODE)
         return True
+
+    def location(self, key: str) -> str:
+        return key
+
+    def filesystem(self) -> None:
+        return None

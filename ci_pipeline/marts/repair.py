@@ -34,9 +34,9 @@ class StoreRepair:
         done = []
         for mart in self._mart_folders():
             done += self._repair_mart(mart)
-        for name in self.backend.list(""):
+        for name in self.local.list(""):
             if name.startswith(CATALOG_TEMP_PREFIX):
-                self.backend.delete(name)
+                self.local.delete(name)
                 done.append(f"removed {name}, left by an interrupted catalogue refresh")
         stale = self._catalog_disagreement()
         if stale:

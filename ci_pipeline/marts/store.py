@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ci_pipeline import catalog
-from ci_pipeline.archive import fsync_dir, sha256_bytes
+from ci_pipeline.archive import file_sha256, fsync_dir, sha256_bytes
 from ci_pipeline.catalog import CATALOG_FILE
 from ci_pipeline.marts.backends import LocalBackend, StoreBackend, make_dirs
 from ci_pipeline.marts.layout import (
@@ -58,13 +58,27 @@ class PublishResult:
 
 
 class MartStore(StoreRepair):
-    """Publishes and reads versioned marts under one warehouse root."""
+    """Publishes and reads versioned marts under one warehouse root.
+
+    `warehouse_root` is a local folder: the store itself by default (LocalBackend), or, with an object-store
+    `backend`, where the catalogue is built before it is copied into the store."""
 
     def __init__(self, warehouse_root: Path | str, backend: StoreBackend | None = None):
         self.root = Path(warehouse_root)
         self.marts_root = self.root / "marts"
         self.catalog_path = self.root / CATALOG_FILE
         self.backend = backend or LocalBackend(self.root)
+        self.local = LocalBackend(self.root)  # where the catalogue's temporary files are
+
+    @classmethod
+    def for_settings(cls, settings: Any) -> MartStore:
+        """The store a run's settings name: CI_PIPELINE_WAREHOUSE's folder, or its bucket (s3://bucket/prefix)
+        with the catalogue built in the local working folder (ci_pipeline.settings.Settings.warehouse_url)."""
+        if settings.warehouse_url:
+            from ci_pipeline.marts.objectstore import ObjectStoreBackend
+
+            return cls(settings.warehouse_root, ObjectStoreBackend(settings.warehouse_url))
+        return cls(settings.warehouse_root)
 
     # keys and paths ------------------------------------------------------------------------------------
     @staticmethod
@@ -79,6 +93,12 @@ class MartStore(StoreRepair):
 
     def version_dir(self, mart: str, version: str) -> Path:
         return self.mart_dir(mart) / f"version={version}"
+
+    def location(self, mart: str, version: str) -> str:
+        """Where a version's folder is, for people: a local path, or its URL in object storage."""
+        if self.backend.filesystem() is None:
+            return str(self.version_dir(mart, version))
+        return self.backend.location(self._version_key(mart, version))
 
     # reading -------------------------------------------------------------------------------------------
     def latest_version(self, mart: str) -> str | None:
@@ -145,7 +165,7 @@ class MartStore(StoreRepair):
         version = version or self.latest_version(mart)
         if version is None:
             raise MartError(f"mart {mart!r} has no published version under {self.marts_root}")
-        return pd.read_parquet(self.version_dir(mart, version) / PART_FILE)
+        return pd.read_parquet(io.BytesIO(self.backend.get(f"{self._version_key(mart, version)}/{PART_FILE}")))
 
     def verify(self, mart: str, version: str) -> None:
         """Raise MartError unless the version's Parquet file matches its manifest."""
@@ -260,17 +280,32 @@ class MartStore(StoreRepair):
 
     def _views(self) -> list[catalog.View]:
         """What the catalogue must show: for every mart, its latest version and every published version,
-        each file named by its key, a path relative to the warehouse root."""
+        each file named as the backend tells DuckDB to (relative to the warehouse root on disk)."""
         shown = []
         for mart in self.marts():
-            files = {version: f"{self._version_key(mart, version)}/{PART_FILE}" for version in self.versions(mart)}
+            files = {version: self.backend.location(f"{self._version_key(mart, version)}/{PART_FILE}")
+                     for version in self.versions(mart)}
             shown += catalog.views(mart, self.latest_version(mart), files)
         return shown
 
     def _catalog_disagreement(self) -> str | None:
         """Why catalog.duckdb does not show what _LATEST and the journal say, or None when it does."""
         views = self._views()
-        return catalog.disagreement(self.catalog_path, views) if views else None
+        if not views:
+            return None
+        return catalog.disagreement(self.catalog_path, views) or self._copy_disagreement()
+
+    def _copy_disagreement(self) -> str | None:
+        """Why the store's copy of the catalogue (object storage) differs from the local one, or None."""
+        if self.backend.filesystem() is None:
+            return None
+        try:
+            copy = self.backend.get(CATALOG_FILE)
+        except FileNotFoundError:
+            return f"the store had no copy ({self.backend.location(CATALOG_FILE)})"
+        if sha256_bytes(copy) != file_sha256(self.catalog_path):
+            return f"the store's copy ({self.backend.location(CATALOG_FILE)}) was not the local one"
+        return None
 
     def _build_catalog(self) -> Path:
         """Build the catalogue in a temporary file and rename it over the old one, so an analyst holding
@@ -280,13 +315,16 @@ class MartStore(StoreRepair):
         os.close(fd)
         os.unlink(tmp)
         try:
-            catalog.build(Path(tmp), self.root, self._views(), while_open=lambda: reached("catalog_open", None))
+            catalog.build(Path(tmp), self.root, self._views(), while_open=lambda: reached("catalog_open", None),
+                          filesystem=self.backend.filesystem())
             os.chmod(tmp, FILE_MODE)
             with open(tmp, "rb") as handle:
                 os.fsync(handle.fileno())
             reached("catalog_written", None)
             os.replace(tmp, self.catalog_path)
             fsync_dir(self.root)
+            if self.backend.filesystem() is not None:  # analysts elsewhere open the store's copy
+                self.backend.put(CATALOG_FILE, self.catalog_path.read_bytes())
         finally:
             for leftover in (tmp, tmp + ".wal"):
                 if os.path.exists(leftover):
