@@ -193,15 +193,68 @@ class ArchiveError(Exception):
 
 
 class Archive:
-    """An append-only store of ArchivedResponse objects under one root folder."""
+    """An append-only store of ArchivedResponse objects under one root: a folder, or a URL in object storage
+    (s3://bucket/prefix/archive, through fsspec) where a body and an envelope are each written by one PUT
+    that creates them (If-None-Match: * on S3), so nothing archived is ever replaced."""
 
     def __init__(self, root: Path | str):
-        self.root = Path(root)
+        self.remote = "://" in str(root) and not str(root).startswith("file://")
+        self.root = str(root).rstrip("/") if self.remote else Path(root)
+        if self.remote:
+            import fsspec
 
-    def _dir(self, source: str, resource: str, key: str) -> Path:
-        return self.root / source / resource / key
+            self._fs, self._base = fsspec.core.url_to_fs(self.root, use_listings_cache=False)
 
-    def write(self, response: ArchivedResponse) -> Path:
+    def _dir(self, source: str, resource: str, key: str) -> str:
+        return f"{source}/{resource}/{key}"
+
+    # the files, on disk or in object storage (keys relative to the root) -----------------------------------
+    def _where(self, key: str) -> Path | str:
+        return f"{self.root}/{key}" if self.remote else self.root / key
+
+    def _exists(self, key: str) -> bool:
+        return self._fs.exists(f"{self._base}/{key}") if self.remote else (self.root / key).exists()
+
+    def _read(self, key: str) -> bytes:
+        return self._fs.cat_file(f"{self._base}/{key}") if self.remote else (self.root / key).read_bytes()
+
+    def _create(self, key: str, data: bytes) -> None:
+        if not self.remote:
+            atomic_write(self.root / key, data)
+            return
+        try:
+            self._fs.pipe_file(f"{self._base}/{key}", data, mode="create")
+        except FileExistsError:
+            pass  # written by another process meanwhile: the same bytes (bodies are named by their hash)
+        except (TypeError, NotImplementedError):  # a filesystem without exclusive creation
+            self._fs.pipe_file(f"{self._base}/{key}", data)
+
+    def _envelopes(self, folder: str) -> list[str]:
+        """The envelope files directly in a folder, oldest first (their names are retrieval times)."""
+        if self.remote:
+            try:
+                names = [p.rsplit("/", 1)[-1] for p in self._fs.ls(f"{self._base}/{folder}", detail=False, refresh=True)]
+            except FileNotFoundError:
+                return []
+        else:
+            path = self.root / folder
+            names = [p.name for p in path.glob("*.json")] if path.is_dir() else []
+        return sorted(f"{folder}/{name}" for name in names if name.endswith(".json") and not name.startswith("."))
+
+    def _all_envelopes(self, base: str) -> list[str]:
+        if self.remote:
+            prefix = f"{self._base}/{base}".rstrip("/")
+            try:
+                found = self._fs.find(prefix)
+            except FileNotFoundError:
+                return []
+            keys = [p[len(self._base) + 1:] for p in found]
+        else:
+            keys = [p.relative_to(self.root).as_posix() for p in (self.root / base).rglob("*.json")]
+        return sorted(k for k in keys if k.endswith(".json") and not k.rsplit("/", 1)[-1].startswith("."))
+
+    # the archive -------------------------------------------------------------------------------------------
+    def write(self, response: ArchivedResponse) -> Path | str:
         if response.provenance not in PROVENANCES:
             raise ArchiveError(
                 f"provenance must be one of {PROVENANCES}, got {response.provenance!r} for {response.url}"
@@ -209,37 +262,35 @@ class Archive:
         if sha256_bytes(response.body) != response.sha256:
             raise ArchiveError(f"sha256 of the body does not match the envelope for {response.url}")
         folder = self._dir(response.source, response.resource, response.request_key)
-        body_path = folder / f"{response.sha256}.body"
-        if not body_path.exists():
-            atomic_write(body_path, response.body)
+        body_key = f"{folder}/{response.sha256}.body"
+        if not self._exists(body_key):
+            self._create(body_key, response.body)
         stamp = response.retrieved_at.replace(":", "").replace("-", "")
-        envelope_path = folder / f"{stamp}.json"
-        if envelope_path.exists():
-            existing = json.loads(envelope_path.read_text(encoding="utf-8"))
+        envelope_key = f"{folder}/{stamp}.json"
+        if self._exists(envelope_key):
+            existing = json.loads(self._read(envelope_key))
             if existing.get("sha256") == response.sha256:
-                return envelope_path
-            raise ArchiveError(f"refusing to overwrite archived envelope {envelope_path}")
+                return self._where(envelope_key)
+            raise ArchiveError(f"refusing to overwrite archived envelope {self._where(envelope_key)}")
         text = json.dumps(response.envelope(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-        atomic_write(envelope_path, text.encode("utf-8"))
-        return envelope_path
+        self._create(envelope_key, text.encode("utf-8"))
+        return self._where(envelope_key)
 
-    def _load(self, envelope_path: Path) -> ArchivedResponse:
-        envelope = json.loads(envelope_path.read_text(encoding="utf-8"))
-        body_path = envelope_path.parent / f"{envelope['sha256']}.body"
+    def _load(self, envelope_key: str) -> ArchivedResponse:
+        envelope = json.loads(self._read(envelope_key))
+        body_key = f"{envelope_key.rsplit('/', 1)[0]}/{envelope['sha256']}.body"
         try:
-            body = body_path.read_bytes()
+            body = self._read(body_key)
         except FileNotFoundError as exc:
-            raise ArchiveError(f"archive entry {envelope_path} names a body {body_path.name} that is missing") from exc
+            raise ArchiveError(f"archive entry {self._where(envelope_key)} names a body {envelope['sha256']}.body "
+                               "that is missing") from exc
         if sha256_bytes(body) != envelope["sha256"]:
-            raise ArchiveError(f"archived body {body_path} does not match its sha256 (corrupted archive)")
+            raise ArchiveError(f"archived body {self._where(body_key)} does not match its sha256 (corrupted archive)")
         return ArchivedResponse.from_envelope(envelope, body)
 
     def latest(self, source: str, resource: str, key: str) -> ArchivedResponse | None:
         """The most recent response archived for this request, or None."""
-        folder = self._dir(source, resource, key)
-        if not folder.is_dir():
-            return None
-        envelopes = sorted(p for p in folder.glob("*.json") if not p.name.startswith("."))
+        envelopes = self._envelopes(self._dir(source, resource, key))
         return self._load(envelopes[-1]) if envelopes else None
 
     def find(self, source: str, resource: str, key: str, sha256: str,
@@ -248,22 +299,18 @@ class Archive:
         `retrieved_at` when that envelope exists (the same body may have been fetched again since), else
         the newest."""
         folder = self._dir(source, resource, key)
-        if not (folder / f"{sha256}.body").exists():
+        if not self._exists(f"{folder}/{sha256}.body"):
             return None
         if retrieved_at is not None:
-            exact = folder / f"{retrieved_at.replace(':', '').replace('-', '')}.json"
-            if exact.exists() and json.loads(exact.read_text(encoding="utf-8")).get("sha256") == sha256:
+            exact = f"{folder}/{retrieved_at.replace(':', '').replace('-', '')}.json"
+            if self._exists(exact) and json.loads(self._read(exact)).get("sha256") == sha256:
                 return self._load(exact)
-        for envelope_path in sorted(folder.glob("*.json"), reverse=True):
-            if not envelope_path.name.startswith("."):
-                envelope = json.loads(envelope_path.read_text(encoding="utf-8"))
-                if envelope.get("sha256") == sha256:
-                    return self._load(envelope_path)
+        for envelope_key in reversed(self._envelopes(folder)):
+            if json.loads(self._read(envelope_key)).get("sha256") == sha256:
+                return self._load(envelope_key)
         return None
 
     def entries(self, source: str | None = None) -> Iterator[ArchivedResponse]:
         """Every archived response (latest and earlier), in a stable order."""
-        base = self.root / source if source else self.root
-        for envelope_path in sorted(base.rglob("*.json")):
-            if not envelope_path.name.startswith("."):
-                yield self._load(envelope_path)
+        for envelope_key in self._all_envelopes(source or ""):
+            yield self._load(envelope_key)

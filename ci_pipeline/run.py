@@ -29,6 +29,7 @@ from dagster import AssetKey, DagsterInstance, execute_job, in_process_executor,
 from ci_pipeline.archive import atomic_write, file_sha256
 from ci_pipeline.config import ConfigError
 from ci_pipeline.marts import MartStore, content_sha256
+from ci_pipeline.marts.objectstore import exists
 from ci_pipeline.settings import Settings
 
 # Step-by-step DEBUG events belong in the Dagster UI; the terminal gets warnings and the summary below.
@@ -241,18 +242,18 @@ def _why_build(settings: Settings, inputs: dict[str, str]) -> str | None:
     changed = [name for name, digest in inputs.items() if last["inputs"].get(name) != digest]
     if changed:
         return "changed since the last complete build: " + ", ".join(changed)
-    store = MartStore(settings.warehouse_root)
+    store = MartStore.for_settings(settings)
     moved = [mart for mart, version in last["marts"].items() if store.latest_version(mart) != version]
     if moved:
         return "LATEST no longer names the last build's version: " + ", ".join(moved)
-    missing = [output for output in last["outputs"] if not Path(output).exists()]
+    missing = [output for output in last["outputs"] if not exists(output)]
     if missing or not store.catalog_path.exists():
         return "outputs of the last build are missing: " + ", ".join(missing or [str(store.catalog_path)])
     return None
 
 
 def _record_build(settings: Settings, inputs: dict[str, str], outputs: list[str]) -> None:
-    store = MartStore(settings.warehouse_root)
+    store = MartStore.for_settings(settings)
     record = {
         "inputs": inputs,
         "marts": {mart: store.latest_version(mart) for mart in store.marts()},
@@ -315,7 +316,7 @@ def run_pipeline(settings: Settings, instance: DagsterInstance, defs=None) -> Ru
     inputs = build_inputs(settings, refresh)
     summary.build_reason = _why_build(settings, inputs)
     if summary.build_reason is None:
-        store = MartStore(settings.warehouse_root)
+        store = MartStore.for_settings(settings)
         for mart in store.marts():
             manifest = store.latest_manifest(mart)
             summary.marts[mart] = {"version": manifest["version"], "published": False, "rows": manifest["row_count"]}
@@ -332,7 +333,8 @@ def main() -> int:
     try:
         settings = Settings.from_env()
         instance = dagster_instance(settings)
-        print(f"mode: {settings.mode}; snapshots: {settings.snapshot_root}; warehouse: {settings.warehouse_root}")
+        print(f"mode: {settings.mode}; snapshots: {settings.snapshot_root}; warehouse: "
+              f"{settings.warehouse_url or settings.warehouse_root}")
         summary = run_pipeline(settings, instance)
     except ConfigError as error:
         # A setting or configuration file to fix: each problem on its own line, not a traceback.
@@ -340,7 +342,8 @@ def main() -> int:
         return 2
     for line in summary.lines():
         print(line, file=sys.stdout if summary.exit_code == 0 else sys.stderr)
-    print(f"catalogue: {settings.catalog_path}")
+    print(f"catalogue: {settings.catalog_path}" + (f" (and {settings.warehouse_url}/catalog.duckdb)"
+                                                     if settings.warehouse_url else ""))
     return summary.exit_code
 
 

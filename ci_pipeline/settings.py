@@ -96,9 +96,10 @@ class Settings(BaseModel):
         return data
 
     @property
-    def archive_root(self) -> Path:
-        """The raw layer: every response this installation fetched, stored immutably."""
-        return self.warehouse_root / "archive"
+    def archive_root(self) -> Path | str:
+        """The raw layer: every response this installation fetched, stored immutably (in object storage
+        when the warehouse is a URL)."""
+        return f"{self.warehouse_url}/archive" if self.warehouse_url else self.warehouse_root / "archive"
 
     @property
     def marts_root(self) -> Path:

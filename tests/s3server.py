@@ -8,6 +8,7 @@ Test support, like pgserver.py: the tests import it as `s3server`.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Self
@@ -30,6 +31,7 @@ class S3Server:
         except ImportError as missing:
             raise S3Unavailable(f"{missing.name} is not installed: `make setup` installs moto[server] and s3fs "
                                 "(the dev and deploy extras)") from None
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         host, port = server.get_host_and_port()

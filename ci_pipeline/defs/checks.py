@@ -104,7 +104,7 @@ def _previous_row_count(context: AssetCheckExecutionContext, key: AssetKey) -> i
         return None
     from ci_pipeline.marts import MartStore
 
-    manifest = MartStore(context.resources.pipeline.settings.warehouse_root).latest_manifest(key.path[1])
+    manifest = MartStore.for_settings(context.resources.pipeline.settings).latest_manifest(key.path[1])
     return int(manifest["row_count"]) if manifest else None
 
 

@@ -103,7 +103,7 @@ def goal_report(context: AssetExecutionContext, pipeline: PipelineResource) -> M
     goals, registry, survey_names = _load(settings)
     labels = load_labels(settings.catalogue_root / REPORT_LABELS_FILE, root=settings.repo_root,
                          indicators=set(registry) | set(survey_names), goals={goal.id for goal in goals})
-    store = MartStore(settings.warehouse_root)
+    store = MartStore.for_settings(settings)
     progress_version = store.latest_version("goal_progress")
     if progress_version is None:
         raise RuntimeError("goal_progress has no published version yet; run releases/goal_progress first")

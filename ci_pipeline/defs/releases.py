@@ -59,7 +59,7 @@ def _release_asset(mart: str, check_keys: list[AssetCheckKey]) -> AssetsDefiniti
     )
     def release(context: AssetExecutionContext, staged: pd.DataFrame, pipeline: PipelineResource) -> dict:
         settings = pipeline.settings
-        store = MartStore(settings.warehouse_root)
+        store = MartStore.for_settings(settings)
         result = store.publish(
             mart,
             staged,
@@ -71,7 +71,6 @@ def _release_asset(mart: str, check_keys: list[AssetCheckKey]) -> AssetsDefiniti
             context.log.info(f"{mart}: published version {result.version} ({result.row_count} rows)")
         else:
             context.log.info(f"{mart}: unchanged; LATEST stays {result.version}")
-        version_dir = store.version_dir(mart, result.version)
         context.add_output_metadata(
             {
                 "version": result.version,
@@ -79,7 +78,7 @@ def _release_asset(mart: str, check_keys: list[AssetCheckKey]) -> AssetsDefiniti
                 "reason": result.reason,
                 "rows": result.row_count,
                 "previous_version": result.previous_version or "",
-                "path": MetadataValue.path(str(version_dir)),
+                "path": MetadataValue.path(store.location(mart, result.version)),
                 "catalog": MetadataValue.path(str(store.catalog_path)),
             }
         )

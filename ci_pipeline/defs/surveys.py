@@ -84,7 +84,7 @@ def survey_wave_ingest(context: dg.AssetExecutionContext, pipeline: PipelineReso
 def published_versions(settings: Settings, mart: str) -> list[pd.DataFrame]:
     """Every published version of a survey mart: its hidden cells stay hidden, and the new build must not
     differ from any of them by a few people."""
-    store = MartStore(settings.warehouse_root)
+    store = MartStore.for_settings(settings)
     return [store.read(mart, version) for version in store.versions(mart)]
 
 

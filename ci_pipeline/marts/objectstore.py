@@ -50,6 +50,16 @@ def is_url(location: object) -> bool:
     return "://" in text and not text.startswith("file://")
 
 
+def exists(location: str | os.PathLike) -> bool:
+    """Whether a local path, or an object or prefix at a URL (credentials from the environment), exists."""
+    if not is_url(location):
+        return os.path.exists(location)
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(str(location), use_listings_cache=False)
+    return fs.exists(path)
+
+
 def _precondition_failed(error: BaseException) -> bool:
     """Whether an error (s3fs wraps botocore's ClientError) is a failed If-Match / If-None-Match: 412, or
     409 ConditionalRequestConflict when two conditional PUTs of one key race."""
