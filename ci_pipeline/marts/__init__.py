@@ -1,7 +1,8 @@
 """Versioned Parquet marts and the DuckDB catalogue analysts query.
 
 The package: layout (names, version identity, boundaries), backends (StoreBackend, LocalBackend), store
-(MartStore: read, publish, prune, catalogue), repair (what every writer does first).
+(MartStore: read, publish, prune, catalogue), repair (what every writer does first), objectstore
+(ObjectStoreBackend: the same store in a bucket, CI_PIPELINE_WAREHOUSE=s3://bucket/prefix).
 
     <warehouse>/marts/<mart>/version=<UTC timestamp>/part-0.parquet
     <warehouse>/marts/<mart>/version=<UTC timestamp>/_manifest.json
