@@ -265,6 +265,19 @@ def test_the_lease_keeps_a_second_writer_out_and_is_taken_over_when_abandoned(bu
     assert second.list("marts") == []
 
 
+def test_a_store_without_conditional_writes_reads_then_writes_under_the_lease(tmp_path):
+    # memory:// stands for any fsspec store without If-Match: LATEST is compared, then written.
+    backend = ObjectStoreBackend(f"memory://{tmp_path.name}/warehouse")
+    assert not backend.conditional
+    store = MartStore(tmp_path / "work", backend)
+    first = store.publish(MART, frame(1)).version
+    second = store.publish(MART, frame(2)).version
+    assert store.versions(MART) == [first, second] and store.repair() == []
+    with pytest.raises(PointerMoved):
+        backend.swap(f"marts/{MART}/{LATEST_FILE}", "other", first)
+    assert store.latest_version(MART) == second
+
+
 # DuckDB over the bucket ---------------------------------------------------------------------------------------
 def test_duckdb_queries_the_marts_in_the_bucket(bucket, tmp_path, s3_env):
     store = open_store(bucket, tmp_path / "work")

@@ -39,8 +39,9 @@ from ci_pipeline.marts.layout import LOCK_FILE, MartError, PointerMoved
 # How long a lease holds when its holder cannot be asked whether it is alive (it ran on another host). A
 # publish of every mart takes seconds; the lease is not renewed while held.
 LEASE_SECONDS = 900
-# How long a writer waits for another's lease before it gives up with an error naming the holder.
-LEASE_WAIT_SECONDS = 600.0
+# How long a writer waits for another's lease before it gives up with an error naming the holder: past
+# the expiry of a lease a crashed writer on another host left.
+LEASE_WAIT_SECONDS = LEASE_SECONDS + 60.0
 LEASE_POLL_SECONDS = 0.5
 
 
