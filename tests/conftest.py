@@ -54,20 +54,25 @@ def indicator_values(store):
     return store.read("indicator_values")
 
 
+def _started(start, unavailable):
+    """A server for the session: skipped with the reason when it cannot be started here, stopped at the end."""
+    try:
+        server = start()
+    except unavailable as missing:
+        pytest.skip(str(missing))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def postgres():
     """A PostgreSQL server on 127.0.0.1 for the deployment tests (tests/pgserver.py), stopped and removed
     at the end of the session; skipped with the reason where no server binaries are installed."""
     from pgserver import PostgresServer, PostgresUnavailable
 
-    try:
-        server = PostgresServer.start()
-    except PostgresUnavailable as missing:
-        pytest.skip(str(missing))
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _started(PostgresServer.start, PostgresUnavailable)
 
 
 @pytest.fixture(scope="session")
@@ -76,14 +81,7 @@ def s3_server():
     at the end of the session; skipped with the reason where moto or s3fs is not installed."""
     from s3server import S3Server, S3Unavailable
 
-    try:
-        server = S3Server.start()
-    except S3Unavailable as missing:
-        pytest.skip(str(missing))
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _started(S3Server.start, S3Unavailable)
 
 
 @pytest.fixture
