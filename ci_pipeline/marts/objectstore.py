@@ -18,8 +18,9 @@ Publishing keeps the commit rule of ci_pipeline.marts without a rename:
 Where the store has no conditional writes (fsspec filesystems other than S3: memory://, a mounted path
 through file://, ...), `conditional` is False: LATEST and the lease are written after reading them, and
 only the lease keeps two writers apart, which is not atomic there: run one writer at a time (the nightly
-schedule does) or use S3. (Google Cloud Storage, Azure Blob and R2 answer S3's conditional headers through
-their S3-compatible endpoints.)
+schedule does) or use S3. AWS S3 answers both headers (If-None-Match since August 2024, If-Match since
+November 2024); an S3-compatible store must implement them too (moto does; check a store's documentation),
+or two writers at the same moment are kept apart by the lease's check alone.
 """
 
 from __future__ import annotations
