@@ -378,6 +378,21 @@ def test_a_url_as_the_warehouse_selects_object_storage_and_the_default_stays_loc
     assert type(MartStore.for_settings(local).backend).__name__ == "LocalBackend"
 
 
+def test_the_embedded_default_publishes_without_an_s3_client(tmp_path):
+    script = textwrap.dedent(f'''
+        import sys
+        import pandas as pd
+        from ci_pipeline.marts import MartStore
+        from ci_pipeline.settings import Settings
+        settings = Settings.from_env({{}}).with_(warehouse_root={str(tmp_path / "warehouse")!r})
+        MartStore.for_settings(settings).publish("regions", pd.DataFrame({{"region_code": ["0301"]}}))
+        print(sorted(name for name in ("s3fs", "botocore", "aiobotocore") if name in sys.modules))
+    ''')
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    assert (tmp_path / "warehouse" / "marts" / "regions" / LATEST_FILE).is_file()
+
+
 @pytest.mark.slow
 def test_the_pipeline_runs_into_a_bucket_twice_and_the_second_run_publishes_nothing(
         bucket, tmp_path, pipeline_run, monkeypatch):
