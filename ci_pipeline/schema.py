@@ -9,9 +9,13 @@ turns `contract(mart)` into its column schema; docs/DATA_DICTIONARY.md is genera
 (`python -m ci_pipeline.dictionary`, `--check` exits 1 when stale); tests compare every mart the
 pipeline publishes, and every expectation suite in checks/, with it.
 
-Types are what is stored, including one quirk a reader should know: a bool column with nulls is object
-(goal_progress gap_significant, is_estimate, meets_target). Builders cast to these types (`conform`), so a
-text column that is null in every row of a build is still text.
+Types are what is stored. Builders cast to the pandas types (str, float64, int64, Int64, bool, object), so a
+text column that is null in every row of a build is still text; one quirk a reader should know: a bool
+column with nulls is object (goal_progress gap_significant, is_estimate). Three types exist only in what is
+published: `date` (Parquet DATE: the builder's ISO date text), `timestamp` (TIMESTAMP WITH TIME ZONE, UTC:
+the builder's ISO-8601 instants, whichever offset spelling the source used) and `json` (Parquet JSON: the
+builder's JSON text). MartStore.publish converts them through `to_arrow`, refusing a value that does not
+parse (naming the mart, column and row) rather than publishing it as null.
 """
 
 from __future__ import annotations
@@ -19,12 +23,22 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-DTYPES = ("str", "float64", "int64", "Int64", "bool", "object")
+import pandas as pd
+import pyarrow as pa
+
+DTYPES = ("str", "float64", "int64", "Int64", "bool", "object", "date", "timestamp", "json")
 
 # The DuckDB type a column of each dtype reads as from the published Parquet (object: whatever the values
 # are; the column's description says).
 SQL_TYPES = {"str": "VARCHAR", "float64": "DOUBLE", "int64": "BIGINT", "Int64": "BIGINT", "bool": "BOOLEAN",
-             "object": "varies"}
+             "object": "varies", "date": "DATE", "timestamp": "TIMESTAMP WITH TIME ZONE", "json": "JSON"}
+
+# The pandas dtype `pd.read_parquet` gives back for each published-only type (dates as datetime.date).
+_READ_BACK = {"date": "object", "timestamp": "datetime64[us, UTC]", "json": "str"}
+
+
+class ContractError(ValueError):
+    """A value that cannot be stored as its column's contract type."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +74,11 @@ class Contract:
     @property
     def dtypes(self) -> dict[str, str]:
         return {column.name: column.dtype for column in self.columns}
+
+    @property
+    def read_dtypes(self) -> dict[str, str]:
+        """The pandas dtype of each column as `pd.read_parquet` reads the published file."""
+        return {column.name: _READ_BACK.get(column.dtype, column.dtype) for column in self.columns}
 
     @property
     def descriptions(self) -> dict[str, str]:
@@ -142,7 +161,10 @@ INDICATOR_VALUES = Contract(
         Column("harmonisation_rule", "str", "the named rule that mapped the code (geography.harmonise.RULES)"),
         Column("harmonisation_outcome", "str", "unchanged, respelled, renumbered, not_mapped or collision"),
         Column("aggregate_of_districts", "bool", "an SSB total over districts given the municipality's code"),
-        *(_tidy[name] for name in ("source_updated", "retrieved_at", "snapshot_sha256", "provenance")),
+        Column("source_updated", "timestamp", "the source's updated / modifiedAt (null: the source gave none, or "
+               "none that reads as a time)"),
+        Column("retrieved_at", "timestamp", "when the answer was retrieved"),
+        *(_tidy[name] for name in ("snapshot_sha256", "provenance")),
     ),
     tuple(OBSERVATION_KEY),
 )
@@ -156,8 +178,8 @@ REGIONS = Contract(
         Column("name_en", "str", "name in English (the country only)"),
         Column("level", "str", "country, county, municipality or district"),
         Column("parent_code", "str", "the county of a municipality, the municipality of a district"),
-        Column("valid_from", "str", "first day of validity (ISO date); null = since before the history"),
-        Column("valid_to", "str", "first day no longer valid (exclusive); null = current"),
+        Column("valid_from", "date", "first day of validity (ISO date); null = since before the history"),
+        Column("valid_to", "date", "first day no longer valid (exclusive); null = current"),
         Column("is_current", "bool", "valid today"),
         Column("is_unknown_district", "bool", "the district 99 'unknown' of a municipality"),
         Column("source", "str", "klass, ssb (older divisions from table 10826's labels) or constant"),
@@ -178,7 +200,7 @@ INDICATORS = Contract(
         Column("unit", "str", "persons, percent, nok, per_1000, ..."),
         Column("polarity", "str", "higher_is_better or higher_is_worse"),
         Column("kind", "str", "share, count, rate or amount"),
-        Column("sources", "str", "the catalogue entries it comes from, as a JSON list"),
+        Column("sources", "json", "the catalogue entries it comes from, a JSON list"),
         Column("numerator", "str", "what is counted"),
         Column("denominator", "str", "out of what"),
         Column("test", "str", "binomial, poisson or none"),
@@ -215,7 +237,7 @@ _GOALS = (
     Column("target_change_pct", "float64", "relative: percent change from each region's own baseline"),
     Column("target_close_pct", "float64", "gap_closing: percent of the distance to the reference to close"),
     Column("target_reference", "str", "gap_closing: oslo, norway or best_district (its figure at baseline)"),
-    Column("target_overrides", "str", "per-region overrides as a JSON object: region code -> target and reason"),
+    Column("target_overrides", "json", "per-region overrides, a JSON object: region code -> target and reason"),
     Column("target_year", "int64", "the year the target is for"),
 )
 _goal = {column.name: column for column in _GOALS}
@@ -305,7 +327,7 @@ GOAL_PROGRESS = Contract(
         Column("comparison_note", "str", "why a comparison was not tested"),
         Column("gap_best_region_code", "str", "gap rows: the best bydel"),
         Column("gap_worst_region_code", "str", "gap rows: the worst bydel"),
-        Column("gap_n_districts", "float64", "gap rows: bydeler with a value (float64: null on value rows)"),
+        Column("gap_n_districts", "Int64", "gap rows: bydeler with a value (null on value rows)"),
         Column("gap_test", "str", "gap rows: the test of best against worst"),
         Column("gap_p_value", "float64", "gap rows: its raw p-value (never 0)"),
         Column("gap_q_value", "float64", "gap rows: its Benjamini-Hochberg q-value"),
@@ -329,7 +351,7 @@ SURVEY_RESULTS = Contract(
     "survey_results", "wave x district x indicator x group (suppressed cells keep their row)",
     (
         Column("wave", "str", "survey wave id, e.g. 2024-spring"),
-        Column("wave_date", "str", "the wave's date (ISO)"),
+        Column("wave_date", "date", "the wave's date"),
         _survey["district_code"],
         Column("district_name", "str", "district name"),
         Column("focus_area", "str", "the codebook's focus area"),
@@ -381,7 +403,7 @@ STORIES = Contract(
         Column("region_name", "str", "region name"),
         Column("period", "str", "the period it speaks of: a year, a range of years or a survey wave"),
         Column("partner", "str", "who wrote it"),
-        Column("written_on", "str", "when it was written (ISO date)"),
+        Column("written_on", "date", "when it was written"),
         Column("is_example", "bool", "an example shipped with the project, not a partner's account"),
         Column("body_markdown", "str", "the text, in the safe Markdown subset the report renders"),
     ),
@@ -400,6 +422,63 @@ INDICATOR_COLUMNS = INDICATORS.names
 GOALS_COLUMNS = GOALS.names
 PROGRESS_COLUMNS = GOAL_PROGRESS.names
 STORY_COLUMNS = STORIES.names
+
+
+def to_arrow(frame: pd.DataFrame, contract: Contract | None) -> pa.Table:
+    """`frame` as the Arrow table to publish, its published-only columns (`date`, `timestamp`, `json`)
+    converted from the builder's text. A value that does not parse raises ContractError naming the column
+    and row; nothing becomes null on the way. The pandas metadata Arrow keeps says the converted dtypes, so
+    `pd.read_parquet` gives `read_dtypes` back."""
+    frame = frame.reset_index(drop=True)
+    published = [column for column in (contract.columns if contract else ())
+                 if column.dtype in _PARSERS and column.name in frame.columns]
+    if published:
+        frame = frame.assign(**{column.name: _parsed(frame[column.name], column, contract.name)
+                                for column in published})
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for column in published:
+        if column.dtype == "json":
+            position = table.column_names.index(column.name)
+            table = table.set_column(position, table.field(position).with_type(pa.json_()),
+                                     table.column(position).cast(pa.json_()))
+    return table
+
+
+def _parse_json(values: pd.Series) -> pd.Series:
+    for value in values.dropna():
+        json.loads(value)
+    return values
+
+
+# How each published-only type is read from the builder's text; each raises ValueError on a bad value.
+_PARSERS = {
+    # ISO 8601 with any offset spelling (SSB's `Z`, FHI's `.0000000+00:00`), to UTC, in microseconds
+    # (DuckDB's TIMESTAMPTZ resolution: FHI's seventh fractional digit, 100 ns, is dropped).
+    "timestamp": lambda values: pd.to_datetime(values, utc=True, format="ISO8601").dt.floor("us").dt.as_unit("us"),
+    "date": lambda values: pd.Series([None if pd.isna(day) else day.date()
+                                      for day in pd.to_datetime(values, format="%Y-%m-%d")], dtype=object),
+    "json": _parse_json,
+}
+_EXPECTED = {"date": "date (YYYY-MM-DD)", "timestamp": "ISO 8601 instant", "json": "JSON text"}
+
+
+def _parsed(values: pd.Series, column: Column, dataset: str) -> pd.Series:
+    parse = _PARSERS[column.dtype]
+    try:
+        return parse(values)
+    except (ValueError, TypeError) as error:
+        row = next((row for row, value in values.dropna().items() if not _parses(parse, value)),
+                   values.first_valid_index())
+        raise ContractError(f"{dataset}.{column.name}: row {row} holds {values[row]!r}, which is not a "
+                            f"{_EXPECTED[column.dtype]} ({error})") from error
+
+
+def _parses(parse, value: object) -> bool:
+    try:
+        parse(pd.Series([value]))
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 def contract(name: str) -> Contract:

@@ -269,4 +269,4 @@ def test_a_moved_updated_in_an_oslo_answer_counts_as_a_change(clean_live, standi
     values = warehouse.store.read("indicator_values")
     assert warehouse.store.latest_version("indicator_values") != latest["indicator_values"]
     moved = values[(values["table_id"] == "OK-SOS001") | (values["table_id"] == "OK-SOS001/10826")]
-    assert set(moved["source_updated"]) == {"2030-01-01T07:00:00Z"}
+    assert set(moved["source_updated"]) == {pd.Timestamp("2030-01-01T07:00:00Z")}

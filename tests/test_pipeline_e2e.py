@@ -8,6 +8,7 @@ free text anywhere the run wrote), and the goal report.
 """
 
 import re
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -165,16 +166,16 @@ def test_regions_mart_holds_big_city_districts_with_history(store):
     assert set(OSLO_BYDELER) <= set(oslo.index)
     assert oslo.loc[OSLO_BYDELER, "valid_to"].isna().all()
     historical_oslo = oslo[oslo["valid_to"].notna()]
-    assert len(historical_oslo) >= 25 and (historical_oslo["valid_to"] == "2004-01-01").all()
+    assert len(historical_oslo) >= 25 and (historical_oslo["valid_to"] == date(2004, 1, 1)).all()
 
-    for old, new, changed in (("1201", "4601", "2020-01-01"), ("1601", "5001", "2018-01-01")):
+    for old, new, changed in (("1201", "4601", date(2020, 1, 1)), ("1601", "5001", date(2018, 1, 1))):
         assert len(of(old)) > 0 and (of(old)["valid_to"] <= changed).all(), old
         assert len(of(new)) > 0 and (of(new)["valid_from"] == changed).all(), new
         assert of(new)["valid_to"].isna().all(), new
 
     stavanger = of("1103")
-    assert stavanger.loc[["110308", "110309"], "valid_from"].tolist() == ["2020-01-01", "2020-01-01"]
-    assert (stavanger.drop(["110308", "110309"])["valid_from"] < "2020-01-01").all()
+    assert stavanger.loc[["110308", "110309"], "valid_from"].tolist() == [date(2020, 1, 1)] * 2
+    assert (stavanger.drop(["110308", "110309"])["valid_from"] < date(2020, 1, 1)).all()
 
     dated = districts[districts["valid_to"].notna()]
     assert (dated["valid_from"] < dated["valid_to"]).all()

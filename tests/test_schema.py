@@ -6,7 +6,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from datetime import date
+
+import duckdb
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from ci_pipeline.marts import MartStore
@@ -21,7 +25,9 @@ from ci_pipeline.schema import (
     TIDY_OBSERVATIONS,
     Column,
     Contract,
+    ContractError,
     observation_key_without,
+    to_arrow,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -118,8 +124,50 @@ def test_observation_key_and_the_keys_derived_from_it():
 def test_indicator_values_shares_the_tidy_columns_definitions():
     tidy = {column.name: column for column in TIDY_OBSERVATIONS.columns}
     shared = [column for column in MARTS["indicator_values"].columns if column.name in tidy]
-    assert [column.name for column in shared if column is not tidy[column.name]] == ["region_code"]
+    # region_code is harmonised; the two instants are published as timestamps, not the sources' text.
+    assert [column.name for column in shared if column is not tidy[column.name]] == [
+        "region_code", "source_updated", "retrieved_at"]
     assert set(TIDY_OBSERVATIONS.names) <= set(MARTS["indicator_values"].names)
+
+
+TYPED = Contract("typed", "test row", (Column("key", "str", "k"), Column("on", "date", "a date"),
+                                       Column("at", "timestamp", "an instant"), Column("doc", "json", "a document"),
+                                       Column("n", "Int64", "a count")), ("key",))
+
+
+def test_published_types_are_converted_from_the_builders_text_and_read_back_as_the_contract_says(tmp_path):
+    frame = pd.DataFrame({"key": ["a", "b", "c"], "on": ["2024-10-15", None, "2020-01-01"],
+                          # SSB's and FHI's spellings of one instant, and an instant given in another zone
+                          "at": ["2024-01-12T05:52:00Z", "2024-01-12T05:52:00.0000000+00:00",
+                                 "2024-01-12T06:52:00+01:00"],
+                          "doc": ['["ssb"]', None, '{"0301": {"target": 5}}'],
+                          "n": pd.array([15, None, 3], dtype="Int64")})
+    table = to_arrow(frame, TYPED)
+    assert [str(field.type) for field in table.schema] == [
+        "large_string", "date32[day]", "timestamp[us, tz=UTC]", "extension<arrow.json>", "int64"]
+    pq.write_table(table, tmp_path / "typed.parquet")
+    back = pd.read_parquet(tmp_path / "typed.parquet")
+    assert {column: str(dtype) for column, dtype in back.dtypes.items()} == TYPED.read_dtypes
+    assert back["on"].tolist() == [date(2024, 10, 15), None, date(2020, 1, 1)]
+    assert back["at"].nunique() == 1 and str(back["at"][0]) == "2024-01-12 05:52:00+00:00"
+    assert back["doc"].tolist()[::2] == ['["ssb"]', '{"0301": {"target": 5}}'] and pd.isna(back["doc"][1])
+    described = duckdb.sql(f"DESCRIBE SELECT * FROM '{tmp_path / 'typed.parquet'}'").fetchall()
+    assert [row[1] for row in described] == ["VARCHAR", "DATE", "TIMESTAMP WITH TIME ZONE", "JSON", "BIGINT"]
+    assert [SQL_TYPES[column.dtype] for column in TYPED.columns] == [row[1] for row in described]
+
+
+@pytest.mark.parametrize(("column", "bad", "expected"), [
+    ("on", "15.10.2024", r"typed\.on: row 1 holds '15\.10\.2024', which is not a date \(YYYY-MM-DD\)"),
+    ("at", "yesterday", r"typed\.at: row 1 holds 'yesterday', which is not a ISO 8601 instant"),
+    ("doc", "{not json", r"typed\.doc: row 1 holds '\{not json', which is not a JSON text"),
+])
+def test_a_value_that_is_not_its_published_type_is_refused_naming_column_and_row(column, bad, expected):
+    frame = pd.DataFrame({"key": ["a", "b"], "on": ["2024-10-15", "2024-10-16"],
+                          "at": ["2024-01-12T05:52:00Z", "2024-01-12T05:52:00Z"], "doc": ["[]", "{}"],
+                          "n": pd.array([1, 2], dtype="Int64")})
+    frame.loc[1, column] = bad
+    with pytest.raises(ContractError, match=expected):
+        to_arrow(frame, TYPED)
 
 
 # --- (a) what the pipeline publishes -----------------------------------------------------------------
@@ -132,7 +180,7 @@ def test_every_published_mart_has_exactly_the_contract_columns_order_and_dtypes(
     for name, contract in MARTS.items():
         frame = store.read(name)
         assert list(frame.columns) == contract.names, name
-        assert {column: str(dtype) for column, dtype in frame.dtypes.items()} == contract.dtypes, name
+        assert {column: str(dtype) for column, dtype in frame.dtypes.items()} == contract.read_dtypes, name
         assert not frame.duplicated(list(contract.primary_key)).any(), name
 
 

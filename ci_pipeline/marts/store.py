@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 
 from ci_pipeline import catalog
 from ci_pipeline.archive import file_sha256, fsync_dir, sha256_bytes
@@ -43,6 +42,7 @@ from ci_pipeline.marts.layout import (
     with_contract,
 )
 from ci_pipeline.marts.repair import StoreRepair
+from ci_pipeline.schema import MARTS, to_arrow
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,7 @@ class MartStore(StoreRepair):
     ) -> PublishResult:
         """Write a new version of `mart` unless its content equals the latest one; then point LATEST at it."""
         # Hash what a reader gets back from Parquet, so the manifest's hash is checkable against the file.
-        table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+        table = to_arrow(frame, MARTS.get(mart))
         frame = table.to_pandas()
         digest = content_sha256(frame)
         with self._writing() as repaired:
