@@ -107,11 +107,20 @@ def test_every_suite_is_attached_as_a_check_to_its_asset(graph):
     expected = {AssetCheckKey(AssetKey.from_user_string(asset), name)
                 for name, assets in suites.items() for asset in assets}
     assert len(expected) == sum(len(assets) for assets in suites.values()) >= 20
-    assert set(graph.asset_check_keys) == expected
+    suite_checks = {key for key in graph.asset_check_keys if key.name != "freshness"}
+    assert suite_checks == expected
+
+
+def test_every_raw_asset_has_a_non_blocking_freshness_check(graph):
+    freshness = {key for key in graph.asset_check_keys if key.name == "freshness"}
+    assert {key.asset_key for key in freshness} == {AssetKey(["raw", name]) for name in catalogue_names()}
+    assert not any(graph.get(key).blocking for key in freshness)
 
 
 def test_suites_with_error_entries_are_blocking_checks(graph):
     for check_key in graph.asset_check_keys:
+        if check_key.name == "freshness":
+            continue
         blocking = suite_has_error_entry(REPO / "checks" / f"{check_key.name}.yaml")
         assert graph.get(check_key).blocking == blocking, check_key
     # write-audit-publish: every staged mart has a blocking audit before its release
@@ -141,7 +150,7 @@ def test_nightly_schedule_runs_outside_ssb_busy_hours():
     assert schedule.cron_schedule == "30 2 * * *"
     assert schedule.execution_timezone == "Europe/Oslo"
     assert schedule.default_status == DefaultScheduleStatus.RUNNING
-    assert schedule.job_name == "pipeline_job"
+    assert schedule.job_name == "refresh_job"
 
     minute, hour, *_ = schedule.cron_schedule.split()
     start = int(hour) * 60 + int(minute)
