@@ -12,15 +12,20 @@
     reports/goal_report  the static HTML goal report                              group reports
 """
 
+import importlib
+
 from dagster import (
     AssetKey,
     AssetSelection,
     Definitions,
+    ExecutorDefinition,
     define_asset_job,
     in_process_executor,
+    multiprocess_executor,
 )
 
 from ci_pipeline.catalogue import load_catalogue
+from ci_pipeline.config import ConfigError
 from ci_pipeline.defs.annotations import annotate, check_owner_groups
 from ci_pipeline.defs.automation import build_after_refresh_sensor, nightly_refresh, refresh_job
 from ci_pipeline.defs.checks import build_suite_checks, unknown_suite_assets
@@ -41,6 +46,30 @@ from ci_pipeline.settings import Settings
 
 class DefinitionsError(Exception):
     pass
+
+
+# The step-per-pod executors: module and pyproject extra. Configured in deploy/, not run here (no cluster).
+POD_EXECUTORS = {"k8s": ("dagster_k8s", "k8s"), "celery_k8s": ("dagster_celery_k8s", "celery-k8s")}
+
+
+def pipeline_executor(name: str) -> ExecutorDefinition:
+    """The executor CI_PIPELINE_EXECUTOR names (in_process, multiprocess, k8s or celery_k8s)."""
+    if name == "in_process":
+        return in_process_executor
+    if name == "multiprocess":
+        # Each step process forks from a server that has already imported the definitions, the instance's
+        # storage (SQLite or Postgres) and Great Expectations (the checks): seconds less per step than a
+        # fresh interpreter. A module that is not installed is skipped.
+        return multiprocess_executor.configured({"start_method": {"forkserver": {"preload_modules": [
+            "ci_pipeline.definitions", "dagster._core.storage.sqlite_storage", "dagster_postgres",
+            "great_expectations"]}}})
+    module_name, extra = POD_EXECUTORS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        problem = f"environment: CI_PIPELINE_EXECUTOR: {name} needs {module_name} (pip install 'ci_pipeline[{extra}]')"
+        raise ConfigError([problem]) from None
+    return getattr(module, f"{name}_job_executor")
 
 
 def _partitioned(assets) -> set[AssetKey]:
@@ -76,13 +105,14 @@ def build_definitions(settings: Settings | None = None, include_checks: bool = T
     check_owner_groups(ownership, [*staged_assets, *release_assets], settings.catalogue_root)
     versions = CodeVersions(settings, suites, {spec.name: spec for spec in specs})
     assets = annotate([*staged_assets, *release_assets], versions, ownership)
+    executor = pipeline_executor(settings.executor)
 
     pipeline_job = define_asset_job(
         "pipeline_job",
         selection=AssetSelection.all() - AssetSelection.assets(*_partitioned(assets)),
         description="Refresh every source (downloading only what changed), rebuild, audit and publish every mart "
         "and the goal report. Survey waves are ingested by survey_ingest_job, one partition per wave.",
-        executor_def=in_process_executor,
+        executor_def=executor,
     )
     # When things run and what a build rebuilds (defs/automation.py): the nightly refresh, and a build of
     # whatever a refresh or a survey wave left out of sync.
@@ -98,8 +128,15 @@ def build_definitions(settings: Settings | None = None, include_checks: bool = T
             "pipeline": pipeline,
             "io_manager": WarehouseIOManager(pipeline=pipeline),
         },
-        executor=in_process_executor,
+        executor=executor,
     )
 
 
 defs = build_definitions()
+
+
+def pipeline_job_from_environment():
+    """pipeline_job of the definitions the environment's settings give: what run.py hands an out-of-process
+    executor, whose step processes load this module again (dagster.reconstructable needs a module-level
+    function)."""
+    return defs.resolve_job_def("pipeline_job")

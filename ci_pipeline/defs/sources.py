@@ -18,7 +18,7 @@ from dagster import (
 )
 
 from ci_pipeline.catalogue import CatalogueEntry
-from ci_pipeline.defs.resources import PipelineResource
+from ci_pipeline.defs.resources import PipelineResource, api_pool
 from ci_pipeline.defs.versions import source_data_version
 from ci_pipeline.ingest import SourceState, fetch_table, staged_observations
 
@@ -59,6 +59,7 @@ def _assets_for(spec: CatalogueEntry) -> list[AssetsDefinition]:
         kinds={spec.source, FILE_KINDS.get(spec.source, "json")},
         description=_describe(spec, "raw"),
         tags={"source": spec.source},
+        pool=api_pool(spec.source),
     )
     def raw_table(context: AssetExecutionContext, pipeline: PipelineResource) -> Output[dict]:
         settings = pipeline.settings
