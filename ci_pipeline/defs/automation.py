@@ -9,7 +9,9 @@ survey waves, and the tags that say which run was which.
    status, the one its UI shows as "Unsynced" and `RunRequest(stale_assets_only=True)` uses: an asset
    never materialised, or whose code version or whose inputs' data versions differ from what its last
    materialisation recorded. After an unchanged refresh nothing is out of sync, so nothing is built and
-   nothing is published; the answer costs a few reads of the run storage.
+   nothing is published; the answer costs a few reads of the run storage. An asset whose stored file is
+   gone (a warehouse deleted or restored without its run history) counts as out of sync too, and a
+   release is built with its staged mart, whose blocking suites must pass in the same build.
 
 Who runs it: `make run` (ci_pipeline/run.py) does both steps in process; in a deployment, the
 `nightly_refresh` schedule runs refresh_job at 02:30 Oslo time and the `build_after_refresh` sensor asks,
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from dagster import (
     AssetKey,
@@ -131,17 +134,30 @@ class BuildSelection:
         return "; ".join(shown[:limit]) + more
 
 
-def build_candidates(asset_graph: BaseAssetGraph, job_name: str = "pipeline_job") -> set[AssetKey]:
+def build_candidates(asset_graph: BaseAssetGraph, job_keys: Iterable[AssetKey]) -> set[AssetKey]:
     """The build step's assets: the job's unpartitioned assets outside the refresh layers."""
-    return {key for key in asset_graph.asset_keys_for_job(job_name)
-            if not is_refresh_key(key) and not asset_graph.get(key).is_partitioned}
+    return {key for key in job_keys if not is_refresh_key(key) and not asset_graph.get(key).is_partitioned}
+
+
+def missing_outputs(instance: DagsterInstance, keys: Iterable[AssetKey]) -> dict[AssetKey, str]:
+    """The keys whose last materialisation names a stored file or folder (`path` metadata) that is gone:
+    Dagster's versions say such an asset is in sync, but what it wrote has been deleted (a warehouse
+    removed or restored without its run history)."""
+    found = {}
+    for key in keys:
+        event = instance.get_latest_materialization_event(key)
+        path = event.asset_materialization.metadata.get("path") if event and event.asset_materialization else None
+        if path is not None and isinstance(path.value, str) and not Path(path.value).exists():
+            found[key] = f"its stored value {path.value} is missing"
+    return found
 
 
 def build_selection(instance: DagsterInstance, asset_graph: BaseAssetGraph,
-                    job_name: str = "pipeline_job") -> BuildSelection:
-    """The assets a build must materialise now (see the module docstring)."""
-    candidates = build_candidates(asset_graph, job_name)
-    reasons = out_of_sync(instance, asset_graph, sorted(candidates, key=AssetKey.to_user_string))
+                    job_keys: Iterable[AssetKey]) -> BuildSelection:
+    """The assets of a job (`job_keys`: pipeline_job's) a build must materialise now (module docstring)."""
+    candidates = sorted(build_candidates(asset_graph, job_keys), key=AssetKey.to_user_string)
+    reasons = out_of_sync(instance, asset_graph, candidates)
+    reasons.update(missing_outputs(instance, [key for key in candidates if key not in reasons]))
     selected: set[AssetKey] = set()
     pending = list(reasons)
     while pending:
@@ -152,6 +168,10 @@ def build_selection(instance: DagsterInstance, asset_graph: BaseAssetGraph,
         node = asset_graph.get(key)
         # A multi-asset that cannot run in part (one computation, several outputs) runs whole.
         pending += [*node.child_keys, *node.execution_set_asset_keys]
+        if key.path[0] == "releases":
+            # A release publishes only what its blocking suites passed in the same build (defs/releases.py):
+            # the staged mart is built and audited again with it.
+            pending += [parent for parent in node.parent_keys if parent.path[0] == "marts"]
     return BuildSelection(sorted(selected, key=AssetKey.to_user_string), reasons)
 
 
@@ -173,7 +193,9 @@ def build_after_refresh_sensor(pipeline_job, monitored_jobs) -> object:
         trigger = run.tags.get(TRIGGER_TAG, BY_HAND)
         if trigger == MAKE_RUN:
             return SkipReason(f"run {run.run_id} was started by make run, which builds in its own process")
-        selection = build_selection(context.instance, context.repository_def.asset_graph)
+        repository = context.repository_def
+        selection = build_selection(context.instance, repository.asset_graph,
+                                    repository.get_job(pipeline_job.name).asset_layer.selected_asset_keys)
         if not selection:
             return SkipReason(f"after run {run.run_id}: every asset is in sync with its code and inputs; "
                               "nothing to build")

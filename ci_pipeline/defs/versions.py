@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -35,11 +36,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetKey
+from dagster import AssetKey, BetaWarning
 
 from ci_pipeline.catalogue import CatalogueEntry
 from ci_pipeline.quality.suites import Suite
 from ci_pipeline.settings import Settings
+
+# Data versions on outputs are beta in Dagster 1.13; the warning would repeat once per asset and run.
+warnings.filterwarnings("ignore", message=r"Parameter `data_version`", category=BetaWarning)
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 # Libraries whose upgrade may change results (parsing, arithmetic, Parquet, checks).
