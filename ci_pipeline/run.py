@@ -26,7 +26,15 @@ from dagster import AssetKey, DagsterInstance, execute_job, in_process_executor,
 
 from ci_pipeline.archive import file_sha256
 from ci_pipeline.config import ConfigError
-from ci_pipeline.defs.automation import BUILD, MAKE_RUN, REFRESH, STEP_TAG, TRIGGER_TAG, build_selection, is_refresh_key
+from ci_pipeline.defs.automation import (
+    BUILD,
+    MAKE_RUN,
+    REFRESH,
+    STEP_TAG,
+    TRIGGER_TAG,
+    build_selection,
+    is_refresh_key,
+)
 from ci_pipeline.marts import MartStore
 from ci_pipeline.preflight import preflight
 from ci_pipeline.settings import Settings

@@ -52,10 +52,10 @@ def test_no_stamp_and_a_bad_stamp():
 
 
 def test_a_bad_rule_is_a_config_error(tmp_path):
+    import shutil
+
     from ci_pipeline.catalogue import load_catalogue
     from ci_pipeline.settings import Settings
-
-    import shutil
 
     catalogue = tmp_path / "assets"
     shutil.copytree(Settings.from_env({}).catalogue_root / "sources", catalogue / "sources")
