@@ -94,7 +94,7 @@ def test_a_source_with_a_new_version_rebuilds_what_depends_on_it_and_nothing_els
     graph.run(RAW, OTHER_RAW)
     selection = graph.selection()
     assert selection.keys == [MART, RELEASE, STAGING]
-    assert "raw/src" in selection.reasons[STAGING]
+    assert selection.reasons[STAGING] == "has a new dependency data version: raw/src"
     graph.run(*selection.keys)
     assert not graph.selection()
 

@@ -252,3 +252,26 @@ def test_make_dev_runs_dg_dev_on_an_overridable_port():
     assert "PORT ?= 3000" in makefile
     dev = makefile.split("\ndev:", 1)[1].split("\n\n", 1)[0]
     assert "dg dev" in dev and "--port $(PORT)" in dev and "dagster dev" not in dev
+
+
+def test_the_catalogue_is_one_read_only_duckdb_resource(tmp_path):
+    """dagster-duckdb's DuckDBResource, configured in one place (defs/resources.py), reads the analysts'
+    views as they do: a release reads its view through it after publishing."""
+    import duckdb
+    import pandas as pd
+    from dagster_duckdb import DuckDBResource
+
+    from ci_pipeline.defs.releases import view_rows
+    from ci_pipeline.defs.resources import catalogue_resource
+    from ci_pipeline.marts import MartStore
+    from ci_pipeline.settings import Settings
+
+    resource = defs.resources["catalogue"]
+    assert isinstance(resource, DuckDBResource) and resource.connection_config["access_mode"] == "READ_ONLY"
+
+    settings = Settings.from_env({}).with_(warehouse_root=tmp_path / "warehouse")
+    MartStore(settings.warehouse_root).publish("regions", pd.DataFrame({"code": ["0301", "030101"]}))
+    catalogue = catalogue_resource(settings)
+    assert view_rows(catalogue, "regions") == 2
+    with catalogue.get_connection() as connection, pytest.raises(duckdb.Error, match="read-only"):
+        connection.execute("CREATE TABLE scratch (a INTEGER)")

@@ -111,6 +111,13 @@ def test_the_rerun_builds_nothing_and_the_runs_are_tagged(pipeline_run):
     assert first.report and first.report == second.report and Path(first.report).is_file()
 
 
+def test_every_release_read_its_catalogue_view_through_the_duckdb_resource(pipeline_run):
+    for mart in MARTS:
+        event = pipeline_run.instance.get_latest_materialization_event(dg.AssetKey(["releases", mart]))
+        metadata = event.asset_materialization.metadata
+        assert metadata["catalog_rows"].value == metadata["dagster/row_count"].value == metadata["rows"].value, mart
+
+
 ASSET_STATE = """
 query {
   assetNodes {

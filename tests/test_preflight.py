@@ -112,11 +112,11 @@ def test_replay_summaries_say_the_snapshots_were_read_and_count_every_source():
     assert "  FAILED (the last good answers stand): fhi_1" in lines
     live = run.RunSummary(success=True, mode="live", sources_changed=["ssb_1"], marts={
         "regions": {"version": "v2", "published": True, "rows": 3}}, report="/w/reports/index.html",
-        build_reason="staging/ssb_1 (raw/ssb_1 has a new data version)")
+        build_reason="staging/ssb_1 (has a new dependency data version: raw/ssb_1)")
     assert live.lines() == [
         "1 sources asked in live mode: 1 new or changed, 0 unchanged",
         "  downloaded (new or changed): ssb_1",
-        "build step ran; out of sync: staging/ssb_1 (raw/ssb_1 has a new data version)",
+        "build step ran; out of sync: staging/ssb_1 (has a new dependency data version: raw/ssb_1)",
         "mart regions: published new version v2 (3 rows)",
         "goal report: /w/reports/index.html",
     ]

@@ -110,7 +110,7 @@ def out_of_sync(instance: DagsterInstance, asset_graph: BaseAssetGraph,
             found[key] = "never materialised"
         elif status == StaleStatus.STALE:
             found[key] = "; ".join(
-                f"{cause.dependency.asset_key.to_user_string()} {cause.reason}" if cause.dependency
+                f"{cause.reason}: {cause.dependency.asset_key.to_user_string()}" if cause.dependency
                 and cause.dependency.asset_key != key else cause.reason
                 for cause in resolver.get_stale_causes(key, partition_key))
     return found

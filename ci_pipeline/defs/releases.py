@@ -1,7 +1,8 @@
 """Publish step of write-audit-publish: releases/<mart> promotes the audited marts/<mart> build.
 
 marts/<mart> is the staged build (its expectation suites run on it as blocking asset checks); only when
-they pass does releases/<mart> run, write an immutable version and move LATEST. A release that runs in
+they pass does releases/<mart> run, write an immutable version and move LATEST, and then read the
+catalogue's view of the mart through the `catalogue` DuckDB resource: it must read what was published. A release that runs in
 another run than its staged build (a build that rebuilt only what was out of sync) checks the audit itself:
 every blocking suite must have passed on the very materialisation it publishes.
 """
@@ -22,6 +23,7 @@ from dagster import (
     Output,
     asset,
 )
+from dagster_duckdb import DuckDBResource
 
 from ci_pipeline.defs.resources import PipelineResource
 from ci_pipeline.marts import MartStore
@@ -67,6 +69,12 @@ def audit(context: AssetExecutionContext, mart: str, check_keys: list[AssetCheck
     return results
 
 
+def view_rows(catalogue: DuckDBResource, view: str) -> int:
+    """How many rows the catalogue's view `view` reads (what an analyst's `SELECT count(*)` sees)."""
+    with catalogue.get_connection() as connection:
+        return connection.execute('SELECT count(*) FROM "' + view.replace('"', '""') + '"').fetchone()[0]
+
+
 def build_release_assets(
     marts: list[str], check_keys_by_mart: dict[str, list[AssetCheckKey]], blocking: set[AssetCheckKey]
 ) -> list[AssetsDefinition]:
@@ -85,7 +93,8 @@ def _release_asset(mart: str, check_keys: list[AssetCheckKey], blocking: set[Ass
             "expectation suites on marts/" + mart + " passed; an unchanged build publishes nothing."
         ),
     )
-    def release(context: AssetExecutionContext, staged: pd.DataFrame, pipeline: PipelineResource) -> Output[dict]:
+    def release(context: AssetExecutionContext, staged: pd.DataFrame, pipeline: PipelineResource,
+                catalogue: DuckDBResource) -> Output[dict]:
         settings = pipeline.settings
         checks = audit(context, mart, check_keys, blocking)
         store = MartStore(settings.warehouse_root)
@@ -100,6 +109,12 @@ def _release_asset(mart: str, check_keys: list[AssetCheckKey], blocking: set[Ass
             context.log.info(f"{mart}: published version {result.version} ({result.row_count} rows)")
         else:
             context.log.info(f"{mart}: unchanged; LATEST stays {result.version}")
+        catalog_rows = view_rows(catalogue, mart)
+        if catalog_rows != result.row_count:
+            raise Failure(description=f"{mart}: the catalogue view `{mart}` in {store.catalog_path} reads "
+                          f"{catalog_rows} rows, the published version {result.version} holds {result.row_count}: "
+                          "analysts would read something else than what was published. The next publish "
+                          "rebuilds the catalogue; run releases/" + mart + " again.")
         version_dir = store.version_dir(mart, result.version)
         return Output(
             {"mart": mart, "version": result.version, "published": result.published, "reason": result.reason},
@@ -111,6 +126,7 @@ def _release_asset(mart: str, check_keys: list[AssetCheckKey], blocking: set[Ass
                 "reason": result.reason,
                 "rows": result.row_count,
                 "dagster/row_count": result.row_count,
+                "catalog_rows": catalog_rows,
                 "previous_version": result.previous_version or "",
                 "path": MetadataValue.path(str(version_dir)),
                 "catalog": MetadataValue.path(str(store.catalog_path)),
