@@ -11,7 +11,10 @@ What is checked:
 - in replay mode, the snapshot archive exists and holds snapshots (replay reads nothing else);
 - the warehouse folder, its state folder and its catalogue database can be written (tried, not guessed);
 - DAGSTER_HOME can be written, and every environment variable its dagster.yaml reads (`env: NAME`, e.g.
-  the Postgres password of deploy/dagster.yaml) is set.
+  the Postgres password of deploy/dagster.yaml) is set;
+- the survey pseudonymisation secret, where one is set, is usable (a weak one would refuse every real wave
+  in the middle of the run; unset, only illustrative waves can be ingested and a real one is refused with
+  its reason).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ci_pipeline.settings import Settings
+from ci_pipeline.surveys.pseudonymise import SECRET_ENV_VAR, weakness
 
 ENV_REFERENCE = re.compile(r"^\s*env:\s*['\"]?([A-Za-z_][A-Za-z0-9_]*)['\"]?\s*$", re.MULTILINE)
 
@@ -90,7 +94,16 @@ def _dagster_home(env: Mapping[str, str]) -> list[str]:
             "(deploy/README.md lists the instance's variables)" for name in missing]
 
 
+def _survey_secret(env: Mapping[str, str]) -> list[str]:
+    secret = env.get(SECRET_ENV_VAR)
+    why = weakness(secret) if secret else None
+    if why is None:
+        return []
+    return [f"{SECRET_ENV_VAR}: the survey pseudonymisation secret {why}; set a long random value "
+            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`) and keep it"]
+
+
 def preflight(settings: Settings, env: Mapping[str, str] | None = None) -> list[str]:
     """Every problem that would stop a run with these settings (module docstring); [] when there is none."""
     env = os.environ if env is None else env
-    return [*_folders(settings), *_warehouse(settings), *_dagster_home(env)]
+    return [*_folders(settings), *_warehouse(settings), *_dagster_home(env), *_survey_secret(env)]

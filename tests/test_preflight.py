@@ -56,6 +56,13 @@ def test_a_secret_the_instance_reads_from_the_environment(settings, tmp_path):
     assert preflight(settings, {"DAGSTER_HOME": str(home), "DAGSTER_PG_HOST": "db", "DAGSTER_PG_PASSWORD": "x"}) == []
 
 
+def test_a_weak_survey_secret(settings):
+    problems = preflight(settings, {"CI_SURVEY_PSEUDONYM_KEY": "abcdefgh"})
+    assert len(problems) == 1 and problems[0].startswith("CI_SURVEY_PSEUDONYM_KEY: the survey pseudonymisation "
+                                                         "secret is shorter than")
+    assert preflight(settings, {"CI_SURVEY_PSEUDONYM_KEY": "q8Zr-2vLx_Tf9mWc3KbN7yHd1sGp4JeA"}) == []
+
+
 def main_output(monkeypatch, capsys, env: dict[str, str]) -> tuple[int, str, str]:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
