@@ -68,12 +68,12 @@ def _warehouse(settings: Settings) -> list[str]:
     for folder in (settings.warehouse_root, settings.state_root):
         why = _writable(folder)
         if why is not None:
-            return [f"warehouse: cannot write in {folder} ({why}); make it writable for this user, "
-                    f"or set {variable} to a folder that is"]
+            return [(f"warehouse: cannot write in {folder} ({why}); make it writable for this user, "
+                     f"or set {variable} to a folder that is")]
     catalog = settings.catalog_path
     if catalog.exists() and not os.access(catalog, os.W_OK):
-        return [f"warehouse: {catalog} is read-only; make it writable (the run refreshes its views), "
-                f"or set {variable} to another warehouse"]
+        return [(f"warehouse: {catalog} is read-only; make it writable (the run refreshes its views), "
+                 f"or set {variable} to another warehouse")]
     return []
 
 
@@ -83,8 +83,8 @@ def _dagster_home(env: Mapping[str, str]) -> list[str]:
         return []
     why = _writable(Path(home))
     if why is not None:
-        return [f"DAGSTER_HOME: cannot write in {home} ({why}); make it writable, or point DAGSTER_HOME "
-                "at another folder (the run history lives there)"]
+        return [(f"DAGSTER_HOME: cannot write in {home} ({why}); make it writable, or point DAGSTER_HOME "
+                 "at another folder (the run history lives there)")]
     config = Path(home) / "dagster.yaml"
     if not config.is_file():
         return []
@@ -99,8 +99,8 @@ def _survey_secret(env: Mapping[str, str]) -> list[str]:
     why = weakness(secret) if secret else None
     if why is None:
         return []
-    return [f"{SECRET_ENV_VAR}: the survey pseudonymisation secret {why}; set a long random value "
-            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`) and keep it"]
+    return [(f"{SECRET_ENV_VAR}: the survey pseudonymisation secret {why}; set a long random value "
+            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`) and keep it")]
 
 
 def preflight(settings: Settings, env: Mapping[str, str] | None = None) -> list[str]:

@@ -95,7 +95,7 @@ class RunSummary:
         counts = [f"{len(self.sources_changed)} new or changed", f"{len(self.sources_unchanged)} unchanged"]
         if self.sources_failed:
             counts.append(f"{len(self.sources_failed)} FAILED")
-        out = [f"{total} sources {where}: {', '.join(counts)}"]
+        out = [f"{total} source{'s' if total != 1 else ''} {where}: {', '.join(counts)}"]
         if self.sources_changed:
             verb = "snapshot answers new or changed since the last run" if replay else "downloaded (new or changed)"
             out.append(f"  {verb}: {', '.join(sorted(self.sources_changed))}")

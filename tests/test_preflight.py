@@ -38,10 +38,10 @@ def test_replay_without_snapshots_and_missing_folders(settings, tmp_path):
     (tmp_path / "empty").mkdir()
     problems = preflight(settings.with_(snapshot_root=tmp_path / "empty", catalogue_root=tmp_path / "nowhere"), {})
     assert problems == [
-        f"catalogue: {tmp_path / 'nowhere'} is not a folder; set CI_PIPELINE_CATALOGUE to the folder, or unset it "
-        "for the repository's own",
-        f"snapshots: replay mode reads the snapshot archive, and {tmp_path / 'empty'} holds no snapshot; set "
-        "CI_PIPELINE_SNAPSHOTS to an archive, or CI_PIPELINE_MODE=live",
+        (f"catalogue: {tmp_path / 'nowhere'} is not a folder; set CI_PIPELINE_CATALOGUE to the folder, or unset it "
+        "for the repository's own"),
+        (f"snapshots: replay mode reads the snapshot archive, and {tmp_path / 'empty'} holds no snapshot; set "
+        "CI_PIPELINE_SNAPSHOTS to an archive, or CI_PIPELINE_MODE=live"),
     ]
     assert preflight(settings.with_(snapshot_root=tmp_path / "empty", mode="live"), {}) == []
 
@@ -51,8 +51,8 @@ def test_a_secret_the_instance_reads_from_the_environment(settings, tmp_path):
     (home / "dagster.yaml").write_text("storage:\n  postgres:\n    postgres_db:\n      password:\n"
                                        "        env: DAGSTER_PG_PASSWORD\n      hostname:\n        env: DAGSTER_PG_HOST\n")
     problems = preflight(settings, {"DAGSTER_HOME": str(home), "DAGSTER_PG_HOST": "db"})
-    assert problems == [f"DAGSTER_HOME: {home / 'dagster.yaml'} reads DAGSTER_PG_PASSWORD from the environment, "
-                        "and it is not set; set it (deploy/README.md lists the instance's variables)"]
+    assert problems == [(f"DAGSTER_HOME: {home / 'dagster.yaml'} reads DAGSTER_PG_PASSWORD from the environment, "
+                        "and it is not set; set it (deploy/README.md lists the instance's variables)")]
     assert preflight(settings, {"DAGSTER_HOME": str(home), "DAGSTER_PG_HOST": "db", "DAGSTER_PG_PASSWORD": "x"}) == []
 
 
@@ -84,7 +84,7 @@ def test_make_run_on_a_warehouse_it_cannot_write_stops_before_any_asset(monkeypa
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     home = dagster_home(tmp_path / "home")
-    code, out, err = main_output(monkeypatch, capsys, {"CI_PIPELINE_WAREHOUSE": str(blocker / "warehouse"),
+    code, _out, err = main_output(monkeypatch, capsys, {"CI_PIPELINE_WAREHOUSE": str(blocker / "warehouse"),
                                                        "DAGSTER_HOME": str(home)})
     assert code == 2 and "Traceback" not in err
     assert len(err.strip().splitlines()) == 2 and "CI_PIPELINE_WAREHOUSE" in err
@@ -121,7 +121,7 @@ def test_replay_summaries_say_the_snapshots_were_read_and_count_every_source():
         "regions": {"version": "v2", "published": True, "rows": 3}}, report="/w/reports/index.html",
         build_reason="staging/ssb_1 (has a new dependency data version: raw/ssb_1)")
     assert live.lines() == [
-        "1 sources asked in live mode: 1 new or changed, 0 unchanged",
+        "1 source asked in live mode: 1 new or changed, 0 unchanged",
         "  downloaded (new or changed): ssb_1",
         "build step ran; out of sync: staging/ssb_1 (has a new dependency data version: raw/ssb_1)",
         "mart regions: published new version v2 (3 rows)",
