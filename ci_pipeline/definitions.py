@@ -120,7 +120,7 @@ def build_definitions(settings: Settings | None = None, include_checks: bool = T
     pipeline = PipelineResource(settings=settings)
     return Definitions(
         assets=assets,
-        asset_checks=[*checks, *build_freshness_checks(specs)],
+        asset_checks=[*checks, *(build_freshness_checks(specs) if include_checks else [])],
         jobs=[pipeline_job, refresh_job, *SURVEY_JOBS],
         schedules=[nightly_refresh],
         sensors=[*SURVEY_SENSORS, build_after_refresh],
