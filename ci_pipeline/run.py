@@ -17,6 +17,7 @@ An unexpected error is one line on the terminal; its traceback goes to <warehous
 """
 
 import os
+import re
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -152,10 +153,13 @@ def _failures(result) -> list[str]:
         message = event.message
         if event.is_step_failure and event.step_failure_data.error is not None:
             error = event.step_failure_data.error
-            # Dagster wraps the asset's own exception; the innermost cause is what the code raised.
-            while error.cause is not None:
+            # Dagster wraps the asset's own exception: unwrap Dagster's errors, and stop at the first error
+            # the pipeline raised, which names the table or file; what it was raised from (a bare
+            # FileNotFoundError, a library's exception) stays in the event log.
+            while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
                 error = error.cause
-            message = error.message.strip()
+            # "ci_pipeline.archive.ArchiveError: ..." reads as "ArchiveError: ..."
+            message = re.sub(r"^(?:\w+\.)+(\w+): ", r"\1: ", error.message.strip())
         lines.append(f"{event.step_key or 'run'}: {message}")
     return lines
 

@@ -127,3 +127,22 @@ def test_replay_summaries_say_the_snapshots_were_read_and_count_every_source():
         "mart regions: published new version v2 (3 rows)",
         "goal report: /w/reports/index.html",
     ]
+
+
+def test_a_failed_step_is_summarised_by_the_pipeline_s_own_error_not_its_cause(tmp_path):
+    """A missing snapshot body: the summary names the archive entry and the missing body, not a bare
+    FileNotFoundError (which stays in the event log as the cause)."""
+    import dagster as dg
+
+    from ci_pipeline.archive import ArchiveError
+
+    @dg.asset(key=["raw", "ssb_1"])
+    def broken():
+        try:
+            (tmp_path / "missing.body").read_bytes()
+        except FileNotFoundError as exc:
+            raise ArchiveError("archive entry e.json names a body missing.body that is missing") from exc
+
+    result = dg.materialize([broken], raise_on_error=False)
+    assert run._failures(result)[0] == ("raw__ssb_1: ArchiveError: archive entry e.json names a body missing.body "
+                                        "that is missing")
