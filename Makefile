@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: setup run test test-fast dev bench clean
+PORT ?= 3000
+HOST ?= 127.0.0.1
+
+.PHONY: setup run test test-fast dev check-defs bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,9 +30,13 @@ test: setup
 test-fast: setup
 	$(BIN)/pytest -m "not slow"
 
-## make dev: the Dagster UI on http://127.0.0.1:3000
+## make dev: the Dagster UI on http://127.0.0.1:3000 (PORT=3001 make dev for another port; HOST likewise)
 dev: setup
-	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+	VIRTUAL_ENV="$(CURDIR)/$(VENV)" PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dg dev --use-active-venv --host $(HOST) --port $(PORT)
+
+## make check-defs: load the code location (every asset, check, job, schedule, sensor) as Dagster does
+check-defs: setup
+	VIRTUAL_ENV="$(CURDIR)/$(VENV)" PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dg check defs --use-active-venv
 
 ## make bench: every benchmark in benchmarks/, as one table of ratios
 bench: setup

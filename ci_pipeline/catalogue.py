@@ -37,6 +37,9 @@ Schema of one file (codes are strings: quote them, YAML reads 0301 as the octal 
                                            # (multi_year, the default, or school_year)
     snapshot_provenance: recorded | reconstructed | illustrative   # optional: what the embedded
                                            # snapshot of this table holds
+    freshness: {every: year, margin_days: 90}   # optional: the source's publishing rhythm (year,
+                                           # quarter, month or never) and how late it may be before the
+                                           # table counts as overdue (ci_pipeline/freshness.py)
     small_groups: {below: 5, note: "..."}  # oslo only: the table publishes groups under `below` as 0
                                            # (or leaves them empty); such a cell becomes ":" (suppressed)
     reference_time: end_of_year | during_year   # oslo only: a count per 31.12, or over the year
@@ -102,6 +105,8 @@ from ci_pipeline.config import (
     matching,
     raise_problems,
 )
+from ci_pipeline.freshness import DEFAULT as DEFAULT_FRESHNESS
+from ci_pipeline.freshness import Freshness
 from ci_pipeline.periods import RANGE_KINDS
 
 Name = Annotated[str, matching(r"[A-Za-z0-9_]+", "may only hold letters, digits and _ (it becomes an asset name)")]
@@ -122,6 +127,7 @@ class CatalogueEntry(ConfigModel):
     description: Text
     group: Text
     snapshot_provenance: Provenance | None = None
+    freshness: Freshness = DEFAULT_FRESHNESS
     # The file the entry was read from: set by the loader, never a key of the file.
     path: Path | None = None
 

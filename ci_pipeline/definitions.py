@@ -17,10 +17,8 @@ import importlib
 from dagster import (
     AssetKey,
     AssetSelection,
-    DefaultScheduleStatus,
     Definitions,
     ExecutorDefinition,
-    ScheduleDefinition,
     define_asset_job,
     in_process_executor,
     multiprocess_executor,
@@ -28,20 +26,22 @@ from dagster import (
 
 from ci_pipeline.catalogue import load_catalogue
 from ci_pipeline.config import ConfigError
+from ci_pipeline.defs.annotations import annotate, check_owner_groups
+from ci_pipeline.defs.automation import build_after_refresh_sensor, nightly_refresh, refresh_job
 from ci_pipeline.defs.checks import build_suite_checks, unknown_suite_assets
+from ci_pipeline.defs.freshness import build_freshness_checks
 from ci_pipeline.defs.geography import build_geography_assets
 from ci_pipeline.defs.goals import GOAL_ASSETS
 from ci_pipeline.defs.io import WarehouseIOManager
 from ci_pipeline.defs.releases import build_release_assets
-from ci_pipeline.defs.resources import PipelineResource
+from ci_pipeline.defs.resources import PipelineResource, catalogue_resource
 from ci_pipeline.defs.sources import build_source_assets
 from ci_pipeline.defs.stories import STORY_ASSETS
-from ci_pipeline.defs.surveys import SURVEY_ASSETS, SURVEY_JOBS, SURVEY_SENSORS
+from ci_pipeline.defs.surveys import SURVEY_ASSETS, SURVEY_JOBS, SURVEY_SENSORS, survey_ingest_job
+from ci_pipeline.defs.versions import CodeVersions
+from ci_pipeline.owners import load_ownership
 from ci_pipeline.quality.suites import load_suites
 from ci_pipeline.settings import Settings
-
-# 02:30 Oslo time: clear of SSB's metadata runs (05:00, 11:30) and the 07:55-08:15 publishing peak.
-NIGHTLY_CRON = "30 2 * * *"
 
 
 class DefinitionsError(Exception):
@@ -87,7 +87,7 @@ def build_definitions(settings: Settings | None = None, include_checks: bool = T
     built_keys = {key for a in staged_assets for key in a.keys}
     marts = sorted(key.path[1] for key in built_keys if key.path[0] == "marts")
 
-    checks = []
+    checks, suites = [], []
     if include_checks:
         suites = load_suites(settings.checks_root)
         unknown = unknown_suite_assets(suites, built_keys)
@@ -98,8 +98,13 @@ def build_definitions(settings: Settings | None = None, include_checks: bool = T
         mart: [ck for c in checks for ck in c.check_keys if ck.asset_key == AssetKey(["marts", mart])]
         for mart in marts
     }
-    release_assets = build_release_assets(marts, check_keys_by_mart)
-    assets = [*staged_assets, *release_assets]
+    blocking = {key for c in checks for key in c.check_keys if c.get_spec_for_check_key(key).blocking}
+    release_assets = build_release_assets(marts, check_keys_by_mart, blocking)
+    # Code versions, owners, column schemas and code references (defs/annotations.py).
+    ownership = load_ownership(settings.catalogue_root, root=settings.repo_root)
+    check_owner_groups(ownership, [*staged_assets, *release_assets], settings.catalogue_root)
+    versions = CodeVersions(settings, suites, {spec.name: spec for spec in specs})
+    assets = annotate([*staged_assets, *release_assets], versions, ownership)
     executor = pipeline_executor(settings.executor)
 
     pipeline_job = define_asset_job(
@@ -109,24 +114,20 @@ def build_definitions(settings: Settings | None = None, include_checks: bool = T
         "and the goal report. Survey waves are ingested by survey_ingest_job, one partition per wave.",
         executor_def=executor,
     )
-    nightly = ScheduleDefinition(
-        name="nightly_refresh",
-        job=pipeline_job,
-        cron_schedule=NIGHTLY_CRON,
-        execution_timezone="Europe/Oslo",
-        default_status=DefaultScheduleStatus.RUNNING,
-        description="Nightly refresh at 02:30 Oslo time, away from SSB's 05:00/11:30 maintenance and 08:00 publishing.",
-    )
+    # When things run and what a build rebuilds (defs/automation.py): the nightly refresh, and a build of
+    # whatever a refresh or a survey wave left out of sync.
+    build_after_refresh = build_after_refresh_sensor(pipeline_job, [refresh_job, survey_ingest_job])
     pipeline = PipelineResource(settings=settings)
     return Definitions(
         assets=assets,
-        asset_checks=checks,
-        jobs=[pipeline_job, *SURVEY_JOBS],
-        schedules=[nightly],
-        sensors=SURVEY_SENSORS,
+        asset_checks=[*checks, *(build_freshness_checks(specs) if include_checks else [])],
+        jobs=[pipeline_job, refresh_job, *SURVEY_JOBS],
+        schedules=[nightly_refresh],
+        sensors=[*SURVEY_SENSORS, build_after_refresh],
         resources={
             "pipeline": pipeline,
             "io_manager": WarehouseIOManager(pipeline=pipeline),
+            "catalogue": catalogue_resource(settings),
         },
         executor=executor,
     )

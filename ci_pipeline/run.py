@@ -1,61 +1,70 @@
 """`make run`: materialise the whole pipeline on the configured sources (by default the embedded snapshots).
 
-Ingests every survey wave file present (one partition each), then runs pipeline_job in two steps (in
-process, or with the executor CI_PIPELINE_EXECUTOR names), and prints what changed: which sources were
-downloaded and which marts got a new version.
+Checks the settings and the warehouse first (ci_pipeline/preflight.py: one or two lines per problem,
+nothing run). Then ingests every survey wave file whose content is not stored yet (one partition each),
+and runs pipeline_job in two steps (in process, or with the executor CI_PIPELINE_EXECUTOR names), the two
+steps the nightly schedule and its sensor run in a deployment (ci_pipeline/defs/automation.py):
 
-1. refresh: the assets that talk to the sources (raw/* with change detection, the KLASS geography).
-2. build: everything else (staging, core, marts and their checks, releases, report).
+1. refresh: the assets that talk to the sources (raw/* with change detection, the KLASS geography). Each
+   reports the source's own data version, so an unchanged source leaves everything downstream in sync.
+2. build: the assets Dagster counts as out of sync (its stale status: never materialised, a new code
+   version, or an input with a new data version) and what depends on them; nothing when all are in sync.
+   `build_selection` decides, the same function the nightly build uses: there is no second mechanism.
 
-The build is skipped when everything it reads is what the last complete build read: the same stored
-source answers and KLASS geography, the same catalogue, checks and code, the same stored survey
-responses, the same settings and the same UTC day (some checks compare dates with today), and every
-mart's LATEST still names the version that build left. Its result would be identical, so nothing
-would be published; skipping it is what makes a no-change rerun cheap.
+It prints what happened: every source (changed, unchanged, failed; read from the snapshot archive in
+replay mode), what the build rebuilt and why, every mart (published or unchanged), where the report is.
+An unexpected error is one line on the terminal; its traceback goes to <warehouse>/state/last_error.log.
 """
 
-import hashlib
-import json
 import os
+import re
 import sys
+import traceback
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 
-import pandas as pd
 from dagster import AssetKey, DagsterInstance, execute_job, in_process_executor, reconstructable
 
-from ci_pipeline.archive import atomic_write, file_sha256
+from ci_pipeline.archive import file_sha256
 from ci_pipeline.config import ConfigError
-from ci_pipeline.marts import MartStore, content_sha256
-from ci_pipeline.marts.objectstore import exists
+from ci_pipeline.defs.automation import (
+    BUILD,
+    MAKE_RUN,
+    REFRESH,
+    STEP_TAG,
+    TRIGGER_TAG,
+    build_selection,
+    is_refresh_key,
+)
+from ci_pipeline.marts import MartStore
+from ci_pipeline.preflight import preflight
 from ci_pipeline.settings import Settings
 
 # Step-by-step DEBUG events belong in the Dagster UI; the terminal gets warnings and the summary below.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 PIPELINE_JOB = "pipeline_job"
-# The asset layers that talk to the sources; the build step only reads what they stored.
-REFRESH_LAYERS = ("raw", "geography")
-LAST_BUILD_FILE = "last_complete_build.json"
-# Libraries whose upgrade may change results (parsing, arithmetic, Parquet, checks).
-RESULT_LIBRARIES = ("dagster", "pandas", "numpy", "pyarrow", "duckdb", "great_expectations", "scipy")
+ERROR_LOG = "last_error.log"
+REPORT_KEY = AssetKey(["reports", "goal_report"])
 
 
 @dataclass
 class RunSummary:
     success: bool
+    mode: str = "replay"
+    snapshot_root: Path | None = None  # where replay mode reads the sources' answers
     waves: list = field(default_factory=list)  # one ci_pipeline.surveys.ingest.WaveReport per wave file
     sources_changed: list[str] = field(default_factory=list)
     sources_unchanged: list[str] = field(default_factory=list)
     # Unchanged sources whose data had to be requested to tell (no update stamp to ask first: Oslo's bank).
     sources_fetched_unchanged: list[str] = field(default_factory=list)
+    sources_failed: list[str] = field(default_factory=list)  # raw assets whose refresh failed
     marts: dict[str, dict] = field(default_factory=dict)  # mart -> {version, published, rows}
     failures: list[str] = field(default_factory=list)
     run_ids: list[str] = field(default_factory=list)
-    built: bool = False  # True when the build step ran and succeeded (False: skipped, failed or not reached)
-    build_reason: str | None = None  # why the build step ran (None: skipped or not reached)
+    built: bool = False  # True when the build step ran and succeeded (False: nothing to build, failed or not reached)
+    build_reason: str | None = None  # what was out of sync, when the build step ran
+    report: str | None = None  # the goal report's index.html (the latest materialisation's)
 
     def _waves(self, status: str) -> list[str]:
         return [report.wave for report in self.waves if report.status == status]
@@ -77,32 +86,41 @@ class RunSummary:
     def exit_code(self) -> int:
         return 0 if self.success and not self.waves_refused else 1
 
+    def _source_lines(self) -> list[str]:
+        total = len(self.sources_changed) + len(self.sources_unchanged) + len(self.sources_failed)
+        if not total:
+            return []
+        replay = self.mode == "replay"
+        where = f"read from the snapshot archive {self.snapshot_root} (replay mode: no network)" if replay \
+            else f"asked in {self.mode} mode"
+        counts = [f"{len(self.sources_changed)} new or changed", f"{len(self.sources_unchanged)} unchanged"]
+        if self.sources_failed:
+            counts.append(f"{len(self.sources_failed)} FAILED")
+        out = [f"{total} source{'s' if total != 1 else ''} {where}: {', '.join(counts)}"]
+        if self.sources_changed:
+            verb = "snapshot answers new or changed since the last run" if replay else "downloaded (new or changed)"
+            out.append(f"  {verb}: {', '.join(sorted(self.sources_changed))}")
+        fetched = sorted(self.sources_fetched_unchanged)
+        if fetched:
+            again = "read again" if replay else "fetched again"
+            out.append(f"  {again}, unchanged content (no update stamp to ask first): {', '.join(fetched)}")
+        if self.sources_failed:
+            out.append(f"  FAILED (the last good answers stand): {', '.join(sorted(self.sources_failed))}")
+        return out
+
     def lines(self) -> list[str]:
         out = [report.line() for report in self.waves]
-        if self.success and not self.built:
-            out.append("every input is unchanged since the last complete build today; nothing rebuilt")
+        out += self._source_lines()
         if self.build_reason:
-            out.append(f"build step ran: {self.build_reason}")
+            out.append(f"build step ran; out of sync: {self.build_reason}")
+        elif self.success:
+            out.append("every asset is in sync with its code and inputs (Dagster's data and code versions); "
+                       "nothing rebuilt")
         for mart, info in sorted(self.marts.items()):
             state = "published new version" if info["published"] else "unchanged, LATEST stays"
             out.append(f"mart {mart}: {state} {info['version']} ({info['rows']} rows)")
-        if self.sources_changed:
-            out.append(f"sources downloaded (new or changed): {', '.join(sorted(self.sources_changed))}")
-        fetched = sorted(self.sources_fetched_unchanged)
-        not_fetched = sorted(set(self.sources_unchanged) - set(fetched))
-        if self.sources_unchanged and not self.sources_changed:
-            if fetched:
-                out.append(f"all {len(self.sources_unchanged)} sources were unchanged since the last run; "
-                           f"{len(fetched)} without an update stamp to ask first were fetched again, unchanged "
-                           f"content: {', '.join(fetched)}; nothing else downloaded")
-            else:
-                out.append(f"all {len(self.sources_unchanged)} sources were unchanged since the last run; "
-                           "nothing downloaded")
-        elif self.sources_unchanged:
-            if not_fetched:
-                out.append(f"sources unchanged (not downloaded): {', '.join(not_fetched)}")
-            if fetched:
-                out.append(f"sources fetched, unchanged content (no update stamp to ask first): {', '.join(fetched)}")
+        if self.report:
+            out.append(f"goal report: {self.report}")
         out += [f"FAILED {failure}" for failure in self.failures]
         published = sorted(mart for mart, info in self.marts.items() if info.get("published"))
         if not self.success and published:
@@ -135,10 +153,13 @@ def _failures(result) -> list[str]:
         message = event.message
         if event.is_step_failure and event.step_failure_data.error is not None:
             error = event.step_failure_data.error
-            # Dagster wraps the asset's own exception; the innermost cause is what the code raised.
-            while error.cause is not None:
+            # Dagster wraps the asset's own exception: unwrap Dagster's errors, and stop at the first error
+            # the pipeline raised, which names the table or file; what it was raised from (a bare
+            # FileNotFoundError, a library's exception) stays in the event log.
+            while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
                 error = error.cause
-            message = error.message.strip()
+            # "ci_pipeline.archive.ArchiveError: ..." reads as "ArchiveError: ..."
+            message = re.sub(r"^(?:\w+\.)+(\w+): ", r"\1: ", error.message.strip())
         lines.append(f"{event.step_key or 'run'}: {message}")
     return lines
 
@@ -164,7 +185,7 @@ def ingest_survey_waves(defs, instance: DagsterInstance, settings: Settings, sum
             continue
         instance.add_dynamic_partitions(survey_waves_partitions.name, [wave])
         result = job.execute_in_process(instance=instance, partition_key=wave, run_config=QUIET,
-                                        raise_on_error=False)
+                                        raise_on_error=False, tags={TRIGGER_TAG: MAKE_RUN})
         summary.run_ids.append(result.run_id)
         if result.success:
             metadata = result.asset_materializations_for_node("survey_wave_ingest")[0].metadata
@@ -187,100 +208,26 @@ def _refused_wave(result, wave: str, path: Path):
     return WaveReport(wave, path.name, "refused", problem="; ".join(_failures(result)))
 
 
-def _tree_digest(digest, root: Path) -> None:
-    if not root.exists():
-        return
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(f"{path.relative_to(root).as_posix()}={file_sha256(path)}\n".encode())
-
-
-def _stored_asset_digest(digest, warehouse_root: Path, key: AssetKey) -> None:
-    """Digest of an asset's stored value (the layout of ci_pipeline/defs/io.py), minus what only says
-    whether this particular run downloaded it."""
-    base = warehouse_root / "assets" / Path(*key.path)
-    parquet, as_json = base.with_name(base.name + ".parquet"), base.with_name(base.name + ".json")
-    if parquet.exists():
-        digest.update(f"{key.to_user_string()}={content_sha256(pd.read_parquet(parquet))}\n".encode())
-    elif as_json.exists():
-        value = json.loads(as_json.read_text(encoding="utf-8"))
-        if isinstance(value, dict):
-            value.pop("changed", None)
-        digest.update(f"{key.to_user_string()}={json.dumps(value, sort_keys=True)}\n".encode())
-    else:
-        digest.update(f"{key.to_user_string()}=missing\n".encode())
-
-
-def build_inputs(settings: Settings, refreshed: list[AssetKey]) -> dict[str, str]:
-    """A digest of each kind of thing the build step reads (see the module docstring)."""
-    parts = {
-        "day": datetime.now(UTC).date().isoformat(),
-        "settings": repr(settings),
-        "libraries": ", ".join(f"{library} {metadata.version(library)}" for library in RESULT_LIBRARIES),
-    }
-    for label, root in (("code", Path(__file__).resolve().parent), ("catalogue", settings.catalogue_root),
-                        ("checks", settings.checks_root), ("survey responses", settings.warehouse_root / "survey")):
-        digest = hashlib.sha256()
-        _tree_digest(digest, root)
-        parts[label] = digest.hexdigest()
-    digest = hashlib.sha256()
-    for key in sorted(refreshed, key=lambda k: k.to_user_string()):
-        _stored_asset_digest(digest, settings.warehouse_root, key)
-    parts["source answers and geography"] = digest.hexdigest()
-    return parts
-
-
-def _last_build_path(settings: Settings) -> Path:
-    return settings.state_root / LAST_BUILD_FILE
-
-
-def _why_build(settings: Settings, inputs: dict[str, str]) -> str | None:
-    """Why the build step must run, or None when the last complete build is still current."""
-    path = _last_build_path(settings)
-    if not path.exists():
-        return "no complete build recorded in this warehouse"
-    last = json.loads(path.read_text(encoding="utf-8"))
-    changed = [name for name, digest in inputs.items() if last["inputs"].get(name) != digest]
-    if changed:
-        return "changed since the last complete build: " + ", ".join(changed)
-    store = MartStore.for_settings(settings)
-    moved = [mart for mart, version in last["marts"].items() if store.latest_version(mart) != version]
-    if moved:
-        return "LATEST no longer names the last build's version: " + ", ".join(moved)
-    missing = [output for output in last["outputs"] if not exists(output)]
-    if missing or not store.catalog_path.exists():
-        return "outputs of the last build are missing: " + ", ".join(missing or [str(store.catalog_path)])
-    return None
-
-
-def _record_build(settings: Settings, inputs: dict[str, str], outputs: list[str]) -> None:
-    store = MartStore.for_settings(settings)
-    record = {
-        "inputs": inputs,
-        "marts": {mart: store.latest_version(mart) for mart in store.marts()},
-        "outputs": sorted(outputs),
-        "built_at": datetime.now(UTC).isoformat(),
-    }
-    atomic_write(_last_build_path(settings), (json.dumps(record, indent=2) + "\n").encode("utf-8"))
-
-
-def _execute(job, instance: DagsterInstance, keys: list[AssetKey], summary: RunSummary) -> list[str]:
-    """Run part of pipeline_job (the checks of the selected assets included); returns the paths its
-    materialisations name, and records what changed in the summary."""
+def _execute(job, instance: DagsterInstance, keys: list[AssetKey], summary: RunSummary, step: str) -> None:
+    """Run part of pipeline_job (the checks of the selected assets included), tagged with its step, and
+    record what happened in the summary."""
+    tags = {STEP_TAG: step, TRIGGER_TAG: MAKE_RUN}
     if job.executor_def is in_process_executor:
         result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False,
-                                        asset_selection=keys)
+                                        asset_selection=keys, tags=tags)
     else:
         # Step processes (or pods) load the code location again, with the environment's settings.
         from ci_pipeline.definitions import pipeline_job_from_environment
 
         result = execute_job(reconstructable(pipeline_job_from_environment), instance, run_config=QUIET,
-                             asset_selection=keys)
+                             asset_selection=keys, tags=tags)
     summary.run_ids.append(result.run_id)
     summary.success = result.success
     summary.failures += _failures(result)
-    outputs = []
+    materialised = set()
     for event in result.get_asset_materialization_events():
         materialization = event.event_specific_data.materialization
+        materialised.add(materialization.asset_key)
         layer, name = materialization.asset_key.path[0], materialization.asset_key.path[-1]
         metadata = {k: v.value for k, v in materialization.metadata.items()}
         if layer == "raw" and "changed" in metadata:
@@ -289,14 +236,30 @@ def _execute(job, instance: DagsterInstance, keys: list[AssetKey], summary: RunS
                 summary.sources_fetched_unchanged.append(name)
         if layer == "releases":
             summary.marts[name] = {k: metadata.get(k) for k in ("version", "published", "rows")}
-        if isinstance(metadata.get("path"), str):
-            outputs.append(metadata["path"])
-    return outputs
+    # A source whose refresh failed has no materialisation: count it, so every source is accounted for.
+    summary.sources_failed += sorted(key.path[-1] for key in keys if key.path[0] == "raw" and key not in materialised)
+
+
+def _unchanged_marts(settings: Settings, summary: RunSummary) -> None:
+    """Every published mart the build did not touch, as its LATEST version (so each mart is reported)."""
+    store = MartStore.for_settings(settings)
+    for mart in store.marts():
+        if mart not in summary.marts:
+            manifest = store.latest_manifest(mart)
+            summary.marts[mart] = {"version": manifest["version"], "published": False, "rows": manifest["row_count"]}
+
+
+def _report_path(instance: DagsterInstance) -> str | None:
+    event = instance.get_latest_materialization_event(REPORT_KEY)
+    if event is None or event.asset_materialization is None:
+        return None
+    path = event.asset_materialization.metadata.get("path")
+    return str(path.value) if path is not None else None
 
 
 def run_pipeline(settings: Settings, instance: DagsterInstance, defs=None) -> RunSummary:
-    """Ingest new survey waves, refresh the sources, then build unless no input changed; what changed is
-    in the returned summary."""
+    """Ingest new survey waves, refresh the sources, then build what is out of sync (module docstring);
+    what happened is in the returned summary."""
     from ci_pipeline.definitions import build_definitions
 
     if settings.executor != "in_process" and settings != Settings.from_env():
@@ -304,42 +267,61 @@ def run_pipeline(settings: Settings, instance: DagsterInstance, defs=None) -> Ru
                             "read their settings from the environment, and these settings differ from it: set them "
                             "there")])
     defs = defs or build_definitions(settings)
-    summary = RunSummary(success=True)
+    summary = RunSummary(success=True, mode=settings.mode, snapshot_root=settings.snapshot_root)
     ingest_survey_waves(defs, instance, settings, summary)
     job = defs.resolve_job_def(PIPELINE_JOB)
     keys = sorted(job.asset_layer.selected_asset_keys, key=lambda k: k.to_user_string())
-    refresh = [key for key in keys if key.path[0] in REFRESH_LAYERS]
-    _execute(job, instance, refresh, summary)
-    if not summary.success:
-        return summary
-
-    inputs = build_inputs(settings, refresh)
-    summary.build_reason = _why_build(settings, inputs)
-    if summary.build_reason is None:
-        store = MartStore.for_settings(settings)
-        for mart in store.marts():
-            manifest = store.latest_manifest(mart)
-            summary.marts[mart] = {"version": manifest["version"], "published": False, "rows": manifest["row_count"]}
-        return summary
-
-    outputs = _execute(job, instance, [key for key in keys if key not in refresh], summary)
+    _execute(job, instance, [key for key in keys if is_refresh_key(key)], summary, REFRESH)
     if summary.success:
-        summary.built = True
-        _record_build(settings, inputs, outputs)
+        selection = build_selection(instance, defs.resolve_asset_graph(), keys)
+        if selection:
+            summary.build_reason = selection.describe()
+            _execute(job, instance, selection.keys, summary, BUILD)
+            summary.built = summary.success
+    _unchanged_marts(settings, summary)
+    summary.report = _report_path(instance)
     return summary
+
+
+def _log_error(settings: Settings) -> Path:
+    """Write the current exception's traceback where a person can find it: the warehouse's state folder,
+    or the temporary folder when that cannot be written."""
+    text = traceback.format_exc()
+    for folder in (settings.state_root, Path(os.environ.get("TMPDIR", "/tmp"))):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / ERROR_LOG
+            path.write_text(text, encoding="utf-8")
+            return path
+        except OSError:
+            continue
+    return Path("(not written)")
 
 
 def main() -> int:
     try:
         settings = Settings.from_env()
+    except ConfigError as error:
+        print(f"configuration problems (nothing was run):\n{error}", file=sys.stderr)
+        return 2
+    problems = preflight(settings)
+    if problems:
+        print("configuration problems (nothing was run):\n" + "\n".join(problems), file=sys.stderr)
+        return 2
+    try:
         instance = dagster_instance(settings)
-        print(f"mode: {settings.mode}; snapshots: {settings.snapshot_root}; warehouse: "
-              f"{settings.warehouse_url or settings.warehouse_root}")
+        source = f"snapshots: {settings.snapshot_root}" if settings.mode == "replay" else "sources: the live APIs"
+        print(f"mode: {settings.mode}; {source}; warehouse: {settings.warehouse_url or settings.warehouse_root}")
         summary = run_pipeline(settings, instance)
     except ConfigError as error:
         # A setting or configuration file to fix: each problem on its own line, not a traceback.
         print(f"configuration problems (nothing was run):\n{error}", file=sys.stderr)
         return 2
+    except Exception as error:  # noqa: BLE001 - one line for a person, the traceback in the log
+        log = _log_error(settings)
+        print(f"the run stopped: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}\n"
+              f"the traceback is in {log}; every published mart version is unchanged", file=sys.stderr)
+        return 1
     for line in summary.lines():
         print(line, file=sys.stdout if summary.exit_code == 0 else sys.stderr)
     print(f"catalogue: {settings.catalog_path}" + (f" (and {settings.warehouse_url}/catalog.duckdb)"

@@ -107,11 +107,20 @@ def test_every_suite_is_attached_as_a_check_to_its_asset(graph):
     expected = {AssetCheckKey(AssetKey.from_user_string(asset), name)
                 for name, assets in suites.items() for asset in assets}
     assert len(expected) == sum(len(assets) for assets in suites.values()) >= 20
-    assert set(graph.asset_check_keys) == expected
+    suite_checks = {key for key in graph.asset_check_keys if key.name != "freshness"}
+    assert suite_checks == expected
+
+
+def test_every_raw_asset_has_a_non_blocking_freshness_check(graph):
+    freshness = {key for key in graph.asset_check_keys if key.name == "freshness"}
+    assert {key.asset_key for key in freshness} == {AssetKey(["raw", name]) for name in catalogue_names()}
+    assert not any(graph.get(key).blocking for key in freshness)
 
 
 def test_suites_with_error_entries_are_blocking_checks(graph):
     for check_key in graph.asset_check_keys:
+        if check_key.name == "freshness":
+            continue
         blocking = suite_has_error_entry(REPO / "checks" / f"{check_key.name}.yaml")
         assert graph.get(check_key).blocking == blocking, check_key
     # write-audit-publish: every staged mart has a blocking audit before its release
@@ -141,7 +150,7 @@ def test_nightly_schedule_runs_outside_ssb_busy_hours():
     assert schedule.cron_schedule == "30 2 * * *"
     assert schedule.execution_timezone == "Europe/Oslo"
     assert schedule.default_status == DefaultScheduleStatus.RUNNING
-    assert schedule.job_name == "pipeline_job"
+    assert schedule.job_name == "refresh_job"
 
     minute, hour, *_ = schedule.cron_schedule.split()
     start = int(hour) * 60 + int(minute)
@@ -153,3 +162,116 @@ def test_nightly_schedule_runs_outside_ssb_busy_hours():
 def test_survey_wave_sensor_requests_the_ingest_job():
     sensor = defs.resolve_sensor_def("survey_wave_sensor")
     assert sensor.job_name == "survey_ingest_job"
+
+
+# --- what the UI shows about every asset (issue 15) ----------------------------------------------------
+
+
+def test_every_asset_has_a_code_version_owners_kinds_and_code_references(graph):
+    from ci_pipeline.defs.annotations import CODE_REFERENCES
+
+    lacking = {}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        missing = [name for name, present in (
+            ("code_version", bool(node.code_version)), ("owners", bool(node.owners)),
+            ("kinds", bool(node.kinds)), ("code references", CODE_REFERENCES in node.metadata)) if not present]
+        if missing:
+            lacking[key.to_user_string()] = missing
+    assert lacking == {}
+
+
+def test_code_versions_say_what_they_are_made_of(graph):
+    node = graph.get(AssetKey(["marts", "goal_progress"]))
+    parts = node.metadata["code_version_inputs"].value
+    assert {"code (ci_pipeline/)", "libraries", "assets/goals.yaml", "checks/goal_progress.yaml"} <= set(parts)
+    raw = graph.get(AssetKey(["raw", "ssb_10826"])).metadata["code_version_inputs"].value
+    assert "assets/sources/ssb/ssb_10826.yaml" in raw and "assets/goals.yaml" not in raw
+
+
+def test_every_mart_and_release_carries_its_contract_as_a_column_schema(graph):
+    from ci_pipeline.schema import contract
+
+    for mart in MARTS:
+        expected = [(c.name, c.description) for c in contract(mart).columns]
+        for layer in ("marts", "releases"):
+            value = graph.get(AssetKey([layer, mart])).metadata["dagster/column_schema"]
+            schema = getattr(value, "schema", value)  # a TableSchema, or its metadata value once serialised
+            assert [(c.name, c.description) for c in schema.columns] == expected, f"{layer}/{mart}"
+            assert all(c.description and c.type for c in schema.columns)
+
+
+def test_owners_follow_owners_yaml_by_group(graph):
+    owners = yaml.safe_load((REPO / "assets" / "owners.yaml").read_text(encoding="utf-8"))
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert list(node.owners) == owners["groups"].get(node.group_name, owners["default"]), key
+
+
+def test_an_owners_group_no_asset_belongs_to_is_refused(tmp_path):
+    import shutil
+
+    from ci_pipeline.config import ConfigError
+    from ci_pipeline.definitions import build_definitions
+    from ci_pipeline.settings import Settings
+
+    catalogue = tmp_path / "assets"
+    shutil.copytree(REPO / "assets", catalogue)
+    owners = catalogue / "owners.yaml"
+    owners.write_text(owners.read_text(encoding="utf-8").replace("  marts:", "  mart:"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"owners.yaml: groups.mart: no asset is in group 'mart'"):
+        build_definitions(Settings.from_env({}).with_(catalogue_root=catalogue))
+
+
+def test_the_code_location_is_named_ci_pipeline():
+    workspace = yaml.safe_load((REPO / "workspace.yaml").read_text(encoding="utf-8"))
+    assert workspace["load_from"][0]["python_module"]["location_name"] == "ci_pipeline"
+    pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'code_location_name = "ci_pipeline"' in pyproject
+
+
+def test_dg_check_defs_loads_the_code_location(tmp_path):
+    """What CI runs (`make check-defs`): Dagster's own loader accepts every definition."""
+    import os
+    import subprocess
+    import sys
+
+    from support import dagster_home
+
+    venv = Path(sys.executable).parent
+    env = {**os.environ, "DAGSTER_HOME": str(dagster_home(tmp_path / "home")), "VIRTUAL_ENV": str(venv.parent),
+           "PATH": f"{venv}{os.pathsep}{os.environ.get('PATH', '')}"}
+    done = subprocess.run([str(venv / "dg"), "check", "defs", "--use-active-venv"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert "All definitions loaded successfully" in done.stdout + done.stderr
+
+
+def test_make_dev_runs_dg_dev_on_an_overridable_port():
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert "PORT ?= 3000" in makefile
+    dev = makefile.split("\ndev:", 1)[1].split("\n\n", 1)[0]
+    assert "dg dev" in dev and "--port $(PORT)" in dev and "dagster dev" not in dev
+
+
+def test_the_catalogue_is_one_read_only_duckdb_resource(tmp_path):
+    """dagster-duckdb's DuckDBResource, configured in one place (defs/resources.py), reads the analysts'
+    views as they do: a release reads its view through it after publishing."""
+    import duckdb
+    import pandas as pd
+    from dagster_duckdb import DuckDBResource
+
+    from ci_pipeline.defs.releases import view_rows
+    from ci_pipeline.defs.resources import catalogue_resource
+    from ci_pipeline.marts import MartStore
+    from ci_pipeline.settings import Settings
+
+    resource = defs.resources["catalogue"]
+    assert isinstance(resource, DuckDBResource) and resource.connection_config["access_mode"] == "READ_ONLY"
+
+    settings = Settings.from_env({}).with_(warehouse_root=tmp_path / "warehouse")
+    MartStore(settings.warehouse_root).publish("regions", pd.DataFrame({"code": ["0301", "030101"]}))
+    catalogue = catalogue_resource(settings)
+    assert view_rows(catalogue, "regions") == 2
+    with catalogue.get_connection() as connection, pytest.raises(duckdb.Error, match="read-only"):
+        connection.execute("CREATE TABLE scratch (a INTEGER)")

@@ -224,7 +224,7 @@ def test_a_moved_updated_refreshes_exactly_that_table_and_what_depends_on_it(cle
         standin.faults = FaultPlan(retry_after="0")
     assert summary.success, summary.failures
     assert summary.built
-    assert summary.build_reason == "changed since the last complete build: source answers and geography"
+    assert f"staging/{MOVED_ENTRY} (has a new dependency data version: raw/{MOVED_ENTRY})" in summary.build_reason
     assert summary.sources_changed == [MOVED_ENTRY]
     assert MOVED_ENTRY not in summary.sources_unchanged and len(summary.sources_unchanged) == len(ENTRIES) - 1
     assert data_posts["moved"] > 0 and data_posts["all"] == data_posts["moved"]

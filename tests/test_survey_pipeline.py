@@ -183,3 +183,26 @@ def test_materialise_survey_assets_and_scan_for_raw_ids(survey_env, codebook):
 def test_survey_assets_have_the_agreed_keys():
     keys = {key.to_user_string() for asset in SURVEY_ASSETS for key in asset.keys}
     assert keys == {"survey/responses", "survey/quarantine", "marts/survey_results", "marts/survey_change"}
+
+
+def test_sensor_leaves_waves_make_run_stored_and_tags_its_requests(survey_env):
+    """The first `make dev` after a `make run`: the sensor has no cursor, but the warehouse already stores
+    every wave's content, so nothing is ingested twice; a new file is requested, tagged as a survey wave's
+    ingest (the build_after_refresh sensor then builds the survey marts and what depends on them)."""
+    from ci_pipeline.defs.surveys import SURVEY_ASSETS, SURVEY_JOBS
+    from ci_pipeline.run import RunSummary, ingest_survey_waves
+
+    instance = dg.DagsterInstance.ephemeral()
+    settings = survey_env["resources"]["pipeline"].settings
+    defs = dg.Definitions(assets=SURVEY_ASSETS[:1], jobs=SURVEY_JOBS[:1], resources=survey_env["resources"])
+    summary = RunSummary(success=True)
+    ingest_survey_waves(defs, instance, settings, summary)
+    assert sorted(summary.waves_ingested) == sorted(survey_env["waves"])
+    assert evaluate_sensor(instance, survey_env).run_requests == []
+
+    codebook = load_codebook(REPO / "assets" / "surveys")
+    frame = survey_env["frames"][survey_env["waves"][2]]
+    write_sav(frame.iloc[:-1], survey_env["root"] / "incoming" / f"{survey_env['waves'][2]}.sav", codebook)
+    (request,) = evaluate_sensor(instance, survey_env).run_requests
+    assert request.tags["ci_pipeline/step"] == "survey_ingest" and request.tags["ci_pipeline/trigger"] == "survey_wave"
+

@@ -8,7 +8,16 @@
 """
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, AssetOut, MetadataValue, asset, multi_asset
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    AssetOut,
+    DataVersion,
+    MetadataValue,
+    Output,
+    asset,
+    multi_asset,
+)
 
 from ci_pipeline.breakdown import breakdown, check_district_sums
 from ci_pipeline.defs.resources import PipelineResource, api_pool
@@ -18,6 +27,7 @@ from ci_pipeline.geography.history import build_code_history
 from ci_pipeline.geography.load import load_klass_geography
 from ci_pipeline.geography.regions import build_regions
 from ci_pipeline.indicators import load_registry, registry_frame
+from ci_pipeline.marts import content_sha256
 from ci_pipeline.schema import INDICATOR_VALUE_COLUMNS, OBSERVATION_KEY
 
 POPULATION_INDICATOR = "population"
@@ -45,8 +55,13 @@ def klass_geography(context: AssetExecutionContext, pipeline: PipelineResource):
     history = build_code_history(geo, regions)
     by_level = regions.groupby("level").size().to_dict()
     districts = regions[regions["level"] == "district"]
-    context.add_output_metadata(
-        {
+    # KLASS has no update stamp that covers a whole classification: what was built is the version, so an
+    # unchanged classification leaves everything downstream in sync.
+    yield Output(
+        regions,
+        output_name="regions",
+        data_version=DataVersion(content_sha256(regions)[:16]),
+        metadata={
             "rows": len(regions),
             "by_level": MetadataValue.json({k: int(v) for k, v in by_level.items()}),
             "districts_by_municipality": MetadataValue.json(
@@ -54,14 +69,14 @@ def klass_geography(context: AssetExecutionContext, pipeline: PipelineResource):
             ),
             "provenance": MetadataValue.json(geo.provenance),
         },
-        output_name="regions",
     )
-    context.add_output_metadata(
-        {"rows": len(history),
-         "relations": MetadataValue.json({k: int(v) for k, v in history.groupby("relation").size().items()})},
+    yield Output(
+        history,
         output_name="region_history",
+        data_version=DataVersion(content_sha256(history)[:16]),
+        metadata={"rows": len(history), "relations": MetadataValue.json(
+            {k: int(v) for k, v in history.groupby("relation").size().items()})},
     )
-    return regions, history
 
 
 def build_geography_assets(staging_names: list[str]) -> list:

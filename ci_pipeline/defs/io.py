@@ -45,7 +45,7 @@ class WarehouseIOManager(ConfigurableIOManager):
             target = path.with_name(path.name + ".parquet")
             with atomic_writer(target) as handle:
                 obj.to_parquet(handle, index=False)
-            context.add_output_metadata({"path": str(target), "rows": len(obj)})
+            context.add_output_metadata({"path": str(target), "rows": len(obj), "dagster/row_count": len(obj)})
         else:
             text = json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n"
             atomic_write(path.with_name(path.name + ".json"), text.encode("utf-8"))

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dagster import ConfigurableResource, DagsterInstance, InitResourceContext, ResourceDependency
+from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
 from ci_pipeline.ingest import Clients, HostThrottles, make_clients
@@ -74,3 +75,12 @@ class PipelineResource(ConfigurableResource):
         if self._clients is None:
             self._clients = make_clients(self.settings, self.throttles)
         return self._clients
+
+
+def catalogue_resource(settings: Settings) -> DuckDBResource:
+    """The analysts' catalogue (<warehouse>/catalog.duckdb) as Dagster's DuckDB resource `catalogue`,
+    configured here and nowhere else: read-only, because MartStore rebuilds the file beside the old one on
+    every publish and renames it into place, and with the views' relative paths resolved against the
+    warehouse folder, as ci_pipeline.catalog.connect resolves them for analysts."""
+    return DuckDBResource(database=str(settings.catalog_path), connection_config={
+        "access_mode": "READ_ONLY", "file_search_path": str(settings.warehouse_root)})

@@ -7,10 +7,19 @@ source family.
 
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    AssetsDefinition,
+    DataVersion,
+    MetadataValue,
+    Output,
+    asset,
+)
 
 from ci_pipeline.catalogue import CatalogueEntry
 from ci_pipeline.defs.resources import PipelineResource, api_pool
+from ci_pipeline.defs.versions import source_data_version
 from ci_pipeline.ingest import SourceState, fetch_table, staged_observations
 
 RAW_LAYER = {
@@ -52,7 +61,7 @@ def _assets_for(spec: CatalogueEntry) -> list[AssetsDefinition]:
         tags={"source": spec.source},
         pool=api_pool(spec.source),
     )
-    def raw_table(context: AssetExecutionContext, pipeline: PipelineResource) -> dict:
+    def raw_table(context: AssetExecutionContext, pipeline: PipelineResource) -> Output[dict]:
         settings = pipeline.settings
         result = fetch_table(spec, pipeline.clients, SourceState(settings.state_root / spec.source))
         if result.files:
@@ -65,8 +74,12 @@ def _assets_for(spec: CatalogueEntry) -> list[AssetsDefinition]:
                              "fetch's answers stand")
         else:
             context.log.info(f"{spec.name}: unchanged since the last fetch (updated {result.updated}); not downloaded")
-        context.add_output_metadata(
-            {
+        summary = result.summary()
+        return Output(
+            summary,
+            # The source's own version: downstream is out of sync exactly when this changes.
+            data_version=DataVersion(source_data_version(summary)),
+            metadata={
                 "table_id": spec.table_id,
                 "title": spec.title,
                 "url": MetadataValue.url(result.responses[0].url) if result.responses else "",
@@ -79,9 +92,8 @@ def _assets_for(spec: CatalogueEntry) -> list[AssetsDefinition]:
                 "mode": settings.mode,
                 **({"flag_legend": MetadataValue.json(result.table_info["flags"])}
                    if "flags" in result.table_info else {}),
-            }
+            },
         )
-        return result.summary()
 
     @asset(
         key=["staging", spec.name],

@@ -13,6 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from ci_pipeline.archive import file_sha256
+from ci_pipeline.defs.automation import BUILD, STEP_TAG, SURVEY_INGEST, SURVEY_WAVE, TRIGGER_TAG
 from ci_pipeline.defs.resources import PipelineResource
 from ci_pipeline.marts import MartStore
 from ci_pipeline.settings import Settings
@@ -45,8 +46,10 @@ def _codebook(settings: Settings):
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(RESPONSES_KEY, group_name="surveys", partitions_def=survey_waves_partitions,
+                     kinds={"survey", "parquet"},
                      description="Accepted answers of one wave: pseudonymous keys, demographics, answers."),
         dg.AssetSpec(QUARANTINE_KEY, group_name="surveys", partitions_def=survey_waves_partitions,
+                     kinds={"survey", "parquet"},
                      description="Rejected rows of one wave: row number, pseudonymous key, reason, field."),
     ],
     partitions_def=survey_waves_partitions,
@@ -71,14 +74,16 @@ def survey_wave_ingest(context: dg.AssetExecutionContext, pipeline: PipelineReso
     common = {**report.metadata(), "quarantine_reasons": dg.MetadataValue.json(report.quarantine_reasons),
               "file_sha256": stored_sha256(responses_path(settings.warehouse_root, wave_id)) or "",
               "rewritten": report.status == "ingested"}
-    yield dg.MaterializeResult(
-        asset_key=RESPONSES_KEY,
-        metadata={**common, "path": str(responses_path(settings.warehouse_root, wave_id))},
-    )
-    yield dg.MaterializeResult(
-        asset_key=QUARANTINE_KEY,
-        metadata={**common, "path": str(quarantine_path(settings.warehouse_root, wave_id))},
-    )
+    # The stored file is what the survey marts read: its sha256 is the partition's data version, so
+    # ingesting the same wave again leaves the survey marts in sync.
+    for key, path, rows in ((RESPONSES_KEY, responses_path(settings.warehouse_root, wave_id), report.rows_accepted),
+                            (QUARANTINE_KEY, quarantine_path(settings.warehouse_root, wave_id),
+                             report.rows_quarantined)):
+        yield dg.MaterializeResult(
+            asset_key=key,
+            data_version=dg.DataVersion(file_sha256(path)[:16]) if path.exists() else None,
+            metadata={**common, "path": str(path), **({"dagster/row_count": rows} if rows is not None else {})},
+        )
 
 
 def published_versions(settings: Settings, mart: str) -> list[pd.DataFrame]:
@@ -101,10 +106,10 @@ def _mart_metadata(mart, codebook, files) -> dict:
 @dg.multi_asset(
     outs={
         "survey_results": dg.AssetOut(
-            key=["marts", "survey_results"], group_name="surveys",
+            key=["marts", "survey_results"], group_name="surveys", kinds={"duckdb", "pandas"},
             description="Survey indicators per wave x district (and Oslo) x group, with disclosure control."),
         "survey_change": dg.AssetOut(
-            key=["marts", "survey_change"], group_name="surveys",
+            key=["marts", "survey_change"], group_name="surveys", kinds={"duckdb", "pandas"},
             description="Change per person between consecutive waves, as district aggregates with disclosure "
                         "control."),
     },
@@ -131,10 +136,14 @@ survey_ingest_job = dg.define_asset_job(
     "survey_ingest_job",
     selection=dg.AssetSelection.assets(RESPONSES_KEY, QUARANTINE_KEY),
     partitions_def=survey_waves_partitions,
+    tags={STEP_TAG: SURVEY_INGEST},
+    description="Ingest one survey wave (a partition); the build_after_refresh sensor then rebuilds the survey "
+    "marts and what depends on them when the stored responses changed.",
 )
 survey_marts_job = dg.define_asset_job(
     "survey_marts_job",
     selection=dg.AssetSelection.assets(["marts", "survey_results"], ["marts", "survey_change"]),
+    tags={STEP_TAG: BUILD},
 )
 
 
@@ -143,9 +152,11 @@ def survey_wave_sensor(context: dg.SensorEvaluationContext, pipeline: PipelineRe
     """Adds a wave partition and requests its ingest when a wave file with unseen content appears in
     <survey_root>/incoming (or the embedded default folder <survey_root>/waves).
 
-    The cursor maps each ingested file's sha256 to its wave: the same content is never requested twice;
-    a corrected file for a known wave (new sha256) is ingested again. Files for waves missing from
-    waves.yaml are skipped with a warning until the wave is registered."""
+    The cursor maps each file's sha256 to its wave: the same content is never requested twice; a
+    corrected file for a known wave (new sha256) is ingested again. A file whose content the warehouse
+    already stores (ingested by `make run`, which has no sensor cursor, or before the cursor was reset) is
+    not requested either. Files for waves missing from waves.yaml are skipped with a warning until the
+    wave is registered. Once an ingest succeeds, the build_after_refresh sensor builds the survey marts."""
     settings = pipeline.settings
     codebook = _codebook(settings)
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
@@ -161,8 +172,11 @@ def survey_wave_sensor(context: dg.SensorEvaluationContext, pipeline: PipelineRe
             context.log.warning(f"{path.name}: {error}")
             continue
         seen[sha256] = wave_id
+        if stored_sha256(responses_path(settings.warehouse_root, wave_id)) == sha256:
+            continue
         requests.append(dg.RunRequest(run_key=f"{wave_id}:{sha256}", partition_key=wave_id,
-                                      tags={"survey/file": path.name}))
+                                      tags={"survey/file": path.name, STEP_TAG: SURVEY_INGEST,
+                                            TRIGGER_TAG: SURVEY_WAVE}))
     known = set(context.instance.get_dynamic_partitions(survey_waves_partitions.name))
     new_waves = sorted({r.partition_key for r in requests} - known)
     duplicates = [wave for wave, count in Counter(r.partition_key for r in requests).items() if count > 1]

@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal, Required
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, StrictInt, StrictStr
+from pydantic import Field, StrictStr
 from typing_extensions import TypedDict  # pydantic needs this TypedDict before Python 3.12
 
 from ci_pipeline.config import Number, forbid_extra_keys
@@ -74,12 +74,6 @@ class DistrictSumsArguments(TypedDict, total=False):
 @forbid_extra_keys
 class ValueStatusArguments(TypedDict):
     name: Literal["value_status_consistent"]
-
-
-@forbid_extra_keys
-class SourceUpdatedAgeArguments(TypedDict, total=False):
-    name: Required[Literal["source_updated_age"]]
-    max_age_days: Annotated[StrictInt, Field(ge=0)]
 
 
 def _judged(values: np.ndarray, index: pd.Index) -> pd.Series:
@@ -247,28 +241,10 @@ def value_status_consistent(frame: pd.DataFrame, args: dict[str, Any], context: 
     return _judged(verdict, frame.index)
 
 
-def source_updated_age(frame: pd.DataFrame, args: dict[str, Any], context: dict[str, Any]) -> pd.Series:
-    """Is the source's `updated` stamp at most max_age_days old (by the run's clock)?"""
-    max_age = int(args.get("max_age_days", 800))
-    now = pd.Timestamp(context["now"]).tz_convert("UTC").tz_localize(None)
-    # A table has one or a few stamps: judge each distinct stamp once, then index by row.
-    stamps = pd.Categorical(frame["source_updated"].astype("str"))
-    distinct = pd.Series(stamps.categories, dtype="str")
-    ages = (now - _as_dates(distinct)).dt.days
-    verdicts = [OK if pd.notna(age) and age <= max_age else
-                f"updated {stamp} is {int(age)} days old (limit {max_age})" if pd.notna(age) else
-                f"updated {stamp!r} is not a timestamp"
-                for stamp, age in zip(distinct, ages)]
-    # A null stamp has code -1, which picks the last verdict.
-    by_code = np.array([*verdicts, "no source_updated"], dtype=object)
-    return _judged(by_code[stamps.codes], frame.index)
-
-
 DERIVATIONS: dict[str, Derivation] = {
     "region_valid_for_period": Derivation(region_valid_for_period, RegionValidForPeriodArguments,
                                           needs=("regions",)),
     "series_without_gaps": Derivation(series_without_gaps, SeriesWithoutGapsArguments),
     "district_sums_match_municipal": Derivation(district_sums_match_municipal, DistrictSumsArguments),
     "value_status_consistent": Derivation(value_status_consistent, ValueStatusArguments),
-    "source_updated_age": Derivation(source_updated_age, SourceUpdatedAgeArguments),
 }
