@@ -95,15 +95,16 @@ class SyntheticTable:
         shape = (len(regions), len(SEXES), len(AGES), 1, len(YEARS))
         values = rng.integers(0, 3000, shape).astype(np.float64)
         position = {code: i for i, code in enumerate(regions)}
-        for city in CITIES:
-            districts = [i for code, i in position.items() if len(code) == 6 and code.startswith(city)]
-            if city in position and districts:
-                values[position[city]] = values[districts].sum(axis=0)
         status = np.where(rng.random(shape) < 0.001, ":", "")
         years = np.array([int(year) for year in YEARS])
         for code, start in regions.items():
             if start is not None:
+                values[position[code], ..., years < start] = 0
                 status[position[code], ..., years < start] = "."
+        for city in CITIES:
+            districts = [i for code, i in position.items() if len(code) == 6 and code.startswith(city)]
+            if city in position and districts:
+                values[position[city]] = values[districts].sum(axis=0)
         self.values = np.where(status == "", values, np.nan)
         self.status = status
 
@@ -244,7 +245,7 @@ def build_in_this_process() -> None:
 # ------------------------------------------------------------------------------------------------- main
 
 
-def run_size(millions: float) -> dict[str, Any]:
+def run_size(millions: float, keep: Path | None = None) -> dict[str, Any]:
     regions = max(1, round(millions * 1e6 / CELLS_PER_REGION))
     cells = regions * CELLS_PER_REGION
     print(f"\n{millions}M: {regions} regions x {len(SEXES)} sexes x {len(AGES)} ages x {len(YEARS)} years",
@@ -255,6 +256,8 @@ def run_size(millions: float) -> dict[str, Any]:
         wall, peak_mib, out = measure([sys.executable, __file__, "--build-in-this-process"], env)
         outcome = json.loads(out.strip().splitlines()[-1])
         steps = asset_times(root / "dagster_home")
+        if keep is not None:
+            shutil.copytree(root, keep / f"{millions}M")
     return {"millions": millions, "cells": cells, "wall": wall, "peak_mib": peak_mib, "steps": steps, **outcome}
 
 
@@ -262,13 +265,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=float, nargs="+", default=[0.1, 1.0, 3.4], help="millions of cells")
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    parser.add_argument("--keep", type=Path, help="keep each size's catalogue, archive and warehouse here")
     parser.add_argument("--build-in-this-process", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.build_in_this_process:
         build_in_this_process()
         return 0
 
-    results = [run_size(size) for size in args.sizes]
+    results = [run_size(size, args.keep) for size in args.sizes]
     print(f"{'cells':>10s} {'wall s':>8s} {'s/M cells':>10s} {'peak MiB':>9s} {'MiB/M cells':>12s}  slowest steps (s)")
     for r in results:
         per_million = r["cells"] / 1e6

@@ -31,6 +31,7 @@ from ci_pipeline.archive import worst_provenance
 from ci_pipeline.breakdown import aggregate_age_band
 from ci_pipeline.indicators import Indicator
 from ci_pipeline.schema import OBSERVATION_KEY
+from ci_pipeline.tidy import plain
 
 SOURCE = "derived"
 METHOD = "derived"
@@ -64,6 +65,7 @@ def _part_rows(observations: pd.DataFrame, part: Mapping, where: str) -> pd.Data
                         & (observations["indicator_id"] == part["indicator_id"])
                         & observations["harmonised"].astype(bool)
                         & (observations["method"] == "observed")]
+    rows = plain(rows)
     if rows.empty:
         raise DerivationError(f"{where}: no observed rows of {part['indicator_id']} in {part['source']} table "
                               f"{part['table_id']}")

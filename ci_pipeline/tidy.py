@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from ci_pipeline.catalogue import TableSpec
 from ci_pipeline.jsonstat import JsonStatError, JsonStatTable
@@ -301,13 +300,83 @@ def _tidy_status(status: pd.Series, rows: np.ndarray, spec: TableSpec,
     return _strings(symbols, row_codes)
 
 
-def _strings(categories: list[str | None], codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    """A pandas str array of categories[codes] (null where the code is negative), built in Arrow."""
-    missing = codes < 0
-    indices = pa.array(codes, mask=missing) if missing.any() else pa.array(codes)
-    # large_string is what pandas' str dtype holds, so pd.array wraps the result without a copy
-    return pd.array(pa.array(categories, type=pa.large_string()).take(indices), dtype="str")
+def _strings(categories: list[str | None], codes: np.ndarray) -> pd.Categorical:
+    """categories[codes] as a Categorical (null where the code is negative or its category is None)."""
+    present = sorted({category for category in categories if category is not None})
+    position = {category: i for i, category in enumerate(present)}
+    # the last entry answers code -1 (no category)
+    remap = np.array([position.get(category, -1) if category is not None else -1 for category in categories] + [-1],
+                     dtype=np.int64)
+    return pd.Categorical.from_codes(remap[codes], dtype=text_categories(present), validate=False)
 
 
-def _constant(value: str | None, length: int) -> pd.api.extensions.ExtensionArray:
-    return pd.array(pa.repeat(pa.scalar(value, type=pa.large_string()), length), dtype="str")
+def _constant(value: str | None, length: int) -> pd.Categorical:
+    return _strings([value], np.zeros(length, dtype=np.int8))
+
+
+# ------------------------------------------------------------------------------------ compact columns
+
+
+def text_categories(values: Iterable[str]) -> pd.CategoricalDtype:
+    """The dtype of a compact text column: its distinct values as sorted, ordered str categories, so that
+    sorting rows by the column, and its min and max, are those of the text."""
+    return pd.CategoricalDtype(pd.Index(sorted(values), dtype="str"), ordered=True)
+
+
+def compact(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
+    """`frame` with its text columns (or `columns`) as categoricals with sorted categories: a code per
+    row instead of a string, for the columns of tidy observations that repeat a few values many times."""
+    chosen = frame.columns if columns is None else [c for c in columns if c in frame.columns]
+    converted = {}
+    for column in chosen:
+        series = frame[column]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            categories = series.cat.categories
+            if not (series.cat.ordered and categories.is_monotonic_increasing and categories.dtype == "str"):
+                converted[column] = series.astype("str").astype(text_categories(categories.astype("str")))
+        elif series.dtype == "str" or (series.dtype == object and _all_text(series)):
+            converted[column] = series.astype(text_categories(series.dropna().unique()))
+    return frame.assign(**converted) if converted else frame
+
+
+def plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with its compact (categorical) columns as plain str columns: for the few rows code works on
+    value by value, where categoricals would need equal categories to compare or combine."""
+    categorical = {c: "str" for c, dtype in frame.dtypes.items() if isinstance(dtype, pd.CategoricalDtype)}
+    return frame.astype(categorical) if categorical else frame
+
+
+def _all_text(series: pd.Series) -> bool:
+    return bool(series.map(lambda value: isinstance(value, str) or value is None or value != value).all())
+
+
+def concat_compact(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """pd.concat of frames with the same columns, keeping text columns compact: categoricals whose
+    categories differ are unioned (sorted), where pd.concat would fall back to Python objects."""
+    if len(frames) == 1:
+        return frames[0].reset_index(drop=True)
+    columns = list(dict.fromkeys(column for frame in frames for column in frame.columns))
+    categorical = [c for c in columns
+                   if any(isinstance(f[c].dtype, pd.CategoricalDtype) for f in frames if c in f.columns)]
+    frames = [compact(frame, categorical) for frame in frames]
+    joined = {}
+    for column in columns:
+        parts = [frame[column] if column in frame.columns else pd.Series(np.nan, index=frame.index)
+                 for frame in frames]
+        if column in categorical:
+            dtype = text_categories(set().union(*(part.cat.categories if isinstance(part.dtype, pd.CategoricalDtype)
+                                                   else part.dropna().astype("str").unique() for part in parts)))
+            joined[column] = pd.Categorical.from_codes(
+                np.concatenate([_codes_in(part, dtype) for part in parts]), dtype=dtype, validate=False)
+        else:
+            joined[column] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(joined, columns=columns)
+
+
+def _codes_in(part: pd.Series, dtype: pd.CategoricalDtype) -> np.ndarray:
+    """The position of each value of `part` among dtype's categories (-1 for null)."""
+    if isinstance(part.dtype, pd.CategoricalDtype):
+        # the appended -1 answers code -1 (null)
+        mapping = np.append(dtype.categories.get_indexer(part.cat.categories), -1)
+        return mapping[part.cat.codes.to_numpy()]
+    return dtype.categories.get_indexer(part.astype("str"))

@@ -19,6 +19,7 @@ from ci_pipeline.geography.load import load_klass_geography
 from ci_pipeline.geography.regions import build_regions
 from ci_pipeline.indicators import load_registry, registry_frame
 from ci_pipeline.schema import INDICATOR_VALUE_COLUMNS, OBSERVATION_KEY
+from ci_pipeline.tidy import concat_compact, plain
 
 POPULATION_INDICATOR = "population"
 
@@ -88,7 +89,7 @@ def _core_observations(staging_names: list[str]):
     def observations(context: AssetExecutionContext, regions: pd.DataFrame, region_history: pd.DataFrame,
                      pipeline: PipelineResource, **staged: pd.DataFrame) -> pd.DataFrame:
         registry = load_registry(pipeline.settings.catalogue_root)
-        tidy = pd.concat([staged[name] for name in sorted(staged)], ignore_index=True)
+        tidy = concat_compact([staged[name] for name in sorted(staged)])
         harmonised, report = harmonise(tidy, region_history, regions)
         outside_life = (harmonised["harmonisation_outcome"] == "invalid_for_period") & (harmonised["status"] == ".")
         dropped = harmonised[outside_life]
@@ -98,7 +99,7 @@ def _core_observations(staging_names: list[str]):
         sums = check_district_sums(frame, registry)
         derivations = DerivationReport()
         derived = derive_indicators(frame, registry, derivations)
-        frame = pd.concat([frame, derived], ignore_index=True) if len(derived) else frame
+        frame = concat_compact([frame, derived]) if len(derived) else frame
         context.add_output_metadata(
             {
                 "rows": len(frame),
@@ -139,6 +140,8 @@ def _markdown(frame: pd.DataFrame) -> str:
 def indicator_values(context: AssetExecutionContext, observations: pd.DataFrame) -> pd.DataFrame:
     frame = observations.reindex(columns=INDICATOR_VALUE_COLUMNS)
     frame = frame.sort_values(OBSERVATION_KEY + ["original_region_code"], kind="stable").reset_index(drop=True)
+    # The mart holds plain text; core/observations keeps it compact (ci_pipeline.tidy.compact).
+    frame = plain(frame)
     context.add_output_metadata(
         {"rows": len(frame), "provenance": MetadataValue.json(
             {k: int(v) for k, v in frame.groupby("provenance").size().items()})}
