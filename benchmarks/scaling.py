@@ -23,6 +23,7 @@ the growth ratios between sizes (time per million cells at 3.4M over 1M: aim at 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -42,7 +43,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path[:0] = [str(REPO), str(HERE)]
 
-from pipeline_build import asset_times, measure  # noqa: E402
+from pipeline_build import asset_times, measure
 
 TABLE = "07459"
 UPDATED = "2025-02-20T07:00:00Z"
@@ -285,7 +286,7 @@ def main() -> int:
         if r["checks_failed"]:
             print(f"{'':10s} failed checks: {', '.join(r['checks_failed'])}")
     by_size = {r["millions"]: r for r in results}
-    for small, large in zip(results, results[1:]):
+    for small, large in itertools.pairwise(results):
         growth = (large["wall"] / large["cells"]) / (small["wall"] / small["cells"])
         aim = f" (aim <= {GROWTH_AIM})" if (small["millions"], large["millions"]) == (1.0, 3.4) else ""
         print(f"ratio time per million cells {large['millions']}M / {small['millions']}M: {growth:.2f}{aim}")

@@ -31,7 +31,7 @@ from ci_pipeline.archive import worst_provenance
 from ci_pipeline.breakdown import aggregate_age_band
 from ci_pipeline.indicators import Indicator
 from ci_pipeline.schema import OBSERVATION_KEY
-from ci_pipeline.tidy import plain
+from ci_pipeline.tidy import plain, text_equals
 
 SOURCE = "derived"
 METHOD = "derived"
@@ -61,7 +61,7 @@ class DerivationReport:
 def _part_rows(observations: pd.DataFrame, part: Mapping, where: str) -> pd.DataFrame:
     """One row per region, period and sex: the part's count (value or status), with what it came from."""
     rows = observations[(observations["source"] == part["source"])
-                        & (observations["table_id"].astype(str) == str(part["table_id"]))
+                        & text_equals(observations["table_id"], str(part["table_id"]))
                         & (observations["indicator_id"] == part["indicator_id"])
                         & observations["harmonised"].astype(bool)
                         & (observations["method"] == "observed")]

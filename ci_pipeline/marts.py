@@ -63,6 +63,7 @@ from ci_pipeline import catalog
 from ci_pipeline.archive import atomic_write, fsync_dir, sha256_bytes
 from ci_pipeline.catalog import CATALOG_FILE
 from ci_pipeline.schema import MARTS
+from ci_pipeline.tidy import plain
 
 PART_FILE = "part-0.parquet"
 MANIFEST_FILE = "_manifest.json"
@@ -442,7 +443,8 @@ class MartStore:
     ) -> PublishResult:
         """Write a new version of `mart` unless its content equals the latest one; then point LATEST at it."""
         # Hash what a reader gets back from Parquet, so the manifest's hash is checkable against the file.
-        table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+        # Compact text columns (ci_pipeline.tidy.compact) are published as plain text.
+        table = pa.Table.from_pandas(plain(frame).reset_index(drop=True), preserve_index=False)
         frame = table.to_pandas()
         digest = content_sha256(frame)
         with self._writing() as repaired:

@@ -346,8 +346,16 @@ def plain(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype(categorical) if categorical else frame
 
 
+def text_equals(series: pd.Series, text: str) -> pd.Series:
+    """series == text, comparing as text; a compact column is compared through its categories."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        matching = np.flatnonzero(series.cat.categories.astype("str") == text)
+        return pd.Series(np.isin(series.cat.codes.to_numpy(), matching), index=series.index)
+    return series.astype("str") == text
+
+
 def _all_text(series: pd.Series) -> bool:
-    return bool(series.map(lambda value: isinstance(value, str) or value is None or value != value).all())
+    return bool(series.dropna().map(lambda value: isinstance(value, str)).all())
 
 
 def concat_compact(frames: list[pd.DataFrame]) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from ci_pipeline.geography.load import load_klass_geography
 from ci_pipeline.geography.regions import build_regions
 from ci_pipeline.indicators import load_registry, registry_frame
 from ci_pipeline.schema import INDICATOR_VALUE_COLUMNS, OBSERVATION_KEY
-from ci_pipeline.tidy import concat_compact, plain
+from ci_pipeline.tidy import concat_compact
 
 POPULATION_INDICATOR = "population"
 
@@ -139,9 +139,8 @@ def _markdown(frame: pd.DataFrame) -> str:
 )
 def indicator_values(context: AssetExecutionContext, observations: pd.DataFrame) -> pd.DataFrame:
     frame = observations.reindex(columns=INDICATOR_VALUE_COLUMNS)
+    # Compact text columns (ci_pipeline.tidy.compact) sort as text: their categories are sorted and ordered.
     frame = frame.sort_values(OBSERVATION_KEY + ["original_region_code"], kind="stable").reset_index(drop=True)
-    # The mart holds plain text; core/observations keeps it compact (ci_pipeline.tidy.compact).
-    frame = plain(frame)
     context.add_output_metadata(
         {"rows": len(frame), "provenance": MetadataValue.json(
             {k: int(v) for k, v in frame.groupby("provenance").size().items()})}
