@@ -23,6 +23,7 @@ import pandas as pd
 
 from ci_pipeline.catalogue import TableSpec
 from ci_pipeline.jsonstat import JsonStatError, JsonStatTable
+from ci_pipeline.jsonstat.cells import code_dtype
 from ci_pipeline.periods import PeriodError, parse_period
 from ci_pipeline.schema import TIDY_COLUMNS
 
@@ -304,14 +305,15 @@ def _strings(categories: list[str | None], codes: np.ndarray) -> pd.Categorical:
     """categories[codes] as a Categorical (null where the code is negative or its category is None)."""
     present = sorted({category for category in categories if category is not None})
     position = {category: i for i, category in enumerate(present)}
-    # the last entry answers code -1 (no category)
-    remap = np.array([position.get(category, -1) if category is not None else -1 for category in categories] + [-1],
-                     dtype=np.int64)
+    # the last entry answers code -1 (no category); small codes keep the gather small
+    remap = np.array([position[category] if category is not None else -1 for category in categories] + [-1],
+                     dtype=code_dtype(len(present)))
     return pd.Categorical.from_codes(remap[codes], dtype=text_categories(present), validate=False)
 
 
 def _constant(value: str | None, length: int) -> pd.Categorical:
-    return _strings([value], np.zeros(length, dtype=np.int8))
+    codes = np.full(length, -1 if value is None else 0, dtype=np.int8)
+    return pd.Categorical.from_codes(codes, dtype=text_categories([] if value is None else [value]), validate=False)
 
 
 # ------------------------------------------------------------------------------------ compact columns
