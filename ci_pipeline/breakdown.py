@@ -31,7 +31,7 @@ from ci_pipeline import stats
 from ci_pipeline.indicators import APPORTIONABLE_KINDS, Indicator
 from ci_pipeline.periods import PeriodError, parse_period
 from ci_pipeline.schema import observation_key_without
-from ci_pipeline.tidy import concat_compact
+from ci_pipeline.tidy import concat_compact, text_matches
 
 METHODS = ("observed", "aggregated", stats.APPORTIONED_BY_RATE, stats.APPORTIONED, "not_available")
 _BAND = re.compile(r"^(\d+)-(\d+)$")
@@ -64,7 +64,7 @@ def aggregate_age_band(population: pd.DataFrame, band: str) -> pd.DataFrame:
     A "total" sex is added as male + female where the source has no total.
     """
     low, high = _ages(band)
-    single = population[population["age_group"].astype(str).str.match(_SINGLE_AGE)].copy()
+    single = population[text_matches(population["age_group"], _SINGLE_AGE)].copy()
     single["_age"] = single["age_group"].astype("str").astype(int)
     in_band = single[(single["_age"] >= low) & ((single["_age"] <= high) if high is not None else True)]
     if in_band.empty:

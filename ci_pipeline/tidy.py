@@ -356,6 +356,15 @@ def text_equals(series: pd.Series, text: str) -> pd.Series:
     return series.astype("str") == text
 
 
+def text_matches(series: pd.Series, pattern: re.Pattern) -> pd.Series:
+    """series.str.match(pattern) as booleans (null: False); a compact column is matched through its
+    categories."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        matching = np.flatnonzero(np.asarray(series.cat.categories.str.match(pattern), dtype=bool))
+        return pd.Series(np.isin(series.cat.codes.to_numpy(), matching), index=series.index)
+    return series.astype("str").str.match(pattern).fillna(False).astype(bool)
+
+
 def _all_text(series: pd.Series) -> bool:
     return bool(series.dropna().map(lambda value: isinstance(value, str)).all())
 
