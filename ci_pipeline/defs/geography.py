@@ -91,9 +91,11 @@ def _core_observations(staging_names: list[str]):
         registry = load_registry(pipeline.settings.catalogue_root)
         tidy = concat_compact([staged[name] for name in sorted(staged)])
         harmonised, report = harmonise(tidy, region_history, regions)
+        del tidy
         outside_life = (harmonised["harmonisation_outcome"] == "invalid_for_period") & (harmonised["status"] == ".")
-        dropped = harmonised[outside_life]
-        kept = harmonised[~outside_life]
+        dropped = int(outside_life.sum())
+        kept = harmonised[~outside_life] if dropped else harmonised
+        del harmonised
         population = kept[(kept["indicator_id"] == POPULATION_INDICATOR) & kept["harmonised"]]
         frame = breakdown(kept, registry, population)
         sums = check_district_sums(frame, registry)
@@ -107,7 +109,7 @@ def _core_observations(staging_names: list[str]):
                 "district_rows_by_indicator": MetadataValue.json({
                     k: int(v) for k, v in frame[frame["region_level"] == "district"].groupby("indicator_id").size().items()
                 }),
-                "not_carried_outside_region_life": len(dropped),
+                "not_carried_outside_region_life": dropped,
                 "harmonisation_report": MetadataValue.md(_markdown(report.head(60))),
                 "district_sum_differences": len(sums),
                 "district_sum_report": MetadataValue.md(_markdown(sums.head(30))) if len(sums) else "none",

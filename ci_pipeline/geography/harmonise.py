@@ -122,7 +122,8 @@ def harmonise(observations: pd.DataFrame, history: pd.DataFrame,
     missing = [column for column in required if column not in observations.columns]
     if missing:
         raise GeographyError(f"harmonise: observations lack columns {missing}")
-    frame = observations.copy()
+    # pandas copies on write: a shallow copy keeps the caller's frame unchanged without copying its columns.
+    frame = observations.copy(deep=False)
     frame["original_region_code"] = frame["region_code"].astype("str")
     frame["_when"] = _per_distinct(frame, ["period", "period_type"], period_reference_date)
 
