@@ -6,6 +6,12 @@ spellings into the project's: `normalise_age` (SSB's 999/007/015-029, FHI's 16_2
 `normalise_period` (FHI's 2020_2020 and 2018_2020; read as ci_pipeline.periods), `region_level` (the level
 of a code by its shape, SSB's F-/K- prefixes stripped).
 
+The observations come out compact: every text column is a categorical of sorted, ordered str categories
+(`compact`), one small integer per row instead of a string; `concat_compact` joins such frames without
+falling back to Python objects, `plain` turns a few rows back into str columns, `text_equals` and
+`text_matches` test a column through its categories. The published marts are plain text again
+(MartStore.publish).
+
 Everything that cannot be mapped (an unknown indicator code, a dimension the spec does not mention, a
 region code of unknown shape) is a JsonStatError naming the table, so nothing is dropped silently, and
 status symbols are kept as they are: a suppressed cell is NaN with its symbol, never 0.
