@@ -231,11 +231,23 @@ def _nearest_earlier(available: pd.DataFrame, municipality: str, sex: str, year:
     return int(years.max()) if len(years) else None
 
 
+def _population_of(observations: pd.DataFrame, population: pd.DataFrame | None,
+                   indicator: Indicator) -> pd.DataFrame:
+    """The rows an apportioned indicator is weighed by: of the indicator its apportion_by names, from
+    `population`, or else the harmonised rows of `observations`."""
+    wanted = indicator.apportion_by["indicator_id"]
+    if population is None:
+        return observations[(observations["indicator_id"] == wanted) & observations["harmonised"]]
+    return population[population["indicator_id"] == wanted]
+
+
 def breakdown(observations: pd.DataFrame, registry: dict[str, Indicator],
-              population: pd.DataFrame) -> pd.DataFrame:
+              population: pd.DataFrame | None = None) -> pd.DataFrame:
     """Harmonised observations with method / is_estimate / weights_period, plus the district rows and
-    population age bands that apportionment makes."""
-    unknown = sorted(set(observations["indicator_id"]) - set(registry))
+    population age bands that apportionment makes. `population`: the rows to weigh by (default: the
+    harmonised rows of `observations`, taken only while an age band is made, so a large population table
+    is not held twice)."""
+    unknown = sorted(set(observations["indicator_id"].unique()) - set(registry))
     if unknown:
         raise BreakdownError(f"indicators not in the registry: {unknown}")
     parts = []
@@ -254,9 +266,8 @@ def breakdown(observations: pd.DataFrame, registry: dict[str, Indicator],
         elif method == "apportioned":
             _refuse_unless_count(indicator)
             band = indicator.apportion_by["age_group"]
-            source_population = population[population["indicator_id"] == indicator.apportion_by["indicator_id"]]
             if band not in bands:
-                bands[band] = aggregate_age_band(source_population, band)
+                bands[band] = aggregate_age_band(_population_of(observations, population, indicator), band)
             parts.append(apportion(rows.drop(columns=["method", "is_estimate", "weights_period"]), indicator,
                                    bands[band], _district_shares(observations, indicator)))
         parts.append(rows)

@@ -21,8 +21,6 @@ from ci_pipeline.indicators import load_registry, registry_frame
 from ci_pipeline.schema import INDICATOR_VALUE_COLUMNS, OBSERVATION_KEY
 from ci_pipeline.tidy import concat_compact
 
-POPULATION_INDICATOR = "population"
-
 
 @multi_asset(
     outs={
@@ -96,8 +94,7 @@ def _core_observations(staging_names: list[str]):
         dropped = int(outside_life.sum())
         kept = harmonised[~outside_life] if dropped else harmonised
         del harmonised
-        population = kept[(kept["indicator_id"] == POPULATION_INDICATOR) & kept["harmonised"]]
-        frame = breakdown(kept, registry, population)
+        frame = breakdown(kept, registry)
         sums = check_district_sums(frame, registry)
         derivations = DerivationReport()
         derived = derive_indicators(frame, registry, derivations)
