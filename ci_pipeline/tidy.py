@@ -144,7 +144,12 @@ def to_tidy(table: JsonStatTable, spec: TableSpec, *, provenance: str, snapshot_
     entries = [spec.indicators[code] for code in indicator_codes]
     is_value_category = np.array(["indicator_id" in entry for entry in entries], dtype=bool)
     rows = np.flatnonzero(is_value_category[codes[indicator_dim]])
-    row_indicator = codes[indicator_dim][rows]
+    if len(rows) == len(frame):
+        # every cell is a value row (the common case): the per-dimension codes serve as they are
+        codes_of_rows = codes
+    else:
+        codes_of_rows = {dim_id: dim_codes[rows] for dim_id, dim_codes in codes.items()}
+    row_indicator = codes_of_rows[indicator_dim]
 
     values = frame["value"].to_numpy()
     numerator, denominator = _aligned_counts(table, codes, indicator_dim, entries, rows, row_indicator, name)
@@ -156,7 +161,7 @@ def to_tidy(table: JsonStatTable, spec: TableSpec, *, provenance: str, snapshot_
     }
     region = [_mapped(name, region_level, code) for code in table.dimensions[roles["region"]].codes]
     check_distinct(name, roles["region"], dict(zip(table.dimensions[roles["region"]].codes, [c for c, _ in region])))
-    region_rows = codes[roles["region"]][rows]
+    region_rows = codes_of_rows[roles["region"]]
     columns["region_code"] = _strings([code for code, _ in region], region_rows)
     columns["region_level"] = _strings([level for _, level in region], region_rows)
 
@@ -164,12 +169,13 @@ def to_tidy(table: JsonStatTable, spec: TableSpec, *, provenance: str, snapshot_
     periods = [_mapped(name, normalise_period, code, range_type)
                for code in table.dimensions[roles["period"]].codes]
     check_distinct(name, roles["period"], dict(zip(table.dimensions[roles["period"]].codes, [p for p, _ in periods])))
-    period_rows = codes[roles["period"]][rows]
+    period_rows = codes_of_rows[roles["period"]]
     columns["period"] = _strings([period for period, _ in periods], period_rows)
     columns["period_type"] = _strings([kind for _, kind in periods], period_rows)
 
-    columns["sex"] = _mapped_column(table, roles.get("sex"), codes, rows, name, _sex_mapper(spec, name))
-    columns["age_group"] = _mapped_column(table, roles.get("age"), codes, rows, name, _age_mapper(spec, name))
+    columns["sex"] = _mapped_column(table, roles.get("sex"), codes_of_rows, len(rows), name, _sex_mapper(spec, name))
+    columns["age_group"] = _mapped_column(table, roles.get("age"), codes_of_rows, len(rows), name,
+                                          _age_mapper(spec, name))
     columns["value"] = values[rows]
     columns["unit"] = _strings([entry.get("unit") for entry in entries], row_indicator)
     columns["numerator"] = numerator
@@ -269,13 +275,13 @@ def _age_mapper(spec: TableSpec, name: str):
     return age
 
 
-def _mapped_column(table: JsonStatTable, dim_id: str | None, codes: dict[str, np.ndarray], rows: np.ndarray,
-                   name: str, mapper: Any) -> pd.api.extensions.ExtensionArray:
+def _mapped_column(table: JsonStatTable, dim_id: str | None, codes_of_rows: dict[str, np.ndarray], length: int,
+                   name: str, mapper: Any) -> pd.Categorical:
     if dim_id is None:
-        return _constant("total", len(rows))
+        return _constant("total", length)
     mapped = {code: mapper(code) for code in table.dimensions[dim_id].codes}
     check_distinct(name, dim_id, mapped)
-    return _strings(list(mapped.values()), codes[dim_id][rows])
+    return _strings(list(mapped.values()), codes_of_rows[dim_id])
 
 
 def check_distinct(name: str, dim_id: str, mapped: Mapping[str, object],
@@ -314,7 +320,10 @@ def _strings(categories: list[str | None], codes: np.ndarray) -> pd.Categorical:
     # the last entry answers code -1 (no category); small codes keep the gather small
     remap = np.array([position[category] if category is not None else -1 for category in categories] + [-1],
                      dtype=code_dtype(len(present)))
-    return pd.Categorical.from_codes(remap[codes], dtype=text_categories(present), validate=False)
+    # categories sorted and distinct already: the codes serve as they are
+    as_they_are = categories == present and codes.dtype == remap.dtype
+    return pd.Categorical.from_codes(codes if as_they_are else remap[codes], dtype=text_categories(present),
+                                     validate=False)
 
 
 def _constant(value: str | None, length: int) -> pd.Categorical:
