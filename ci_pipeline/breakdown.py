@@ -31,6 +31,7 @@ from ci_pipeline import stats
 from ci_pipeline.indicators import APPORTIONABLE_KINDS, Indicator
 from ci_pipeline.periods import PeriodError, parse_period
 from ci_pipeline.schema import observation_key_without
+from ci_pipeline.tidy import concat_compact, text_matches
 
 METHODS = ("observed", "aggregated", stats.APPORTIONED_BY_RATE, stats.APPORTIONED, "not_available")
 _BAND = re.compile(r"^(\d+)-(\d+)$")
@@ -63,8 +64,8 @@ def aggregate_age_band(population: pd.DataFrame, band: str) -> pd.DataFrame:
     A "total" sex is added as male + female where the source has no total.
     """
     low, high = _ages(band)
-    single = population[population["age_group"].astype(str).str.match(_SINGLE_AGE)].copy()
-    single["_age"] = single["age_group"].astype(int)
+    single = population[text_matches(population["age_group"], _SINGLE_AGE)].copy()
+    single["_age"] = single["age_group"].astype("str").astype(int)
     in_band = single[(single["_age"] >= low) & ((single["_age"] <= high) if high is not None else True)]
     if in_band.empty:
         raise BreakdownError(f"no single-year population rows for the age band {band!r}")
@@ -76,11 +77,7 @@ def aggregate_age_band(population: pd.DataFrame, band: str) -> pd.DataFrame:
                 f"age band {band!r}: single ages missing for {short.index[:3].tolist()} (of {len(short)} groups)"
             )
     grouped = in_band.groupby(POPULATION_KEY, dropna=False, sort=True)
-    band_rows = grouped.agg(
-        value=("value", lambda values: values.sum(min_count=1)),
-        status=("status", lambda statuses: next((s for s in statuses if pd.notna(s)), None)),
-    ).reset_index()
-    band_rows.loc[band_rows["status"].notna(), "value"] = float("nan")
+    band_rows = _sum_with_status(grouped, min_count=1)
     firsts = grouped.first().reset_index()
     carried = [c for c in population.columns if c not in band_rows.columns and c not in ("age_group", "value")]
     band_rows = band_rows.merge(firsts[POPULATION_KEY + carried], on=POPULATION_KEY, how="left")
@@ -89,6 +86,15 @@ def aggregate_age_band(population: pd.DataFrame, band: str) -> pd.DataFrame:
     band_rows["method"] = "aggregated"
     band_rows["is_estimate"] = False
     return band_rows
+
+
+def _sum_with_status(grouped, min_count: int) -> pd.DataFrame:
+    """Per group: the sum of `value` (null below `min_count` values) and the first status symbol; a group
+    with a symbol has no value (never a partial sum)."""
+    rows = pd.DataFrame({"value": grouped["value"].sum(min_count=min_count),
+                         "status": grouped["status"].first()}).reset_index()
+    rows.loc[rows["status"].notna(), "value"] = float("nan")
+    return rows
 
 
 def _add_total_sex(rows: pd.DataFrame) -> pd.DataFrame:
@@ -101,15 +107,11 @@ def _add_total_sex(rows: pd.DataFrame) -> pd.DataFrame:
     both = parts.groupby(other_key, dropna=False)["sex"].nunique()
     complete = both[both == 2].index
     parts = parts.set_index(other_key).loc[complete].reset_index()
-    totals = parts.groupby(other_key, dropna=False).agg(
-        value=("value", lambda values: values.sum(min_count=2)),
-        status=("status", lambda statuses: next((s for s in statuses if pd.notna(s)), None)),
-    ).reset_index()
+    grouped = parts.groupby(other_key, dropna=False)
+    totals = _sum_with_status(grouped, min_count=2)
     carried = [c for c in rows.columns if c not in totals.columns and c != "sex"]
-    totals = totals.merge(parts.groupby(other_key, dropna=False).first().reset_index()[other_key + carried],
-                          on=other_key, how="left")
+    totals = totals.merge(grouped.first().reset_index()[other_key + carried], on=other_key, how="left")
     totals["sex"] = "total"
-    totals.loc[totals["status"].notna(), "value"] = float("nan")
     return pd.concat([rows, totals[rows.columns]], ignore_index=True)
 
 
@@ -126,7 +128,8 @@ def _district_weights(band: pd.DataFrame) -> pd.DataFrame:
     districts = band[(band["region_level"] == "district") & band["harmonised"]].copy()
     districts["municipality"] = districts["region_code"].str[:4]
     districts["year"] = districts["period"].map(_reference_year)
-    usable = districts.groupby(["municipality", "year", "sex"])["value"].transform(lambda v: v.notna().all())
+    by_year = districts.groupby(["municipality", "year", "sex"])["value"]
+    usable = by_year.transform("count") == by_year.transform("size")
     districts = districts[usable]
     total = districts.groupby(["municipality", "year", "sex"])["value"].transform("sum")
     districts["share"] = districts["value"] / total
@@ -228,11 +231,23 @@ def _nearest_earlier(available: pd.DataFrame, municipality: str, sex: str, year:
     return int(years.max()) if len(years) else None
 
 
+def _population_of(observations: pd.DataFrame, population: pd.DataFrame | None,
+                   indicator: Indicator) -> pd.DataFrame:
+    """The rows an apportioned indicator is weighed by: of the indicator its apportion_by names, from
+    `population`, or else the harmonised rows of `observations`."""
+    wanted = indicator.apportion_by["indicator_id"]
+    if population is None:
+        return observations[(observations["indicator_id"] == wanted) & observations["harmonised"]]
+    return population[population["indicator_id"] == wanted]
+
+
 def breakdown(observations: pd.DataFrame, registry: dict[str, Indicator],
-              population: pd.DataFrame) -> pd.DataFrame:
+              population: pd.DataFrame | None = None) -> pd.DataFrame:
     """Harmonised observations with method / is_estimate / weights_period, plus the district rows and
-    population age bands that apportionment makes."""
-    unknown = sorted(set(observations["indicator_id"]) - set(registry))
+    population age bands that apportionment makes. `population`: the rows to weigh by (default: the
+    harmonised rows of `observations`, taken only while an age band is made, so a large population table
+    is not held twice)."""
+    unknown = sorted(set(observations["indicator_id"].unique()) - set(registry))
     if unknown:
         raise BreakdownError(f"indicators not in the registry: {unknown}")
     parts = []
@@ -251,18 +266,17 @@ def breakdown(observations: pd.DataFrame, registry: dict[str, Indicator],
         elif method == "apportioned":
             _refuse_unless_count(indicator)
             band = indicator.apportion_by["age_group"]
-            source_population = population[population["indicator_id"] == indicator.apportion_by["indicator_id"]]
             if band not in bands:
-                bands[band] = aggregate_age_band(source_population, band)
+                bands[band] = aggregate_age_band(_population_of(observations, population, indicator), band)
             parts.append(apportion(rows.drop(columns=["method", "is_estimate", "weights_period"]), indicator,
                                    bands[band], _district_shares(observations, indicator)))
         parts.append(rows)
-    result = pd.concat(parts, ignore_index=True)
+    result = concat_compact(parts)
     published = set(zip(result["indicator_id"], result["age_group"]))
     for band, band_rows in bands.items():
         new = band_rows[[(i, band) not in published for i in band_rows["indicator_id"]]]
         parts_columns = [c for c in result.columns if c in new.columns]
-        result = pd.concat([result, new[parts_columns].assign(weights_period=None)], ignore_index=True)
+        result = concat_compact([result, new[parts_columns].assign(weights_period=None)])
     result["is_estimate"] = result["is_estimate"].astype(bool)
     return result
 
@@ -285,9 +299,9 @@ def check_district_sums(frame: pd.DataFrame, registry: dict[str, Indicator],
     districts = observed[observed["region_level"] == "district"].copy()
     districts["municipality"] = districts["region_code"].str[:4]
     sums = districts.groupby(key + ["municipality"], dropna=False).agg(
-        district_sum=("value", "sum"), n_districts=("region_code", "size"),
-        complete=("value", lambda v: v.notna().all()),
+        district_sum=("value", "sum"), n_districts=("region_code", "size"), _values=("value", "count"),
     ).reset_index()
+    sums["complete"] = sums["_values"] == sums["n_districts"]
     totals = observed[observed["region_level"] == "municipality"][key + ["region_code", "value"]].rename(
         columns={"region_code": "municipality", "value": "total"})
     both = sums[sums["complete"]].merge(totals[totals["total"].notna()], on=key + ["municipality"], how="inner")

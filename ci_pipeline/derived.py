@@ -31,6 +31,7 @@ from ci_pipeline.archive import worst_provenance
 from ci_pipeline.breakdown import aggregate_age_band
 from ci_pipeline.indicators import Indicator
 from ci_pipeline.schema import OBSERVATION_KEY
+from ci_pipeline.tidy import plain, text_equals
 
 SOURCE = "derived"
 METHOD = "derived"
@@ -60,23 +61,24 @@ class DerivationReport:
 def _part_rows(observations: pd.DataFrame, part: Mapping, where: str) -> pd.DataFrame:
     """One row per region, period and sex: the part's count (value or status), with what it came from."""
     rows = observations[(observations["source"] == part["source"])
-                        & (observations["table_id"].astype(str) == str(part["table_id"]))
+                        & text_equals(observations["table_id"], str(part["table_id"]))
                         & (observations["indicator_id"] == part["indicator_id"])
                         & observations["harmonised"].astype(bool)
                         & (observations["method"] == "observed")]
     if rows.empty:
         raise DerivationError(f"{where}: no observed rows of {part['indicator_id']} in {part['source']} table "
                               f"{part['table_id']}")
-    not_years = sorted(set(rows["period_type"]) - {"year"})
+    not_years = sorted(set(rows["period_type"].unique()) - {"year"})
     if not_years:
         raise DerivationError(f"{where}: {part['source']} table {part['table_id']} has {not_years} periods; "
                               "a derivation aligns years only")
     if "ages" in part:
-        band = aggregate_age_band(rows, part["ages"])
+        # The band's rows are few: plain text from here on (categoricals compare only with equal categories).
+        band = plain(aggregate_age_band(rows, part["ages"]))
         band["_shas"] = band["snapshot_sha256"].map(lambda sha: (sha,))
         return band
     groups = [part["age_group"]] if "age_group" in part else list(part["age_groups"])
-    chosen = rows[rows["age_group"].isin(groups)]
+    chosen = plain(rows[rows["age_group"].isin(groups)])
     missing = [group for group in groups if group not in set(chosen["age_group"])]
     if missing:
         raise DerivationError(f"{where}: {part['source']} table {part['table_id']} has no age group {missing} "

@@ -38,7 +38,7 @@ from ci_pipeline.sources.oslo import OsloStatbankClient, query_of
 from ci_pipeline.sources.oslo_tidy import oslo_to_tidy
 from ci_pipeline.sources.reference_series import entry_observations, series_files
 from ci_pipeline.sources.ssb import Selection, SsbClient
-from ci_pipeline.tidy import to_tidy
+from ci_pipeline.tidy import concat_compact, to_tidy
 
 
 @dataclass(frozen=True)
@@ -344,4 +344,4 @@ def tidy_observations(spec: TableSpec, responses: list[ArchivedResponse]) -> pd.
                 source_updated=response.source_updated or table.updated,
             )
         )
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return concat_compact(frames)

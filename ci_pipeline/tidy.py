@@ -6,6 +6,12 @@ spellings into the project's: `normalise_age` (SSB's 999/007/015-029, FHI's 16_2
 `normalise_period` (FHI's 2020_2020 and 2018_2020; read as ci_pipeline.periods), `region_level` (the level
 of a code by its shape, SSB's F-/K- prefixes stripped).
 
+The observations come out compact: every text column is a categorical of sorted, ordered str categories
+(`compact`), one small integer per row instead of a string; `concat_compact` joins such frames without
+falling back to Python objects, `plain` turns a few rows back into str columns, `text_equals` and
+`text_matches` test a column through its categories. The published marts are plain text again
+(MartStore.publish).
+
 Everything that cannot be mapped (an unknown indicator code, a dimension the spec does not mention, a
 region code of unknown shape) is a JsonStatError naming the table, so nothing is dropped silently, and
 status symbols are kept as they are: a suppressed cell is NaN with its symbol, never 0.
@@ -20,10 +26,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from ci_pipeline.catalogue import TableSpec
 from ci_pipeline.jsonstat import JsonStatError, JsonStatTable
+from ci_pipeline.jsonstat.cells import code_dtype
 from ci_pipeline.periods import PeriodError, parse_period
 from ci_pipeline.schema import TIDY_COLUMNS
 
@@ -138,7 +144,12 @@ def to_tidy(table: JsonStatTable, spec: TableSpec, *, provenance: str, snapshot_
     entries = [spec.indicators[code] for code in indicator_codes]
     is_value_category = np.array(["indicator_id" in entry for entry in entries], dtype=bool)
     rows = np.flatnonzero(is_value_category[codes[indicator_dim]])
-    row_indicator = codes[indicator_dim][rows]
+    if len(rows) == len(frame):
+        # every cell is a value row (the common case): the per-dimension codes serve as they are
+        codes_of_rows = codes
+    else:
+        codes_of_rows = {dim_id: dim_codes[rows] for dim_id, dim_codes in codes.items()}
+    row_indicator = codes_of_rows[indicator_dim]
 
     values = frame["value"].to_numpy()
     numerator, denominator = _aligned_counts(table, codes, indicator_dim, entries, rows, row_indicator, name)
@@ -150,7 +161,7 @@ def to_tidy(table: JsonStatTable, spec: TableSpec, *, provenance: str, snapshot_
     }
     region = [_mapped(name, region_level, code) for code in table.dimensions[roles["region"]].codes]
     check_distinct(name, roles["region"], dict(zip(table.dimensions[roles["region"]].codes, [c for c, _ in region])))
-    region_rows = codes[roles["region"]][rows]
+    region_rows = codes_of_rows[roles["region"]]
     columns["region_code"] = _strings([code for code, _ in region], region_rows)
     columns["region_level"] = _strings([level for _, level in region], region_rows)
 
@@ -158,12 +169,13 @@ def to_tidy(table: JsonStatTable, spec: TableSpec, *, provenance: str, snapshot_
     periods = [_mapped(name, normalise_period, code, range_type)
                for code in table.dimensions[roles["period"]].codes]
     check_distinct(name, roles["period"], dict(zip(table.dimensions[roles["period"]].codes, [p for p, _ in periods])))
-    period_rows = codes[roles["period"]][rows]
+    period_rows = codes_of_rows[roles["period"]]
     columns["period"] = _strings([period for period, _ in periods], period_rows)
     columns["period_type"] = _strings([kind for _, kind in periods], period_rows)
 
-    columns["sex"] = _mapped_column(table, roles.get("sex"), codes, rows, name, _sex_mapper(spec, name))
-    columns["age_group"] = _mapped_column(table, roles.get("age"), codes, rows, name, _age_mapper(spec, name))
+    columns["sex"] = _mapped_column(table, roles.get("sex"), codes_of_rows, len(rows), name, _sex_mapper(spec, name))
+    columns["age_group"] = _mapped_column(table, roles.get("age"), codes_of_rows, len(rows), name,
+                                          _age_mapper(spec, name))
     columns["value"] = values[rows]
     columns["unit"] = _strings([entry.get("unit") for entry in entries], row_indicator)
     columns["numerator"] = numerator
@@ -263,13 +275,13 @@ def _age_mapper(spec: TableSpec, name: str):
     return age
 
 
-def _mapped_column(table: JsonStatTable, dim_id: str | None, codes: dict[str, np.ndarray], rows: np.ndarray,
-                   name: str, mapper: Any) -> pd.api.extensions.ExtensionArray:
+def _mapped_column(table: JsonStatTable, dim_id: str | None, codes_of_rows: dict[str, np.ndarray], length: int,
+                   name: str, mapper: Any) -> pd.Categorical:
     if dim_id is None:
-        return _constant("total", len(rows))
+        return _constant("total", length)
     mapped = {code: mapper(code) for code in table.dimensions[dim_id].codes}
     check_distinct(name, dim_id, mapped)
-    return _strings(list(mapped.values()), codes[dim_id][rows])
+    return _strings(list(mapped.values()), codes_of_rows[dim_id])
 
 
 def check_distinct(name: str, dim_id: str, mapped: Mapping[str, object],
@@ -301,13 +313,104 @@ def _tidy_status(status: pd.Series, rows: np.ndarray, spec: TableSpec,
     return _strings(symbols, row_codes)
 
 
-def _strings(categories: list[str | None], codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    """A pandas str array of categories[codes] (null where the code is negative), built in Arrow."""
-    missing = codes < 0
-    indices = pa.array(codes, mask=missing) if missing.any() else pa.array(codes)
-    # large_string is what pandas' str dtype holds, so pd.array wraps the result without a copy
-    return pd.array(pa.array(categories, type=pa.large_string()).take(indices), dtype="str")
+def _strings(categories: list[str | None], codes: np.ndarray) -> pd.Categorical:
+    """categories[codes] as a Categorical (null where the code is negative or its category is None)."""
+    present = sorted({category for category in categories if category is not None})
+    position = {category: i for i, category in enumerate(present)}
+    # the last entry answers code -1 (no category); small codes keep the gather small
+    remap = np.array([position[category] if category is not None else -1 for category in categories] + [-1],
+                     dtype=code_dtype(len(present)))
+    # categories sorted and distinct already: the codes serve as they are
+    as_they_are = categories == present and codes.dtype == remap.dtype
+    return pd.Categorical.from_codes(codes if as_they_are else remap[codes], dtype=text_categories(present),
+                                     validate=False)
 
 
-def _constant(value: str | None, length: int) -> pd.api.extensions.ExtensionArray:
-    return pd.array(pa.repeat(pa.scalar(value, type=pa.large_string()), length), dtype="str")
+def _constant(value: str | None, length: int) -> pd.Categorical:
+    codes = np.full(length, -1 if value is None else 0, dtype=np.int8)
+    return pd.Categorical.from_codes(codes, dtype=text_categories([] if value is None else [value]), validate=False)
+
+
+# ------------------------------------------------------------------------------------ compact columns
+
+
+def text_categories(values: Iterable[str]) -> pd.CategoricalDtype:
+    """The dtype of a compact text column: its distinct values as sorted, ordered str categories, so that
+    sorting rows by the column, and its min and max, are those of the text."""
+    return pd.CategoricalDtype(pd.Index(sorted(values), dtype="str"), ordered=True)
+
+
+def compact(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
+    """`frame` with its text columns (or `columns`) as categoricals with sorted categories: a code per
+    row instead of a string, for the columns of tidy observations that repeat a few values many times."""
+    chosen = frame.columns if columns is None else [c for c in columns if c in frame.columns]
+    converted = {}
+    for column in chosen:
+        series = frame[column]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            categories = series.cat.categories
+            if not (series.cat.ordered and categories.is_monotonic_increasing and categories.dtype == "str"):
+                converted[column] = series.astype("str").astype(text_categories(categories.astype("str")))
+        elif series.dtype == "str" or (series.dtype == object and _all_text(series)):
+            converted[column] = series.astype(text_categories(series.dropna().unique()))
+    return frame.assign(**converted) if converted else frame
+
+
+def plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with its compact (categorical) columns as plain str columns: for the few rows code works on
+    value by value, where categoricals would need equal categories to compare or combine."""
+    categorical = {c: "str" for c, dtype in frame.dtypes.items() if isinstance(dtype, pd.CategoricalDtype)}
+    return frame.astype(categorical) if categorical else frame
+
+
+def text_equals(series: pd.Series, text: str) -> pd.Series:
+    """series == text, comparing as text; a compact column is compared through its categories."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        matching = np.flatnonzero(series.cat.categories.astype("str") == text)
+        return pd.Series(np.isin(series.cat.codes.to_numpy(), matching), index=series.index)
+    return series.astype("str") == text
+
+
+def text_matches(series: pd.Series, pattern: re.Pattern) -> pd.Series:
+    """series.str.match(pattern) as booleans (null: False); a compact column is matched through its
+    categories."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        matching = np.flatnonzero(np.asarray(series.cat.categories.str.match(pattern), dtype=bool))
+        return pd.Series(np.isin(series.cat.codes.to_numpy(), matching), index=series.index)
+    return series.astype("str").str.match(pattern).fillna(False).astype(bool)
+
+
+def _all_text(series: pd.Series) -> bool:
+    return bool(series.dropna().map(lambda value: isinstance(value, str)).all())
+
+
+def concat_compact(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """pd.concat of frames with the same columns, keeping text columns compact: categoricals whose
+    categories differ are unioned (sorted), where pd.concat would fall back to Python objects."""
+    if len(frames) == 1:
+        return frames[0].reset_index(drop=True)
+    columns = list(dict.fromkeys(column for frame in frames for column in frame.columns))
+    categorical = [c for c in columns
+                   if any(isinstance(f[c].dtype, pd.CategoricalDtype) for f in frames if c in f.columns)]
+    frames = [compact(frame, categorical) for frame in frames]
+    joined = {}
+    for column in columns:
+        parts = [frame[column] if column in frame.columns else pd.Series(np.nan, index=frame.index)
+                 for frame in frames]
+        if column in categorical:
+            dtype = text_categories(set().union(*(part.cat.categories if isinstance(part.dtype, pd.CategoricalDtype)
+                                                   else part.dropna().astype("str").unique() for part in parts)))
+            joined[column] = pd.Categorical.from_codes(
+                np.concatenate([_codes_in(part, dtype) for part in parts]), dtype=dtype, validate=False)
+        else:
+            joined[column] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(joined, columns=columns)
+
+
+def _codes_in(part: pd.Series, dtype: pd.CategoricalDtype) -> np.ndarray:
+    """The position of each value of `part` among dtype's categories (-1 for null)."""
+    if isinstance(part.dtype, pd.CategoricalDtype):
+        # the appended -1 answers code -1 (null)
+        mapping = np.append(dtype.categories.get_indexer(part.cat.categories), -1)
+        return mapping[part.cat.codes.to_numpy()]
+    return dtype.categories.get_indexer(part.astype("str"))

@@ -416,7 +416,10 @@ def test_to_tidy_ssb_population():
     assert list(tidy.columns) == TIDY_COLUMNS
     assert len(tidy) == 8
     for column in ("source", "region_code", "sex", "age_group", "status", "provenance"):
-        assert tidy[column].dtype == pd.Series(["x"]).dtype
+        # compact text: a categorical of str categories, sorted so that sorting by it sorts as text
+        assert isinstance(tidy[column].dtype, pd.CategoricalDtype)
+        assert tidy[column].cat.categories.dtype == pd.Series(["x"]).dtype
+        assert tidy[column].cat.categories.is_monotonic_increasing
     for column in ("value", "numerator", "denominator"):
         assert tidy[column].dtype == np.float64
     row = tidy.iloc[5]

@@ -29,8 +29,7 @@ from ci_pipeline.geography.regions import build_regions
 from ci_pipeline.indicators import load_registry, registry_frame
 from ci_pipeline.marts import content_sha256
 from ci_pipeline.schema import INDICATOR_VALUE_COLUMNS, OBSERVATION_KEY
-
-POPULATION_INDICATOR = "population"
+from ci_pipeline.tidy import concat_compact
 
 
 @multi_asset(
@@ -103,17 +102,18 @@ def _core_observations(staging_names: list[str]):
     def observations(context: AssetExecutionContext, regions: pd.DataFrame, region_history: pd.DataFrame,
                      pipeline: PipelineResource, **staged: pd.DataFrame) -> pd.DataFrame:
         registry = load_registry(pipeline.settings.catalogue_root)
-        tidy = pd.concat([staged[name] for name in sorted(staged)], ignore_index=True)
+        tidy = concat_compact([staged[name] for name in sorted(staged)])
         harmonised, report = harmonise(tidy, region_history, regions)
+        del tidy
         outside_life = (harmonised["harmonisation_outcome"] == "invalid_for_period") & (harmonised["status"] == ".")
-        dropped = harmonised[outside_life]
-        kept = harmonised[~outside_life]
-        population = kept[(kept["indicator_id"] == POPULATION_INDICATOR) & kept["harmonised"]]
-        frame = breakdown(kept, registry, population)
+        dropped = int(outside_life.sum())
+        kept = harmonised[~outside_life] if dropped else harmonised
+        del harmonised
+        frame = breakdown(kept, registry)
         sums = check_district_sums(frame, registry)
         derivations = DerivationReport()
         derived = derive_indicators(frame, registry, derivations)
-        frame = pd.concat([frame, derived], ignore_index=True) if len(derived) else frame
+        frame = concat_compact([frame, derived]) if len(derived) else frame
         context.add_output_metadata(
             {
                 "rows": len(frame),
@@ -121,7 +121,7 @@ def _core_observations(staging_names: list[str]):
                 "district_rows_by_indicator": MetadataValue.json({
                     k: int(v) for k, v in frame[frame["region_level"] == "district"].groupby("indicator_id").size().items()
                 }),
-                "not_carried_outside_region_life": len(dropped),
+                "not_carried_outside_region_life": dropped,
                 "harmonisation_report": MetadataValue.md(_markdown(report.head(60))),
                 "district_sum_differences": len(sums),
                 "district_sum_report": MetadataValue.md(_markdown(sums.head(30))) if len(sums) else "none",
@@ -153,6 +153,7 @@ def _markdown(frame: pd.DataFrame) -> str:
 )
 def indicator_values(context: AssetExecutionContext, observations: pd.DataFrame) -> pd.DataFrame:
     frame = observations.reindex(columns=INDICATOR_VALUE_COLUMNS)
+    # Compact text columns (ci_pipeline.tidy.compact) sort as text: their categories are sorted and ordered.
     frame = frame.sort_values(OBSERVATION_KEY + ["original_region_code"], kind="stable").reset_index(drop=True)
     context.add_output_metadata(
         {"rows": len(frame), "provenance": MetadataValue.json(

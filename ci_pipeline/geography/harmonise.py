@@ -30,12 +30,14 @@ import re
 from collections import defaultdict
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ci_pipeline.geography.history import MAPPED_RELATIONS
 from ci_pipeline.geography.parse import GeographyError
 from ci_pipeline.periods import PeriodError, parse_period
 from ci_pipeline.schema import OBSERVATION_KEY
+from ci_pipeline.tidy import compact
 
 RULES = (
     "same", "unknown_district", "ssb_suffix_2004_division", "pre_2004_oslo_division", "bergen_2020",
@@ -44,6 +46,10 @@ RULES = (
     "split_municipality", "split_county", "district_total", "republished_on_todays_code", "unknown_code",
 )
 OUTCOMES = ("unchanged", "respelled", "renumbered", "not_mapped", "invalid_for_period", "unknown_code", "collision")
+# Text columns that harmonise() adds or rewrites, kept compact (ci_pipeline.tidy.compact). The region codes
+# stay plain text: they are short, and compared with each other, which categoricals allow only with equal
+# categories.
+COMPACT_COLUMNS = ["region_level", "region_name", "harmonisation_rule", "harmonisation_outcome"]
 _SUFFIXED_DISTRICT = re.compile(r"^(\d{4})(?!00)\d{2}a$")
 
 
@@ -116,11 +122,10 @@ def harmonise(observations: pd.DataFrame, history: pd.DataFrame,
     missing = [column for column in required if column not in observations.columns]
     if missing:
         raise GeographyError(f"harmonise: observations lack columns {missing}")
-    frame = observations.copy()
-    frame["original_region_code"] = frame["region_code"].astype(str)
-    periods = frame[["period", "period_type"]].drop_duplicates()
-    reference = {(p, t): period_reference_date(p, t) for p, t in zip(periods["period"], periods["period_type"])}
-    frame["_when"] = [reference[key] for key in zip(frame["period"], frame["period_type"])]
+    # pandas copies on write: a shallow copy keeps the caller's frame unchanged without copying its columns.
+    frame = observations.copy(deep=False)
+    frame["original_region_code"] = frame["region_code"].astype("str")
+    frame["_when"] = _per_distinct(frame, ["period", "period_type"], period_reference_date)
 
     suffixed_by_table: dict[tuple[str, str], set[str]] = defaultdict(set)
     for source, table_id, code in frame[["source", "table_id", "original_region_code"]].drop_duplicates().itertuples(
@@ -144,15 +149,16 @@ def harmonise(observations: pd.DataFrame, history: pd.DataFrame,
         codes_by_table[(source, table_id)].add(code)
 
     keys = ["source", "table_id", "original_region_code", "_when"]
-    combos = frame[keys].drop_duplicates()
-    resolved = [
-        {"source": s, "table_id": t, "original_region_code": c, "_when": w,
-         **_resolve_observed_code(c, w, suffixed_by_table.get((s, t), set()), by_code,
-                                  allow_republished=not (predecessors.get(c, set()) & codes_by_table[(s, t)]))}
-        for s, t, c, w in combos.itertuples(index=False)
-    ]
-    resolution = pd.DataFrame.from_records(resolved)
-    frame = frame.drop(columns=["region_code"]).merge(resolution, on=keys, how="left", validate="many_to_one")
+    # Resolved once per distinct key and spread over the rows by position (a merge would copy every column).
+    combos, positions = _distinct(frame, keys)
+    resolution = compact(pd.DataFrame.from_records([
+        _resolve_observed_code(c, w, suffixed_by_table.get((s, t), set()), by_code,
+                               allow_republished=not (predecessors.get(c, set()) & codes_by_table[(s, t)]))
+        for s, t, c, w in combos
+    ]), ["rule", "outcome", "relation", "current_code", "note"])
+    frame = frame.drop(columns=["region_code"]).reset_index(drop=True)
+    for column in resolution.columns:
+        frame[column] = resolution[column].take(positions).set_axis(frame.index)
     frame = _unmap_collisions(frame, regions)
 
     level = dict(zip(regions["code"], regions["level"]))
@@ -170,10 +176,24 @@ def harmonise(observations: pd.DataFrame, history: pd.DataFrame,
     ordered[insert_at:insert_at] = ["region_code"]
     extra = ["original_region_code", "region_name", "harmonised", "harmonisation_rule", "harmonisation_outcome",
              "aggregate_of_districts"]
-    frame = frame[ordered + [c for c in extra if c not in ordered]]
+    frame = compact(frame[ordered + [c for c in extra if c not in ordered]], COMPACT_COLUMNS)
     frame["harmonised"] = frame["harmonised"].astype(bool)
     frame["aggregate_of_districts"] = frame["aggregate_of_districts"].astype(bool)
     return frame, report
+
+
+def _distinct(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.MultiIndex, np.ndarray]:
+    """The distinct combinations of `columns` and, for each row, the position of its combination."""
+    rows = pd.MultiIndex.from_frame(frame[columns])
+    distinct = rows.unique()
+    return distinct, distinct.get_indexer(rows)
+
+
+def _per_distinct(frame: pd.DataFrame, columns: list[str], function) -> pd.Series:
+    """function(*values) for each row, called once per distinct combination of `columns`."""
+    distinct, positions = _distinct(frame, columns)
+    results = pd.Series([function(*values) for values in distinct], dtype="str")
+    return results.take(positions).set_axis(frame.index)
 
 
 def _unmap_collisions(frame: pd.DataFrame, regions: pd.DataFrame) -> pd.DataFrame:
@@ -204,10 +224,19 @@ def _unmap_collisions(frame: pd.DataFrame, regions: pd.DataFrame) -> pd.DataFram
         undecided = group.set_index(key).index.isin(tied[tied].index)
         losers = group.index[(position > 0).to_numpy() & ~undecided]
         frame.loc[losers, "harmonised"] = False
-        frame.loc[losers, "outcome"] = "collision"
-        frame.loc[losers, "note"] = "another row of the table has this key under today's code"
-        frame.loc[losers, "region_code"] = frame.loc[losers, "original_region_code"]
+        _set_rows(frame, losers, "outcome", "collision")
+        _set_rows(frame, losers, "note", "another row of the table has this key under today's code")
+        _set_rows(frame, losers, "region_code", frame.loc[losers, "original_region_code"].astype("str"))
     return frame
+
+
+def _set_rows(frame: pd.DataFrame, rows: pd.Index, column: str, values) -> None:
+    """frame.loc[rows, column] = values, adding the new values to a compact (categorical) column first."""
+    if isinstance(frame[column].dtype, pd.CategoricalDtype):
+        new = pd.Series(values, index=rows, dtype="str").dropna().unique()
+        categories = frame[column].cat.categories
+        frame[column] = frame[column].cat.set_categories(categories.union(pd.Index(new, dtype="str")))
+    frame.loc[rows, column] = values
 
 
 def _report(frame: pd.DataFrame) -> pd.DataFrame:

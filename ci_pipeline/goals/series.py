@@ -21,6 +21,7 @@ from ci_pipeline import stats
 from ci_pipeline.archive import worst_provenance
 from ci_pipeline.goals.config import NORWAY, OSLO, OSLO_DISTRICTS, Goal, GoalIndicator, GoalsError
 from ci_pipeline.periods import parse_period
+from ci_pipeline.tidy import plain
 
 
 @dataclass
@@ -55,8 +56,8 @@ def _empty_series(table_id: str | None = None, source: str | None = None) -> Ser
 def _statistics_rows(indicator_values: pd.DataFrame, goal: Goal, item: GoalIndicator) -> pd.DataFrame:
     """The indicator's rows for sex total and one age group, from one table; errors say how to choose."""
     where = f"goal {goal.id!r}, indicator {item.indicator_id!r}"
-    rows = indicator_values[(indicator_values["indicator_id"] == item.indicator_id)
-                            & (indicator_values["sex"] == "total")]
+    rows = plain(indicator_values[(indicator_values["indicator_id"] == item.indicator_id)
+                                  & (indicator_values["sex"] == "total")])
     if item.source is not None:
         rows = rows[rows["source"] == item.source]
     if item.age_group is not None:

@@ -43,6 +43,7 @@ from ci_pipeline.marts.layout import (
 )
 from ci_pipeline.marts.repair import StoreRepair
 from ci_pipeline.schema import MARTS, to_arrow
+from ci_pipeline.tidy import plain
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,8 @@ class MartStore(StoreRepair):
     ) -> PublishResult:
         """Write a new version of `mart` unless its content equals the latest one; then point LATEST at it."""
         # Hash what a reader gets back from Parquet, so the manifest's hash is checkable against the file.
-        table = to_arrow(frame, MARTS.get(mart))
+        # Compact text columns (ci_pipeline.tidy.compact) are published as plain text.
+        table = to_arrow(plain(frame), MARTS.get(mart))
         frame = table.to_pandas()
         digest = content_sha256(frame)
         with self._writing() as repaired:

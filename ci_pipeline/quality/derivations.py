@@ -76,6 +76,15 @@ class ValueStatusArguments(TypedDict):
     name: Literal["value_status_consistent"]
 
 
+def _text(column: pd.Series) -> pd.Series:
+    """A column as text: a compact one (ordered categorical of str, ci_pipeline.tidy.compact) as it is,
+    since it compares, sorts and joins as text already; any other as str."""
+    if isinstance(column.dtype, pd.CategoricalDtype) and column.cat.ordered \
+            and column.cat.categories.dtype == "str" and column.cat.categories.is_monotonic_increasing:
+        return column
+    return column.astype("str")
+
+
 def _judged(values: np.ndarray, index: pd.Index) -> pd.Series:
     return pd.Series(values, index=index, dtype=object)
 
@@ -114,15 +123,15 @@ def region_valid_for_period(frame: pd.DataFrame, args: dict[str, Any], context: 
     as_of = args.get("as_of", "period")
     regions = context["regions"]
     normalise = context.get("normalise_region_code") or (lambda codes: codes)
-    codes = frame[column].astype("str")
+    codes = _text(frame[column])
     if as_of == "period":
-        keys = pd.DataFrame({"source_code": codes, "period": frame["period"].astype("str")})
+        keys = pd.DataFrame({"source_code": codes, "period": _text(frame["period"])})
     elif as_of == "source_updated":
-        keys = pd.DataFrame({"source_code": codes, "period": frame["source_updated"].astype("str")})
+        keys = pd.DataFrame({"source_code": codes, "period": _text(frame["source_updated"])})
     else:
         keys = pd.DataFrame({"source_code": codes, "period": context["now"].date().isoformat()}, index=frame.index)
     pairs = keys.drop_duplicates().reset_index(drop=True)
-    pairs["code"] = normalise(pairs["source_code"]).astype("str")
+    pairs["code"] = normalise(pairs["source_code"].astype("str")).astype("str")
     if as_of == "period":
         pairs["start"], pairs["end"] = _period_bounds(pairs["period"])
     else:
@@ -157,7 +166,8 @@ def series_without_gaps(frame: pd.DataFrame, args: dict[str, Any], context: dict
     """
     series_key = list(args.get("series_key", SERIES_KEY))
     calendar_key = [c for c in ["source", "table_id", "indicator_id", "period_type"] if c in frame.columns]
-    work = frame[[*dict.fromkeys([*series_key, *calendar_key, "period"])]].astype("str")
+    work = frame[[*dict.fromkeys([*series_key, *calendar_key, "period"])]]
+    work = work.assign(**{column: _text(work[column]) for column in work.columns})
     periods = work[[*calendar_key, "period"]].drop_duplicates().sort_values([*calendar_key, "period"])
     periods["rank"] = periods.groupby(calendar_key, sort=False).cumcount()
     work = work.merge(periods, on=[*calendar_key, "period"], how="left")

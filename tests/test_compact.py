@@ -1,0 +1,47 @@
+"""Compact text columns (ci_pipeline.tidy): categoricals that behave as text and join without turning into
+Python objects, and plain text again where a mart is published."""
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from ci_pipeline.tidy import compact, concat_compact, plain, text_equals, text_matches
+
+
+def _frame(values, numbers):
+    return pd.DataFrame({"code": pd.array(values, dtype="str"), "value": numbers})
+
+
+def test_compact_sorts_and_compares_as_text():
+    frame = compact(_frame(["b", "a", None, "c"], [1.0, 2.0, 3.0, 4.0]))
+    column = frame["code"]
+    assert isinstance(column.dtype, pd.CategoricalDtype) and column.cat.ordered
+    assert list(column.cat.categories) == ["a", "b", "c"]
+    assert frame.sort_values("code")["value"].tolist() == [2.0, 1.0, 4.0, 3.0]
+    assert (column.min(), column.max()) == ("a", "c")
+    assert (column == "b").tolist() == [True, False, False, False]
+    # unchanged values, plain text again
+    assert plain(frame)["code"].tolist()[:2] == ["b", "a"] and plain(frame)["code"].dtype == "str"
+
+
+def test_concat_compact_unions_categories_where_pd_concat_gives_objects():
+    left = compact(_frame(["x", "y"], [1.0, 2.0]))
+    right = compact(_frame(["z", "x", None], [3.0, 4.0, 5.0]))
+    assert pd.concat([left, right], ignore_index=True)["code"].dtype != left["code"].dtype
+    joined = concat_compact([left, right])
+    assert isinstance(joined["code"].dtype, pd.CategoricalDtype)
+    assert list(joined["code"].cat.categories) == ["x", "y", "z"]
+    assert joined["code"].tolist()[:4] == ["x", "y", "z", "x"] and pd.isna(joined["code"].iloc[4])
+    assert joined["value"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+    # a plain text frame joins a compact one: same values, compact result
+    mixed = concat_compact([left, _frame(["w"], [6.0])])
+    assert mixed["code"].tolist() == ["x", "y", "w"]
+    assert list(mixed["code"].cat.categories) == ["w", "x", "y"]
+
+
+def test_text_equals_and_matches_through_categories():
+    values = ["0301", "030101", None, "total"]
+    for column in (compact(_frame(values, np.zeros(4)))["code"], _frame(values, np.zeros(4))["code"]):
+        assert text_equals(column, "0301").tolist() == [True, False, False, False]
+        assert text_matches(column, re.compile(r"^\d+$")).tolist() == [True, True, False, False]
