@@ -17,16 +17,11 @@ from ci_pipeline.surveys.aggregate import (
     population_weights,
     respondent_cells,
 )
+from ci_pipeline.surveys.attack import Attacker, judge, subtraction_attack
 from ci_pipeline.surveys.change import aggregate_change
 from ci_pipeline.surveys.codebook import load_codebook
-from ci_pipeline.surveys.disclosure import (
-    Attacker,
-    DisclosureRules,
-    Table,
-    judge,
-    protect,
-    subtraction_attack,
-)
+from ci_pipeline.surveys.disclosure import protect
+from ci_pipeline.surveys.disclosure_table import DisclosureRules, Table
 from ci_pipeline.surveys.ingest import ingest_wave
 from ci_pipeline.surveys.pseudonymise import (
     ILLUSTRATIVE_KEY,

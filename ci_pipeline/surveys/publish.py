@@ -20,16 +20,14 @@ import pandas as pd
 from ci_pipeline.surveys.aggregate import CELL_KEYS, aggregate_responses, population_weights, respondent_cells
 from ci_pipeline.surveys.change import CHANGE_KEYS, aggregate_change, comparable_pairs
 from ci_pipeline.surveys.codebook import Codebook
-from ci_pipeline.surveys.disclosure import (
+from ci_pipeline.surveys.disclosure import protect, suppress, version_differences
+from ci_pipeline.surveys.disclosure_table import (
     DisclosureError,
     DisclosureRules,
     Table,
     geography_lines,
     group_lines,
-    protect,
     sex_split_failures,
-    suppress,
-    version_differences,
 )
 
 RESULTS_COLUMNS = [
