@@ -337,11 +337,20 @@ SURVEY_RESULTS = Contract(
         Column("group_type", "str", "all, sex or age_band"),
         Column("group_value", "str", "all, the sex or the age band"),
         Column("n", "Int64", "respondents (null when suppressed)"),
-        Column("share_positive", "float64", "share answering positively, 0-1"),
+        Column("effective_n", "float64", "the sample size the interval uses: n, or for a weighted cell n over the "
+                                         "pooled Kish design effect of its level (wave x indicator; Oslo or the "
+                                         "districts); null exactly where n is"),
+        Column("share_positive", "float64", "share answering positively, 0-1 (weighted where `weighted`)"),
         Column("mean", "float64", "mean score"),
-        Column("ci_low", "float64", "Wilson 95 % interval, lower bound, 0-1"),
-        Column("ci_high", "float64", "Wilson 95 % interval, upper bound, 0-1"),
-        Column("weighted", "bool", "weighted to the district's population"),
+        Column("ci_low", "float64", "Wilson 95 % interval over effective_n, lower bound, 0-1"),
+        Column("ci_high", "float64", "Wilson 95 % interval over effective_n, upper bound, 0-1"),
+        Column("weighted", "bool", "weighted to the district's population (the indicator is, and the wave could be)"),
+        Column("weighting", "str", "raking (district by district to age band and sex margins, weights trimmed at "
+                                   "0.3-3 x the district's mean weight) or unweighted"),
+        Column("weighting_margins", "str", "the raking margins and the population tables and dates they come from "
+                                           "(null unweighted)"),
+        Column("population_period", "str", "the year of the residents (1 January) the weights are raked to (null "
+                                           "unweighted)"),
         _survey["status"],
         _survey["provenance"],
     ),
