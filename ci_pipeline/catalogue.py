@@ -44,7 +44,7 @@ Schema of one file (codes are strings: quote them, YAML reads 0301 as the octal 
                                # (reference: indicator ids of the series left out, with the reason)
 
 A reference entry (`source: reference`) points at figures that come as files, not from an API
-(ci_pipeline/sources/reference_series.py: <reference-series root>/<series>.yaml + .csv, checksummed):
+(ci_pipeline/sources/reference_series/: <reference-series root>/<series>.yaml + .csv, checksummed):
 
     source: reference
     table_id: imdi_persistent_low_income   # the entry's own id (several series may make one table)
@@ -387,7 +387,7 @@ class NotUsedRows(TypedDict):
 
 class ReferenceSpec(CatalogueEntry):
     """Published figures that come as files, not from an API: one or more reference series
-    (ci_pipeline/sources/reference_series.py), checksummed copies with their origin, as one table."""
+    (ci_pipeline/sources/reference_series/), checksummed copies with their origin, as one table."""
 
     api: ClassVar[str] = "Reference series (checksummed files)"
     source: Literal["reference"]

@@ -12,17 +12,22 @@
     reports/goal_report  the static HTML goal report                              group reports
 """
 
+import importlib
+
 from dagster import (
     AssetKey,
     AssetSelection,
     DefaultScheduleStatus,
     Definitions,
+    ExecutorDefinition,
     ScheduleDefinition,
     define_asset_job,
     in_process_executor,
+    multiprocess_executor,
 )
 
 from ci_pipeline.catalogue import load_catalogue
+from ci_pipeline.config import ConfigError
 from ci_pipeline.defs.checks import build_suite_checks, unknown_suite_assets
 from ci_pipeline.defs.geography import build_geography_assets
 from ci_pipeline.defs.goals import GOAL_ASSETS
@@ -41,6 +46,30 @@ NIGHTLY_CRON = "30 2 * * *"
 
 class DefinitionsError(Exception):
     pass
+
+
+# The step-per-pod executors: module and pyproject extra. Configured in deploy/, not run here (no cluster).
+POD_EXECUTORS = {"k8s": ("dagster_k8s", "k8s"), "celery_k8s": ("dagster_celery_k8s", "celery-k8s")}
+
+
+def pipeline_executor(name: str) -> ExecutorDefinition:
+    """The executor CI_PIPELINE_EXECUTOR names (in_process, multiprocess, k8s or celery_k8s)."""
+    if name == "in_process":
+        return in_process_executor
+    if name == "multiprocess":
+        # Each step process forks from a server that has already imported the definitions, the instance's
+        # storage (SQLite or Postgres) and Great Expectations (the checks): seconds less per step than a
+        # fresh interpreter. A module that is not installed is skipped.
+        return multiprocess_executor.configured({"start_method": {"forkserver": {"preload_modules": [
+            "ci_pipeline.definitions", "dagster._core.storage.sqlite_storage", "dagster_postgres",
+            "great_expectations"]}}})
+    module_name, extra = POD_EXECUTORS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        problem = f"environment: CI_PIPELINE_EXECUTOR: {name} needs {module_name} (pip install 'ci_pipeline[{extra}]')"
+        raise ConfigError([problem]) from None
+    return getattr(module, f"{name}_job_executor")
 
 
 def _partitioned(assets) -> set[AssetKey]:
@@ -71,13 +100,14 @@ def build_definitions(settings: Settings | None = None, include_checks: bool = T
     }
     release_assets = build_release_assets(marts, check_keys_by_mart)
     assets = [*staged_assets, *release_assets]
+    executor = pipeline_executor(settings.executor)
 
     pipeline_job = define_asset_job(
         "pipeline_job",
         selection=AssetSelection.all() - AssetSelection.assets(*_partitioned(assets)),
         description="Refresh every source (downloading only what changed), rebuild, audit and publish every mart "
         "and the goal report. Survey waves are ingested by survey_ingest_job, one partition per wave.",
-        executor_def=in_process_executor,
+        executor_def=executor,
     )
     nightly = ScheduleDefinition(
         name="nightly_refresh",
@@ -98,8 +128,15 @@ def build_definitions(settings: Settings | None = None, include_checks: bool = T
             "pipeline": pipeline,
             "io_manager": WarehouseIOManager(pipeline=pipeline),
         },
-        executor=in_process_executor,
+        executor=executor,
     )
 
 
 defs = build_definitions()
+
+
+def pipeline_job_from_environment():
+    """pipeline_job of the definitions the environment's settings give: what run.py hands an out-of-process
+    executor, whose step processes load this module again (dagster.reconstructable needs a module-level
+    function)."""
+    return defs.resolve_job_def("pipeline_job")

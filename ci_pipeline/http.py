@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import requests
@@ -56,15 +56,36 @@ def json_field(name: str) -> Callable[[Any], str | None]:
     return read
 
 
+class SharedWindow(Protocol):
+    """Where a host's window is kept so that throttles in other processes, and later runs, count the same
+    requests (the pipeline keeps it in the Dagster instance, see ci_pipeline/defs/resources.py).
+
+    load() returns what save() last stored (None before the first save). Sharers must use one clock
+    (wall time across processes) and must take turns, one request at a time: the pipeline's concurrency
+    pools let one step per host run at once.
+    """
+
+    def load(self) -> dict[str, Any] | None: ...
+
+    def save(self, state: dict[str, Any]) -> None: ...
+
+
 class SlidingWindowThrottle:
     """At most `max_calls` attempts in any `window` seconds.
 
     Every attempt counts, rejected ones included, because SSB's limiter counts them too
-    (RequestLimiter.cs): hammering after a 429 only extends the ban.
+    (RequestLimiter.cs): hammering after a 429 only extends the ban. With a `shared` window the attempts
+    of every throttle sharing it count, whichever process made them.
     """
 
     def __init__(
-        self, max_calls: int, window: float, *, clock: Callable[[], float], sleep: Callable[[float], None]
+        self,
+        max_calls: int,
+        window: float,
+        *,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+        shared: SharedWindow | None = None,
     ):
         if max_calls < 1:
             raise ValueError(f"max_calls must be at least 1, got {max_calls}")
@@ -74,27 +95,61 @@ class SlidingWindowThrottle:
         self._sleep = sleep
         self._calls: deque[float] = deque()
         self._blocked_until = float("-inf")
+        self._shared = shared
+
+    def share(self, shared: SharedWindow) -> None:
+        """From now on, keep the window in `shared` (the attempts counted so far go with it)."""
+        self._shared = shared
+        if self._calls or self._blocked_until != float("-inf"):
+            self._merge_shared()
+            self._save_shared()
+
+    def _merge_shared(self) -> None:
+        if self._shared is None:
+            return
+        state = self._shared.load() or {}
+        self._calls = deque(sorted(set(self._calls).union(state.get("calls", []))))
+        self._blocked_until = max(self._blocked_until, state.get("blocked_until", float("-inf")))
+
+    def _save_shared(self) -> None:
+        if self._shared is None:
+            return
+        state: dict[str, Any] = {"calls": list(self._calls)}
+        if self._blocked_until != float("-inf"):
+            state["blocked_until"] = self._blocked_until
+        self._shared.save(state)
 
     def _forget_expired(self, now: float) -> None:
         while self._calls and now - self._calls[0] >= self.window:
             self._calls.popleft()
 
-    def acquire(self) -> None:
-        """Wait until one more attempt fits in the window, then count it."""
-        now = self._clock()
+    def _wait(self, now: float) -> float:
+        self._merge_shared()
         self._forget_expired(now)
         wait = self._blocked_until - now
         if len(self._calls) >= self.max_calls:
             wait = max(wait, self._calls[-self.max_calls] + self.window - now)
-        if wait > 0:
+        return wait
+
+    def acquire(self) -> None:
+        """Wait until one more attempt fits in the window, then count it."""
+        now = self._clock()
+        wait = self._wait(now)
+        while wait > 0:
             self._sleep(wait)
             now = self._clock()
-            self._forget_expired(now)
+            wait = self._wait(now)
+            if self._shared is None:
+                # Alone, the wait was exact; only a sharer in another process can fill the window meanwhile.
+                break
         self._calls.append(now)
+        self._save_shared()
 
     def block_for(self, seconds: float) -> None:
         """No attempt before `seconds` from now (the server said its quota is spent)."""
+        self._merge_shared()
         self._blocked_until = max(self._blocked_until, self._clock() + seconds)
+        self._save_shared()
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:

@@ -10,7 +10,7 @@ answer) and by the answer's own `updated`; when both are the same the table coun
 answers of the last fetch are reused (the new request is archived like any other, but changes nothing
 downstream). The result says so: fetched, unchanged content.
 
-Reference series are files (ci_pipeline/sources/reference_series.py): their checksums decide; nothing
+Reference series are files (ci_pipeline/sources/reference_series/): their checksums decide; nothing
 is requested.
 """
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ import pandas as pd
 
 from ci_pipeline.archive import Archive, ArchivedResponse, atomic_write, canonical_json, file_sha256
 from ci_pipeline.catalogue import CatalogueEntry, ReferenceSpec, TableSpec
-from ci_pipeline.http import RATE_WINDOW_SECONDS, HttpClient, SlidingWindowThrottle
+from ci_pipeline.http import RATE_WINDOW_SECONDS, HttpClient, SharedWindow, SlidingWindowThrottle
 from ci_pipeline.jsonstat import JsonStatError, parse_timestamp, read_jsonstat
 from ci_pipeline.settings import Settings
 from ci_pipeline.sources.fhi import FhiClient
@@ -53,22 +54,39 @@ class Clients:
     reference_root: Path | None = None
 
 
+# A request reaches the server a little after it is counted here (a new connection, a busy machine):
+# counting each one this much longer than the window keeps the server's count, not only ours, in the limit.
+DELIVERY_MARGIN_SECONDS = 2.0
+
+
 class HostThrottles:
     """One throttle per host and request limit, shared by every client made with this object.
 
     SSB's limit counts every request from this machine, whichever asset's client sends it, and SSB and
     KLASS share data.ssb.no; so one object serves every client of a process (the Dagster resource owns it).
+    Steps in other processes and other runs send to the same hosts: share_windows() keeps each host's
+    window where they all see it (the Dagster resource hands over the instance's key-value store).
+    Timestamps are wall-clock time, so windows kept by other processes compare.
     """
 
     def __init__(self) -> None:
         self._by_host: dict[tuple[str, int], SlidingWindowThrottle] = {}
+        self._windows: Callable[[str], SharedWindow] | None = None
 
     def for_url(self, base_url: str, per_minute: int) -> SlidingWindowThrottle:
-        key = (urlsplit(base_url).netloc, per_minute)
+        host = urlsplit(base_url).netloc
+        key = (host, per_minute)
         if key not in self._by_host:
-            self._by_host[key] = SlidingWindowThrottle(per_minute, RATE_WINDOW_SECONDS,
-                                                       clock=time.monotonic, sleep=time.sleep)
+            self._by_host[key] = SlidingWindowThrottle(
+                per_minute, RATE_WINDOW_SECONDS + DELIVERY_MARGIN_SECONDS, clock=time.time, sleep=time.sleep,
+                shared=self._windows(host) if self._windows else None)
         return self._by_host[key]
+
+    def share_windows(self, windows: Callable[[str], SharedWindow]) -> None:
+        """Keep each host's window in `windows(host)` from now on (throttles already made included)."""
+        self._windows = windows
+        for (host, _), throttle in self._by_host.items():
+            throttle.share(windows(host))
 
 
 def make_clients(settings: Settings, throttles: HostThrottles) -> Clients:

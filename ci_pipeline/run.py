@@ -1,7 +1,8 @@
 """`make run`: materialise the whole pipeline on the configured sources (by default the embedded snapshots).
 
-Ingests every survey wave file present (one partition each), then runs pipeline_job in process in two
-steps, and prints what changed: which sources were downloaded and which marts got a new version.
+Ingests every survey wave file present (one partition each), then runs pipeline_job in two steps (in
+process, or with the executor CI_PIPELINE_EXECUTOR names), and prints what changed: which sources were
+downloaded and which marts got a new version.
 
 1. refresh: the assets that talk to the sources (raw/* with change detection, the KLASS geography).
 2. build: everything else (staging, core, marts and their checks, releases, report).
@@ -23,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetKey, DagsterInstance, execute_job, in_process_executor, reconstructable
 
 from ci_pipeline.archive import atomic_write, file_sha256
 from ci_pipeline.config import ConfigError
@@ -264,7 +265,15 @@ def _record_build(settings: Settings, inputs: dict[str, str], outputs: list[str]
 def _execute(job, instance: DagsterInstance, keys: list[AssetKey], summary: RunSummary) -> list[str]:
     """Run part of pipeline_job (the checks of the selected assets included); returns the paths its
     materialisations name, and records what changed in the summary."""
-    result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False, asset_selection=keys)
+    if job.executor_def is in_process_executor:
+        result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False,
+                                        asset_selection=keys)
+    else:
+        # Step processes (or pods) load the code location again, with the environment's settings.
+        from ci_pipeline.definitions import pipeline_job_from_environment
+
+        result = execute_job(reconstructable(pipeline_job_from_environment), instance, run_config=QUIET,
+                             asset_selection=keys)
     summary.run_ids.append(result.run_id)
     summary.success = result.success
     summary.failures += _failures(result)
@@ -289,6 +298,10 @@ def run_pipeline(settings: Settings, instance: DagsterInstance, defs=None) -> Ru
     in the returned summary."""
     from ci_pipeline.definitions import build_definitions
 
+    if settings.executor != "in_process" and settings != Settings.from_env():
+        raise ConfigError([(f"environment: CI_PIPELINE_EXECUTOR: {settings.executor} steps run in processes that "
+                            "read their settings from the environment, and these settings differ from it: set them "
+                            "there")])
     defs = defs or build_definitions(settings)
     summary = RunSummary(success=True)
     ingest_survey_waves(defs, instance, settings, summary)

@@ -269,7 +269,8 @@ GOAL_PROGRESS = Contract(
         Column("expected_progress_pct", "float64", "the progress a straight line to the target year expects by now"),
         Column("change_direction", "str", "improved, worsened or unchanged since the baseline, by polarity"),
         Column("meets_target", "object", "the latest value meets the target (bool, null without both)"),
-        Column("status", "str", "on_track, off_track, target_met_at_baseline, insufficient_data or no_target"),
+        Column("status", "str", "on_track, off_track, target_met_at_baseline (and still met), target_no_longer_met (met at baseline, not now), "
+               "insufficient_data or no_target"),
         Column("status_reason", "str", "why, in words"),
         Column("trend_test", "str", "the trend test: quasi_binomial, quasi_poisson, wls_known_se or ols"),
         Column("trend_status", "str", "tested, too_few_points, no_variation, unbounded_slope, not_converged or "

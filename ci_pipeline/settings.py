@@ -69,6 +69,11 @@ class Settings(BaseModel):
     http_max_retries: int = Field(6, ge=0, validation_alias="CI_PIPELINE_HTTP_MAX_RETRIES")
     http_backoff_base: float = Field(1.0, ge=0, validation_alias="CI_PIPELINE_HTTP_BACKOFF_BASE")
     requests_per_minute: int = Field(30, ge=1, validation_alias="CI_PIPELINE_REQUESTS_PER_MINUTE")
+    # How a run executes its steps: in its own process (the default: a process per step costs seconds
+    # each), a process per step (multiprocess), or a Kubernetes pod per step (k8s, celery_k8s; configured
+    # in deploy/, not run here). Concurrency pools keep each API host's limit whichever is chosen.
+    executor: Literal["in_process", "multiprocess", "k8s", "celery_k8s"] = Field(
+        "in_process", validation_alias="CI_PIPELINE_EXECUTOR")
 
     @property
     def archive_root(self) -> Path:

@@ -52,3 +52,19 @@ def store(pipeline_run):
 def indicator_values(store):
     """The latest published indicator_values of the shared run."""
     return store.read("indicator_values")
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server on 127.0.0.1 for the deployment tests (tests/pgserver.py), stopped and removed
+    at the end of the session; skipped with the reason where no server binaries are installed."""
+    from pgserver import PostgresServer, PostgresUnavailable
+
+    try:
+        server = PostgresServer.start()
+    except PostgresUnavailable as missing:
+        pytest.skip(str(missing))
+    try:
+        yield server
+    finally:
+        server.stop()

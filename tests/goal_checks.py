@@ -33,9 +33,13 @@ def contradictions(progress: pd.DataFrame) -> pd.DataFrame:
         "on track but worse than the baseline": (status == "on_track") & worsened,
         "on track without progress": (status == "on_track") & ~(progress_pct > 0),
         "off track although the target is met": (status == "off_track") & meets_latest,
-        "a percentage although the baseline met the target": (status == "target_met_at_baseline")
+        "a percentage although the baseline met the target": status.isin(["target_met_at_baseline",
+                                                                           "target_no_longer_met"])
         & progress_pct.notna(),
-        "target met at baseline, but it was not": (status == "target_met_at_baseline") & ~meets_baseline,
+        "target met at baseline, but it was not": status.isin(["target_met_at_baseline", "target_no_longer_met"])
+        & ~meets_baseline,
+        "target met at baseline and now, but it is not met now": (status == "target_met_at_baseline") & ~meets_latest,
+        "target no longer met, but it is met now": (status == "target_no_longer_met") & meets_latest,
         "on or off track although the baseline met the target": status.isin(["on_track", "off_track"])
         & meets_baseline,
         "progress in the good direction beside a worse value": (progress_pct > 0) & worsened,

@@ -169,11 +169,13 @@ class FaultPlan:
 
 @dataclass(frozen=True)
 class SeenRequest:
-    """A request as the stand-in received it: method, "source/path" and the request headers."""
+    """A request as the stand-in received it: method, "source/path", the request headers and when it
+    arrived (wall-clock seconds, so a test can check every sliding window of a rate limit)."""
 
     method: str
     target: str
     headers: dict[str, str]
+    received_at: float
 
 
 def store_answer(
@@ -399,7 +401,7 @@ class StandinServer:
 
     def note_request(self, method: str, source: str, path: str, headers: dict[str, str]) -> None:
         with self._lock:
-            self.requests.append(SeenRequest(method, f"{source}/{path}", headers))
+            self.requests.append(SeenRequest(method, f"{source}/{path}", headers, time.time()))
             self._counts[(method, f"{source}/{path}")] += 1
 
     def count(self, pattern: str = "*", method: str | None = None) -> int:

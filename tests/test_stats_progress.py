@@ -35,8 +35,9 @@ def _fit(slope: float, p: float, status: str = "tested") -> TrendFit:
 
 def test_a_baseline_that_meets_the_target_gives_no_percentage():
     # "a district that worsened 85.7 -> 77.8 shows +1111 %": its baseline already met the target.
+    # It no longer meets the target, and its status says so instead of reading as a success.
     worsened = _assess(baseline=85.7, latest=77.8, target=85.0)
-    assert worsened.status == "target_met_at_baseline" and worsened.progress is None
+    assert worsened.status == "target_no_longer_met" and worsened.progress is None
     assert worsened.direction == "worsened" and worsened.meets_target is False
     assert "no longer meets" in worsened.reason
     # "NEET 16-25 that improved 3.8 -> 2.9 shows -75 %" against a 5.0 target (lower is better)
@@ -138,7 +139,7 @@ fits = st.one_of(st.none(), _fit_strategy, _fit_strategy, _fit_strategy)
 
 def _check(reading: rules.ProgressReading, polarity, baseline, latest, target, trend, q_value, illustrative) -> None:
     assert reading.status in rules.STATUSES and reading.trend in rules.TREND_LABELS
-    without_progress = {"target_met_at_baseline", "insufficient_data", "no_target"}
+    without_progress = {"target_met_at_baseline", "target_no_longer_met", "insufficient_data", "no_target"}
     assert (reading.progress is None) == (reading.status in without_progress)
     if reading.progress is not None:
         sign = np.sign(reading.progress)
@@ -152,7 +153,9 @@ def _check(reading: rules.ProgressReading, polarity, baseline, latest, target, t
     if reading.status == "off_track":
         assert reading.progress < reading.expected_progress <= 100 and not reading.meets_target
     if reading.status == "target_met_at_baseline":
-        assert stats.meets(baseline, target, polarity)
+        assert stats.meets(baseline, target, polarity) and stats.meets(latest, target, polarity)
+    if reading.status == "target_no_longer_met":
+        assert stats.meets(baseline, target, polarity) and not stats.meets(latest, target, polarity)
     if baseline is None or latest is None:
         assert reading.direction is None
     significant = reading.trend in ("improving_significant", "worsening_significant")

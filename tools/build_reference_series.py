@@ -3,7 +3,7 @@ files under ../shared/reference, through each series' recipe (data/reference_ser
 
 Each original file is checked against the sha256 its YAML names (a changed file is refused, not read);
 the CSV is written deterministically and the YAML's `sha256:` line is set to the CSV's digest (the only
-line the tool changes). See ci_pipeline/sources/reference_series.py for the recipe and the rules.
+line the tool changes). See ci_pipeline/sources/reference_series/ for the recipe and the rules.
 
     .venv/bin/python tools/build_reference_series.py [--reference ../shared/reference] [--series data/reference_series]
 """

@@ -11,7 +11,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetOut, MetadataValue, asset, multi_asset
 
 from ci_pipeline.breakdown import breakdown, check_district_sums
-from ci_pipeline.defs.resources import PipelineResource
+from ci_pipeline.defs.resources import PipelineResource, api_pool
 from ci_pipeline.derived import DerivationReport, derive_indicators
 from ci_pipeline.geography.harmonise import harmonise
 from ci_pipeline.geography.history import build_code_history
@@ -37,6 +37,7 @@ POPULATION_INDICATOR = "population"
             "and today's code (null when there is no 1:1 successor: splits, merges, older divisions).",
         ),
     },
+    pool=api_pool("klass"),
 )
 def klass_geography(context: AssetExecutionContext, pipeline: PipelineResource):
     geo = load_klass_geography(pipeline.clients.klass.http)

@@ -78,6 +78,7 @@ def goal_progress_mart(
         "on_track": int((headline["status"] == "on_track").sum()),
         "off_track": int((headline["status"] == "off_track").sum()),
         "target_met_at_baseline": int((headline["status"] == "target_met_at_baseline").sum()),
+        "target_no_longer_met": int((headline["status"] == "target_no_longer_met").sum()),
         "insufficient_data": int((headline["status"] == "insufficient_data").sum()),
         "significant_trends": int(frame["trend_significant"].sum()),
         "illustrative_rows": int((frame["provenance"] == "illustrative").sum()),

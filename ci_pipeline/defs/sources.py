@@ -10,7 +10,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, MetadataValue, asset
 
 from ci_pipeline.catalogue import CatalogueEntry
-from ci_pipeline.defs.resources import PipelineResource
+from ci_pipeline.defs.resources import PipelineResource, api_pool
 from ci_pipeline.ingest import SourceState, fetch_table, staged_observations
 
 RAW_LAYER = {
@@ -50,6 +50,7 @@ def _assets_for(spec: CatalogueEntry) -> list[AssetsDefinition]:
         kinds={spec.source, FILE_KINDS.get(spec.source, "json")},
         description=_describe(spec, "raw"),
         tags={"source": spec.source},
+        pool=api_pool(spec.source),
     )
     def raw_table(context: AssetExecutionContext, pipeline: PipelineResource) -> dict:
         settings = pipeline.settings

@@ -10,7 +10,7 @@ goal_progress columns read (`check_columns` names any that is missing):
     latest_ci_low, latest_ci_high, is_estimate, provenance (recorded | reconstructed | illustrative), alpha;
     the region's own target: target_value, target_year, target_form (absolute | relative | gap_closing |
         override) and target_reference (own_baseline | oslo | norway | best_district | null);
-    status (on_track | off_track | target_met_at_baseline | insufficient_data | no_target; any other value
+    status (on_track | off_track | target_met_at_baseline | target_no_longer_met | insufficient_data | no_target; any other value
         is shown as "not assessed", never as its id);
     the trend: trend_test (quasi_binomial | quasi_poisson | wls_known_se | ols), trend_status (tested |
         too_few_points | no_variation | unbounded_slope | not_converged | estimates_only), trend_direction
@@ -45,7 +45,8 @@ import pandas as pd
 from ci_pipeline.goals.config import NORWAY, OSLO, OSLO_DISTRICTS, Goal, GoalIndicator
 
 ALPHA = 0.05
-KNOWN_STATUSES = ("on_track", "off_track", "target_met_at_baseline", "insufficient_data", "no_target")
+KNOWN_STATUSES = ("on_track", "off_track", "target_met_at_baseline", "target_no_longer_met", "insufficient_data",
+                  "no_target")
 OWN_TARGET_FORMS = ("relative", "gap_closing", "override")
 TESTED_TRENDS = ("quasi_binomial", "quasi_poisson", "wls_known_se", "ols")
 REQUIRED_COLUMNS = (

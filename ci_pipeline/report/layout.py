@@ -21,7 +21,8 @@ from ci_pipeline.report.texts import Texts
 
 # Symbols beside colours, so that colour is never the only signal (FHI's barometer uses colour alone).
 STATUS_SYMBOLS = {"on_track": "\u2713", "off_track": "\u2717", "target_met_at_baseline": "\u2605",
-                  "insufficient_data": "?", "no_target": "\u2013", "unknown": "\u00b7"}
+                  "target_no_longer_met": "\u2193", "insufficient_data": "?", "no_target": "\u2013",
+                  "unknown": "\u00b7"}
 VERDICT_SYMBOLS = {"better": "+", "worse": "\u2212", "no_difference": "=", "not_tested": "\u00b7",
                    "illustrative": "\u00b7"}
 STATUS_ORDER = tuple(STATUS_SYMBOLS)

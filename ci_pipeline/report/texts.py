@@ -51,6 +51,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "status.on_track": ("I rute", "On track"),
     "status.off_track": ("Ikke i rute", "Off track"),
     "status.target_met_at_baseline": ("Målet var nådd ved start", "Target met from the start"),
+    "status.target_no_longer_met": ("Var nådd ved start, ikke nå", "Met at the start, not now"),
     "status.insufficient_data": ("For lite data", "Not enough data"),
     "status.no_target": ("Ikke eget mål her", "No target here"),
     "status.unknown": ("Ikke vurdert", "Not assessed"),
@@ -65,6 +66,11 @@ TEXTS: dict[str, tuple[str, str]] = {
          "allerede er bedre enn sammenligningen); da regnes ingen fremdrift i prosent"),
         ("the figure was already as good as the target at the start (also where the target is to hold a level "
          "already better than the comparison); no progress percentage is then computed")),
+    "status_help.target_no_longer_met": (
+        ("tallet var så godt som målet da målingen startet, men siste tall har sklidd forbi målet; målet var å "
+         "holde nivået"),
+        ("the figure was as good as the target at the start, but the latest figure has slipped past it; the "
+         "target was to hold that level")),
     "status_help.insufficient_data": (
         "siste tall eller utgangspunktet mangler, er skjult av personvernhensyn, eller spørsmålene er endret",
         "the latest figure or the starting point is missing, hidden for privacy, or the questions changed"),

@@ -20,13 +20,16 @@ Status, in this order:
   2. no_target: no target is set for this row (the caller passes target None and no `unusable`);
   3. insufficient_data: the latest or the baseline value is missing, or nothing is newer than the
      baseline;
-  4. target_met_at_baseline: the baseline already meets the target; progress is null, never a
-     percentage (direction and meets_target still tell what happened since);
+  4. the baseline already meets the target: progress is null, never a percentage, and the status says
+     whether the latest value still does: target_met_at_baseline when it does, target_no_longer_met when
+     it has slipped past the target since (a district that was to hold its level and did not must not
+     read as a success);
   5. on_track: the latest value meets the target, or progress is positive and at least the progress the
      straight line from the baseline (at its time) to the target (at the target year) expects by the
      latest time (expected_progress, capped at 100);
   6. off_track: otherwise.
-So on_track always has progress > 0, and off_track has progress below expected_progress (<= 100).
+So on_track always has progress > 0, off_track has progress below expected_progress (<= 100), and only
+target_met_at_baseline and target_no_longer_met have a target met at baseline.
 A status is a reading of the figures, not a test: whether the change is real is the trend's to say.
 
 Trend wording (field `trend`), from a trends.TrendFit, in this order:
@@ -55,9 +58,9 @@ HIGHER_IS_BETTER, HIGHER_IS_WORSE = "higher_is_better", "higher_is_worse"
 POLARITIES = (HIGHER_IS_BETTER, HIGHER_IS_WORSE)
 
 ON_TRACK, OFF_TRACK = "on_track", "off_track"
-TARGET_MET_AT_BASELINE = "target_met_at_baseline"
+TARGET_MET_AT_BASELINE, TARGET_NO_LONGER_MET = "target_met_at_baseline", "target_no_longer_met"
 INSUFFICIENT_DATA, NO_TARGET = "insufficient_data", "no_target"
-STATUSES = (ON_TRACK, OFF_TRACK, TARGET_MET_AT_BASELINE, INSUFFICIENT_DATA, NO_TARGET)
+STATUSES = (ON_TRACK, OFF_TRACK, TARGET_MET_AT_BASELINE, TARGET_NO_LONGER_MET, INSUFFICIENT_DATA, NO_TARGET)
 
 IMPROVED, WORSENED, UNCHANGED = "improved", "worsened", "unchanged"
 DIRECTIONS = (IMPROVED, WORSENED, UNCHANGED)
@@ -197,8 +200,9 @@ def assess_progress(*, polarity: str, baseline: float | None, latest: float | No
         return reading(INSUFFICIENT_DATA, "nothing newer than the baseline")
     meets_target = meets(latest, target, polarity)
     if progress is None:
-        still = "still meets it" if meets_target else "no longer meets it"
-        return reading(TARGET_MET_AT_BASELINE, f"the baseline {baseline:.3g} already meets the target {target:.3g}; "
+        status, still = (TARGET_MET_AT_BASELINE, "still meets it") if meets_target else \
+            (TARGET_NO_LONGER_MET, "no longer meets it")
+        return reading(status, f"the baseline {baseline:.3g} already meets the target {target:.3g}; "
                        f"the latest {latest:.3g} {still}", meets_target=meets_target)
     if target_time is None or not target_time > baseline_time:
         raise ValueError(f"the target year {target_time} must come after the baseline time {baseline_time}")
