@@ -17,7 +17,8 @@ effect (their respondents over the sum of their own Kish effective n). Both are 
 so the effective n (and the interval) of a cell says nothing beyond its n and two published figures per
 wave and indicator. A cell's own Kish n would: it depends on how its respondents spread over the district's
 sex x age band cells, and published beside its n and its neighbours' it would let an attacker narrow a
-hidden n (tests/test_survey_weighting.py shows it). An unweighted cell's effective n is its n.
+hidden n (tests/test_survey_weighting.py checks the ratio is one per level). An unweighted cell's
+effective n is its n.
 """
 
 from __future__ import annotations
