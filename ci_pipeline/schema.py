@@ -397,8 +397,55 @@ STORIES = Contract(
     ("story_id",),
 )
 
+EXCLUSION_COSTS = Contract(
+    "exclusion_costs", "cost of exclusion (Utenforregnskapet-style; ci_pipeline/costs.py): people outside x a cited "
+    "unit cost, per unit cost x area x year, and the value of reaching each work-attachment goal",
+    (
+        Column("measure", "str", "cost_of_exclusion (everyone counted in the year) or value_of_reaching_goal (the "
+                                 "people fewer outside at the goal's target share)"),
+        Column("goal_id", "str", "the goal (value_of_reaching_goal rows; null otherwise)"),
+        Column("region_code", "str", "0301 (Oslo) or a bydel 030101-030115"),
+        Column("region_name", "str", "region name"),
+        Column("region_level", "str", "municipality or district"),
+        Column("period", "str", "the year of the count (the goal's latest period on goal rows)"),
+        Column("indicator_id", "str", "the indicator whose numerator counts the people"),
+        Column("group_nb", "str", "who is counted, in Norwegian"),
+        Column("group_en", "str", "who is counted, in English"),
+        Column("persons", "float64", "people counted (goal rows: people fewer outside at the target, 0 where met)"),
+        Column("target_value", "float64", "goal rows: the area's target share, percent"),
+        Column("target_persons", "float64", "goal rows: the people outside at the target share of the latest "
+                                            "denominator"),
+        Column("unit_cost_id", "str", "the unit cost (assets/exclusion_costs.yaml)"),
+        Column("unit_cost_basis", "str", "lifetime_present_value or per_person_year"),
+        Column("unit_cost_source_nok", "float64", "the unit cost as the source gives it, NOK of its price base"),
+        Column("unit_cost_price_base_year", "int64", "the price base of the source's figure"),
+        Column("unit_cost_nok", "float64", "the unit cost in NOK of price_year (CPI-adjusted, to the thousand)"),
+        Column("unit_cost_low_nok", "float64", "low end of the unit cost's range, NOK of price_year"),
+        Column("unit_cost_high_nok", "float64", "high end of the unit cost's range, NOK of price_year"),
+        Column("price_year", "int64", "the price year of every NOK figure in the row"),
+        Column("cpi_factor", "float64", "CPI of price_year over CPI of the price base (SSB 03014, annual average)"),
+        Column("cost_nok", "float64", "persons x unit_cost_nok"),
+        Column("cost_low_nok", "float64", "persons x unit_cost_low_nok"),
+        Column("cost_high_nok", "float64", "persons x unit_cost_high_nok"),
+        Column("range_basis", "str", "source (the source's range) or assumed (the project's, see range_note)"),
+        Column("range_note", "str", "how the range was set"),
+        Column("certainty", "str", "low, medium or high: how far the figure can be trusted (all low today: "
+                                   "lifetime costs applied to a year's count are upper bounds)"),
+        Column("citation", "str", "the unit cost's source: author (year): title, where published, URL"),
+        Column("cpi_citation", "str", "the price index used"),
+        Column("assumption_nb", "str", "what the unit cost assumes, in Norwegian"),
+        Column("assumption_en", "str", "what the unit cost assumes, in English"),
+        Column("is_estimate", "bool", "the count is an apportioned estimate"),
+        Column("method", "str", "district method of the count"),
+        Column("provenance", "str", "the worst provenance of the count and the price index"),
+        Column("illustrative", "bool", "made-up inputs: the figure only shows how the mart works"),
+    ),
+    ("measure", "indicator_id", "unit_cost_id", "region_code", "period", "goal_id"),
+)
+
 MARTS: dict[str, Contract] = {contract.name: contract for contract in (
-    INDICATOR_VALUES, REGIONS, INDICATORS, GOALS, GOAL_PROGRESS, SURVEY_RESULTS, SURVEY_CHANGE, STORIES)}
+    INDICATOR_VALUES, REGIONS, INDICATORS, GOALS, GOAL_PROGRESS, SURVEY_RESULTS, SURVEY_CHANGE, STORIES,
+    EXCLUSION_COSTS)}
 CONTRACTS: dict[str, Contract] = {TIDY_OBSERVATIONS.name: TIDY_OBSERVATIONS, **MARTS}
 
 # The column lists the builders use.
