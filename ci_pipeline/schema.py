@@ -335,6 +335,9 @@ SURVEY_RESULTS = Contract(
         Column("focus_area", "str", "the codebook's focus area"),
         _survey["indicator_id"],
         Column("question_set_version", "str", "the questions asked; no trend across a change"),
+        Column("question_text_nb", "str", "the questions behind the figure as asked in the wave, in Norwegian (the "
+                                          "codebook's text_nb; several joined by ' / ')"),
+        Column("question_text_en", "str", "the same in English (the codebook's text)"),
         Column("group_type", "str", "all, sex or age_band"),
         Column("group_value", "str", "all, the sex or the age band"),
         Column("n", "Int64", "respondents (null when suppressed)"),

@@ -169,3 +169,8 @@ def test_published_effective_n_is_n_over_a_design_effect_shared_by_the_level(cod
     assert results.loc[results["n"].isna(), "effective_n"].isna().all()
     assert set(results.loc[~results["weighted"], "weighting"]) == {"unweighted"}
     assert results.loc[~results["weighted"], "weighting_margins"].isna().all()
+    # the questions behind each figure, as asked in the wave, in both languages from the codebook
+    wellbeing = results[results["indicator_id"] == "survey_health_wellbeing"].iloc[0]
+    assert wellbeing["question_text_nb"] == ("Alt i alt, hvor fornøyd er du med livet ditt for tiden? (0-10) / "
+                                             "Hvor godt har du hatt det den siste uka? (0-10)")
+    assert wellbeing["question_text_en"].startswith("Overall, how satisfied are you with your life")

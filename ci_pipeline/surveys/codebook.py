@@ -41,12 +41,13 @@ class Scale:
 @dataclass(frozen=True)
 class Question:
     id: str
-    text: str
+    text: str  # English
     scale: Scale
     positive: tuple[int, ...]
     first_wave: str
     last_wave: str | None
     dont_know: tuple[Code, ...]
+    text_nb: str  # Norwegian (bokmål)
 
     def answer_lookup(self) -> dict[str, int]:
         """Normalised text -> stored value: the scale values as numbers, their labels, and the don't-know
@@ -113,7 +114,7 @@ class Codebook:
         self.indicators = tuple(
             Indicator(i.id, i.name, area.id, i.polarity, i.weighting, tuple(
                 Question(q.id, q.text, self.scales[q.scale], tuple(q.positive), q.waves.first, q.waves.last,
-                         tuple(spec.scales[q.scale].dont_know if q.dont_know is None else q.dont_know))
+                         tuple(spec.scales[q.scale].dont_know if q.dont_know is None else q.dont_know), q.text_nb)
                 for q in i.questions))
             for area in spec.focus_areas for i in area.indicators)
         self.waves = tuple(Wave(w.id, w.date.isoformat(), w.illustrative) for w in waves.waves)

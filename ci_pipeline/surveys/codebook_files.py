@@ -102,7 +102,8 @@ class QuestionSpec(ConfigModel):
     scale: str
     positive: list[int] = Field(min_length=1)
     waves: WaveRange
-    text: str = Field(min_length=1)
+    text: str = Field(min_length=1)  # the question as asked, in English
+    text_nb: str = Field(min_length=1)  # the question as asked, in Norwegian (bokmål)
     # Overrides the scale's don't-know codes for this question ([] = this question has none).
     dont_know: list[Code] | None = None
 

@@ -33,7 +33,7 @@ from ci_pipeline.surveys.weighting import METHOD, UNWEIGHTED, SurveyWeights, rak
 
 RESULTS_COLUMNS = [
     "wave", "wave_date", "district_code", "district_name", "focus_area", "indicator_id",
-    "question_set_version", "group_type", "group_value", "n", "effective_n", "share_positive", "mean", "ci_low",
+    "question_set_version", "question_text_nb", "question_text_en", "group_type", "group_value", "n", "effective_n", "share_positive", "mean", "ci_low",
     "ci_high", "weighted", "weighting", "weighting_margins", "population_period", "status", "provenance",
 ]
 CHANGE_COLUMNS = [
@@ -287,6 +287,12 @@ def _results_labels(published: pd.DataFrame, codebook: Codebook) -> pd.DataFrame
                 for w, i in published[["wave", "indicator_id"]].drop_duplicates().itertuples(index=False)}
     published["question_set_version"] = pd.Series(
         [versions[key] for key in zip(published["wave"], published["indicator_id"])], dtype="str")
+    # the questions behind the figure, as asked in the wave (several joined by " / ")
+    for column, attribute in (("question_text_nb", "text_nb"), ("question_text_en", "text")):
+        texts = {(w, i): " / ".join(getattr(q, attribute) for q in codebook.indicator_questions(indicators[i], w))
+                 for w, i in versions}
+        published[column] = pd.Series([texts[key] for key in zip(published["wave"], published["indicator_id"])],
+                                      index=published.index, dtype="str")
     published["provenance"] = published["wave"].map(
         lambda w: "illustrative" if waves[w].illustrative else "recorded").astype("str")
     return published
