@@ -174,4 +174,19 @@ def build_exclusion_costs(indicator_values: pd.DataFrame, goal_progress: pd.Data
         return pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
     found = pd.concat(parts, ignore_index=True)
     found["illustrative"] = found["provenance"] == "illustrative"
-    return found.sort_values(["measure", "indicator_id", "region_code", "period"], ignore_index=True)[columns]
+    found = found.sort_values(["measure", "indicator_id", "region_code", "period"], ignore_index=True)[columns]
+    found.attrs["inputs"] = cost_inputs(book)  # the release writes them into the version manifest
+    return found
+
+
+def cost_inputs(book: CostBook) -> list[dict]:
+    """The cited unit costs and the price index, as version-manifest inputs."""
+    return [
+        *({"source": "assets/exclusion_costs.yaml", "unit_cost_id": cost.id, "citation": cost.citation(),
+           "amount_nok": cost.amount_nok, "price_base_year": cost.price_base_year, "low_nok": cost.low_nok,
+           "high_nok": cost.high_nok, "range_basis": cost.range_basis, "certainty": cost.certainty}
+          for cost in book.unit_costs),
+        {"source": "assets/exclusion_costs.yaml", "price_index": book.cpi_citation(), "price_year": book.price_year,
+         "index": {str(year): value for year, value in sorted(book.cpi.index.items())},
+         "provenance": book.cpi.provenance},
+    ]

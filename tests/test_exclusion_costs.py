@@ -85,6 +85,10 @@ def test_people_times_the_unit_cost_per_area_and_year_and_the_value_of_the_goal(
     # Gamle Oslo meets its target (133 < 267): nothing to gain, never a negative value
     assert goal.loc["030101", "persons"] == 0 and goal.loc["030101", "cost_nok"] == 0
     assert not frame["illustrative"].any() and set(frame["provenance"]) == {"reconstructed"}
+    # the version manifest gets every unit cost's citation and the price index
+    cited = {entry.get("unit_cost_id"): entry for entry in frame.attrs["inputs"]}
+    assert cited["vista_2010_disability_lifetime"]["citation"].startswith("Vista Analyse (2010)")
+    assert cited[None]["index"]["2024"] == 133.6 and cited[None]["price_year"] == 2024
 
 
 def test_illustrative_counts_stay_labelled_and_every_figure_carries_its_citation(book):
