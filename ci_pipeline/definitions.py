@@ -29,6 +29,7 @@ from ci_pipeline.config import ConfigError
 from ci_pipeline.defs.annotations import annotate, check_owner_groups
 from ci_pipeline.defs.automation import build_after_refresh_sensor, nightly_refresh, refresh_job
 from ci_pipeline.defs.checks import build_suite_checks, unknown_suite_assets
+from ci_pipeline.defs.costs import COST_ASSETS
 from ci_pipeline.defs.freshness import build_freshness_checks
 from ci_pipeline.defs.geography import build_geography_assets
 from ci_pipeline.defs.goals import GOAL_ASSETS
@@ -83,7 +84,8 @@ def build_definitions(settings: Settings | None = None, include_checks: bool = T
     settings = settings or Settings.from_env()
     specs = load_catalogue(settings.catalogue_root)
     geography_assets = build_geography_assets([spec.name for spec in specs])
-    staged_assets = [*build_source_assets(specs), *geography_assets, *SURVEY_ASSETS, *GOAL_ASSETS, *STORY_ASSETS]
+    staged_assets = [*build_source_assets(specs), *geography_assets, *SURVEY_ASSETS, *GOAL_ASSETS, *STORY_ASSETS,
+                     *COST_ASSETS]
     built_keys = {key for a in staged_assets for key in a.keys}
     marts = sorted(key.path[1] for key in built_keys if key.path[0] == "marts")
 

@@ -357,14 +357,26 @@ SURVEY_RESULTS = Contract(
         Column("focus_area", "str", "the codebook's focus area"),
         _survey["indicator_id"],
         Column("question_set_version", "str", "the questions asked; no trend across a change"),
+        Column("question_text_nb", "str", "the questions behind the figure as asked in the wave, in Norwegian (the "
+                                          "codebook's text_nb; several joined by ' / ')"),
+        Column("question_text_en", "str", "the same in English (the codebook's text)"),
         Column("group_type", "str", "all, sex or age_band"),
         Column("group_value", "str", "all, the sex or the age band"),
         Column("n", "Int64", "respondents (null when suppressed)"),
-        Column("share_positive", "float64", "share answering positively, 0-1"),
+        Column("effective_n", "float64", "the sample size the interval uses: n, or for a weighted cell n over the "
+                                         "pooled Kish design effect of its level (wave x indicator; Oslo or the "
+                                         "districts); null exactly where n is"),
+        Column("share_positive", "float64", "share answering positively, 0-1 (weighted where `weighted`)"),
         Column("mean", "float64", "mean score"),
-        Column("ci_low", "float64", "Wilson 95 % interval, lower bound, 0-1"),
-        Column("ci_high", "float64", "Wilson 95 % interval, upper bound, 0-1"),
-        Column("weighted", "bool", "weighted to the district's population"),
+        Column("ci_low", "float64", "Wilson 95 % interval over effective_n, lower bound, 0-1"),
+        Column("ci_high", "float64", "Wilson 95 % interval over effective_n, upper bound, 0-1"),
+        Column("weighted", "bool", "weighted to the district's population (the indicator is, and the wave could be)"),
+        Column("weighting", "str", "raking (district by district to age band and sex margins, weights trimmed at "
+                                   "0.3-3 x the district's mean weight) or unweighted"),
+        Column("weighting_margins", "str", "the raking margins and the population tables and dates they come from "
+                                           "(null unweighted)"),
+        Column("population_period", "str", "the year of the residents (1 January) the weights are raked to (null "
+                                           "unweighted)"),
         _survey["status"],
         _survey["provenance"],
     ),
@@ -410,8 +422,55 @@ STORIES = Contract(
     ("story_id",),
 )
 
+EXCLUSION_COSTS = Contract(
+    "exclusion_costs", "cost of exclusion (Utenforregnskapet-style; ci_pipeline/costs.py): people outside x a cited "
+    "unit cost, per unit cost x area x year, and the value of reaching each work-attachment goal",
+    (
+        Column("measure", "str", "cost_of_exclusion (everyone counted in the year) or value_of_reaching_goal (the "
+                                 "people fewer outside at the goal's target share)"),
+        Column("goal_id", "str", "the goal (value_of_reaching_goal rows; null otherwise)"),
+        Column("region_code", "str", "0301 (Oslo) or a bydel 030101-030115"),
+        Column("region_name", "str", "region name"),
+        Column("region_level", "str", "municipality or district"),
+        Column("period", "str", "the year of the count (the goal's latest period on goal rows)"),
+        Column("indicator_id", "str", "the indicator whose numerator counts the people"),
+        Column("group_nb", "str", "who is counted, in Norwegian"),
+        Column("group_en", "str", "who is counted, in English"),
+        Column("persons", "float64", "people counted (goal rows: people fewer outside at the target, 0 where met)"),
+        Column("target_value", "float64", "goal rows: the area's target share, percent"),
+        Column("target_persons", "float64", "goal rows: the people outside at the target share of the latest "
+                                            "denominator"),
+        Column("unit_cost_id", "str", "the unit cost (assets/exclusion_costs.yaml)"),
+        Column("unit_cost_basis", "str", "lifetime_present_value or per_person_year"),
+        Column("unit_cost_source_nok", "float64", "the unit cost as the source gives it, NOK of its price base"),
+        Column("unit_cost_price_base_year", "int64", "the price base of the source's figure"),
+        Column("unit_cost_nok", "float64", "the unit cost in NOK of price_year (CPI-adjusted, to the thousand)"),
+        Column("unit_cost_low_nok", "float64", "low end of the unit cost's range, NOK of price_year"),
+        Column("unit_cost_high_nok", "float64", "high end of the unit cost's range, NOK of price_year"),
+        Column("price_year", "int64", "the price year of every NOK figure in the row"),
+        Column("cpi_factor", "float64", "CPI of price_year over CPI of the price base (SSB 03014, annual average)"),
+        Column("cost_nok", "float64", "persons x unit_cost_nok"),
+        Column("cost_low_nok", "float64", "persons x unit_cost_low_nok"),
+        Column("cost_high_nok", "float64", "persons x unit_cost_high_nok"),
+        Column("range_basis", "str", "source (the source's range) or assumed (the project's, see range_note)"),
+        Column("range_note", "str", "how the range was set"),
+        Column("certainty", "str", "low, medium or high: how far the figure can be trusted (all low today: "
+                                   "lifetime costs applied to a year's count are upper bounds)"),
+        Column("citation", "str", "the unit cost's source: author (year): title, where published, URL"),
+        Column("cpi_citation", "str", "the price index used"),
+        Column("assumption_nb", "str", "what the unit cost assumes, in Norwegian"),
+        Column("assumption_en", "str", "what the unit cost assumes, in English"),
+        Column("is_estimate", "bool", "the count is an apportioned estimate"),
+        Column("method", "str", "district method of the count"),
+        Column("provenance", "str", "the worst provenance of the count and the price index"),
+        Column("illustrative", "bool", "made-up inputs: the figure only shows how the mart works"),
+    ),
+    ("measure", "indicator_id", "unit_cost_id", "region_code", "period", "goal_id"),
+)
+
 MARTS: dict[str, Contract] = {contract.name: contract for contract in (
-    INDICATOR_VALUES, REGIONS, INDICATORS, GOALS, GOAL_PROGRESS, SURVEY_RESULTS, SURVEY_CHANGE, STORIES)}
+    INDICATOR_VALUES, REGIONS, INDICATORS, GOALS, GOAL_PROGRESS, SURVEY_RESULTS, SURVEY_CHANGE, STORIES,
+    EXCLUSION_COSTS)}
 CONTRACTS: dict[str, Contract] = {TIDY_OBSERVATIONS.name: TIDY_OBSERVATIONS, **MARTS}
 
 # The column lists the builders use.

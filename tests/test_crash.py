@@ -240,7 +240,7 @@ def test_the_whole_pipeline_killed_during_its_publishes_recovers_on_the_next_run
     rerun = subprocess.run([sys.executable, "-m", "ci_pipeline.run"], cwd=repo, env=env, capture_output=True,
                            text=True, timeout=600, check=False)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
-    assert len(store.marts()) == 8
+    assert len(store.marts()) == 9
     for mart in store.marts():
         store.verify(mart, store.latest_version(mart))
         folders = sorted(p.name.split("=", 1)[1] for p in store.mart_dir(mart).glob("version=*"))

@@ -15,7 +15,7 @@ from ci_pipeline.definitions import defs
 
 REPO = Path(__file__).resolve().parents[1]
 MARTS = ["indicator_values", "regions", "indicators", "goals", "goal_progress", "survey_results",
-         "survey_change", "stories"]
+         "survey_change", "stories", "exclusion_costs"]
 SURVEY_ASSETS = ["survey/responses", "survey/quarantine"]
 # SSB's quiet hours to stay away from: metadata runs at 05:00 and 11:30, publishing at 07:55-08:15
 # (minutes after midnight, Oslo time), and how far from them a nightly run is to start.

@@ -31,7 +31,7 @@ district_method: not_available
 
 def test_project_registry_loads():
     registry = load_registry(REPO)
-    assert len(registry) == 30
+    assert len(registry) == 31 and registry["population_sex_age"].unit == "persons"
     by = registry["children_low_income_count"].apportion_by
     assert (by["indicator_id"], by["age_group"]) == ("population", "0-17")
     assert by["share"] == {"indicator_id": "low_income_children_persistent_share", "age_group": "0-17"}
@@ -40,7 +40,7 @@ def test_project_registry_loads():
     assert registry["school_wellbeing_share"].pooling_years == 5
     assert registry["population"].test == "poisson" and registry["median_household_income"].test == "none"
     frame = registry_frame(registry)
-    assert frame["indicator_id"].is_unique and len(frame) == 30
+    assert frame["indicator_id"].is_unique and len(frame) == 31
     sources = json.loads(frame.set_index("indicator_id").loc["upper_secondary_dropout_share", "sources"])
     assert sources == [{"measure_type": "RATE", "source": "fhi", "table_id": "360"}]
 

@@ -40,10 +40,11 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 SNAPSHOTS = REPO / "data" / "snapshots"
-# provenance, and the trend wording that follows from it (made-up figures are never worded significant)
-LIVE_ONLY_COLUMNS = ["retrieved_at", "provenance", "trend_label", "trend_reason"]
+# provenance, and the trend wording and illustrative label that follow from it (made-up figures are never
+# worded significant)
+LIVE_ONLY_COLUMNS = ["retrieved_at", "provenance", "trend_label", "trend_reason", "illustrative"]
 MARTS = ["goal_progress", "goals", "indicator_values", "indicators", "regions", "stories", "survey_change",
-         "survey_results"]
+         "survey_results", "exclusion_costs"]
 # The table whose `updated` stamp moves, and the catalogue entry that fetches it.
 MOVED_TABLE, MOVED_ENTRY = "08764", "ssb_08764"
 # Marts that do not read SSB 08764: a moved stamp on it must leave their versions alone.
@@ -240,6 +241,8 @@ def test_a_moved_updated_refreshes_exactly_that_table_and_what_depends_on_it(cle
     # its content is the same, so it is not published again.
     assert not summary.marts["goal_progress"]["published"]
     assert warehouse.store.latest_version("goal_progress") == latest["goal_progress"]
+    # exclusion_costs likewise (it prices goal and indicator figures that do not come from 08764)
+    assert not summary.marts["exclusion_costs"]["published"]
 
     # The new indicator_values differs from the old one only in when the moved table was fetched.
     new_values = warehouse.store.read("indicator_values")

@@ -27,7 +27,7 @@ from ci_pipeline.surveys.readers import read_wave_file
 pytestmark = pytest.mark.slow
 
 MARTS = {"indicator_values", "regions", "indicators", "goals", "goal_progress", "survey_results",
-         "survey_change", "stories"}
+         "survey_change", "stories", "exclusion_costs"}
 OSLO_BYDELER = [f"0301{number:02d}" for number in range(1, 16)]
 METHODS = {"observed", "aggregated", "apportioned_by_rate", "apportioned", "derived", "not_available"}
 PROVENANCES = {"recorded", "reconstructed", "illustrative"}

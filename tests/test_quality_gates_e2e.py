@@ -38,7 +38,7 @@ pytestmark = pytest.mark.slow  # whole-pipeline runs on corrupted snapshots
 REPO = Path(__file__).resolve().parents[1]
 SNAPSHOTS = REPO / "data" / "snapshots"
 MARTS = {"indicator_values", "regions", "indicators", "goals", "goal_progress", "survey_results", "survey_change",
-         "stories"}
+         "stories", "exclusion_costs"}
 # Later than every embedded answer, so the corrupted answers are what replay serves from now on.
 CORRUPTED_AT = "2026-09-01T06:00:00.000000Z"
 CORRUPTED_UPDATED = "2026-09-01T06:00:00Z"

@@ -81,7 +81,7 @@ def test_no_published_value_comes_from_a_small_group_published_as_zero(indicator
 
 def test_published_reference_values_equal_the_checksummed_copies(indicator_values, catalogue, pipeline_run):
     entries = [entry for entry in catalogue if isinstance(entry, ReferenceSpec)]
-    assert len(entries) == 10
+    assert len(entries) == 11
     for entry in entries:
         copies = pd.concat([load_reference_series(pipeline_run.settings.reference_series_root / f"{name}.yaml").frame
                             for name in entry.series], ignore_index=True)

@@ -86,6 +86,14 @@ PUBLISHED: dict[str, tuple[int, dict[tuple[str, ...], Any]]] = {
         ("children_persistent_low_income_count", "030101", "2002-2004", "total", "0-15"): 1063,
         ("children_persistent_low_income_share", "030115", "2002-2004", "total", "0-15"): 15.0,
     }),
+    "oslo_population_sex_age_2024": (3417, {
+        ("population_sex_age", "030101", "2024", "male", "0"): 500,
+        ("population_sex_age", "030101", "2024", "female", "0"): 460,
+        ("population_sex_age", "030101", "2024", "male", "15"): 232,
+        ("population_sex_age", "030101", "2024", "female", "20"): 255,
+        ("population_sex_age", "030115", "2024", "female", "17"): 285,
+        ("population_sex_age", "030199", "2024", "female", "0"): 4,
+    }),
     "nav_outside_work_education_2024": (5, {
         ("nav_outside_work_education_share", "0301", "2024", "total", "20-29"): 13.9,
         ("nav_outside_work_education_share", "030111", "2024", "total", "20-29"): 21.5,

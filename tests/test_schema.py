@@ -97,7 +97,7 @@ def disagreements(suite: Suite, asset: str) -> list[str]:
 
 def test_every_mart_and_the_tidy_observations_have_a_contract():
     assert set(MARTS) == {"indicator_values", "regions", "indicators", "goals", "goal_progress",
-                          "survey_results", "survey_change", "stories"}
+                          "survey_results", "survey_change", "stories", "exclusion_costs"}
     assert set(CONTRACTS) == set(MARTS) | {"tidy_observations"}
     for contract in CONTRACTS.values():
         assert contract.primary_key, contract.name

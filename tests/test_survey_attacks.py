@@ -16,8 +16,9 @@ from survey_support import SURVEYS, WAVE, generator, panel_responses, valid_fram
 
 from ci_pipeline.marts import MartStore
 from ci_pipeline.surveys.aggregate import CELL_KEYS, aggregate_responses
+from ci_pipeline.surveys.attack import judge, subtraction_attack
 from ci_pipeline.surveys.codebook import load_codebook
-from ci_pipeline.surveys.disclosure import DisclosureError, DisclosureRules, judge, subtraction_attack
+from ci_pipeline.surveys.disclosure_table import DisclosureError, DisclosureRules
 from ci_pipeline.surveys.ingest import WaveRefused, process_wave, stored_response_files
 from ci_pipeline.surveys.publish import (
     _results_grid,

@@ -109,12 +109,17 @@ def test_sensor_adds_partitions_and_skips_known_content(survey_env):
     assert corrected.dynamic_partitions_requests == []
 
 
-def population_asset(frame: pd.DataFrame):
+def population_assets(frame: pd.DataFrame, by_sex: pd.DataFrame) -> list:
+    """Stand-ins for the two staged population tables survey_marts reads."""
     @dg.asset(key=["staging", "ssb_10826"])
     def ssb_10826() -> pd.DataFrame:
         return frame
 
-    return ssb_10826
+    @dg.asset(key=["staging", "reference_oslo_population_sex_age"])
+    def reference_oslo_population_sex_age() -> pd.DataFrame:
+        return by_sex
+
+    return [ssb_10826, reference_oslo_population_sex_age]
 
 
 def test_materialise_survey_assets_and_scan_for_raw_ids(survey_env, codebook):
@@ -145,7 +150,11 @@ def test_materialise_survey_assets_and_scan_for_raw_ids(survey_env, codebook):
         "indicator_id": "population", "region_code": [f"{c}a" for c in codebook.districts for _ in range(16)],
         "period": "2024", "sex": "total", "value": 500.0,
         "age_group": [str(a) for _ in codebook.districts for a in range(10, 26)]})
-    marts = dg.materialize([population_asset(population), survey_marts],
+    by_sex = pd.DataFrame({
+        "source": "reference", "table_id": "oslo_population_sex_age", "indicator_id": "population_sex_age",
+        "region_code": [c for c in codebook.districts for _ in range(2)], "period": "2024",
+        "sex": ["female", "male"] * len(codebook.districts), "age_group": "15", "value": [260.0, 240.0] * len(codebook.districts)})
+    marts = dg.materialize([*population_assets(population, by_sex), survey_marts],
                            instance=instance, resources=resources)
     assert marts.success
     run_ids.append(marts.run_id)
@@ -155,7 +164,14 @@ def test_materialise_survey_assets_and_scan_for_raw_ids(survey_env, codebook):
     assert results["weighted"].any()
     results_metadata = next(m.metadata for m in marts.asset_materializations_for_node("survey_marts")
                             if m.asset_key == dg.AssetKey(["marts", "survey_results"]))
-    assert any("no sex split" in note for note in results_metadata["notes"].value)
+    weighting = results_metadata["weighting"].value
+    assert weighting and all("district x sex (oslo_population_sex_age" in w["margins"] for w in weighting.values())
+    raked = results[results["weighted"]]
+    assert set(raked["weighting"]) == {"raking"} and set(raked["population_period"]) == {"2024"}
+    assert set(results.loc[~results["weighted"], "weighting"]) == {"unweighted"}
+    shown = results["n"].notna()
+    assert (results.loc[shown, "effective_n"] <= results.loc[shown, "n"] + 0.05).all()
+    assert results.loc[~shown, "effective_n"].isna().all()
     assert results_metadata["recoverable_cells"].value == 0
 
     # the scan: raw ids and free text must not appear in any stored file, mart, log line or metadata value

@@ -12,21 +12,12 @@ from survey_support import generator, panel_responses
 
 from ci_pipeline.config import ConfigError
 from ci_pipeline.stats import wilson_intervals
-from ci_pipeline.surveys.aggregate import (
-    aggregate_responses,
-    population_weights,
-    respondent_cells,
-)
+from ci_pipeline.surveys.aggregate import aggregate_responses, respondent_cells
+from ci_pipeline.surveys.attack import Attacker, judge, subtraction_attack
 from ci_pipeline.surveys.change import aggregate_change
 from ci_pipeline.surveys.codebook import load_codebook
-from ci_pipeline.surveys.disclosure import (
-    Attacker,
-    DisclosureRules,
-    Table,
-    judge,
-    protect,
-    subtraction_attack,
-)
+from ci_pipeline.surveys.disclosure import protect
+from ci_pipeline.surveys.disclosure_table import DisclosureRules, Table
 from ci_pipeline.surveys.ingest import ingest_wave
 from ci_pipeline.surveys.pseudonymise import (
     ILLUSTRATIVE_KEY,
@@ -36,6 +27,7 @@ from ci_pipeline.surveys.pseudonymise import (
     pseudonymise,
 )
 from ci_pipeline.surveys.publish import build_survey_change, build_survey_marts, change_lines, results_lines
+from ci_pipeline.surveys.weighting import WeightingError, rake_waves
 
 synthetic_responses = generator.synthetic_responses
 
@@ -166,8 +158,9 @@ def test_weights_calibrate_to_population_and_degrade_without_sex(codebook):
     by_sex = pd.DataFrame({
         "indicator_id": "population", "region_code": "030101a", "period": "2024", "age_group": "14",
         "sex": ["female", "male", "total"], "value": [100.0, 100.0, 200.0]})
-    weighting = population_weights(cells, by_sex, codebook)
-    assert weighting.notes == []
+    weighting = rake_waves(cells, by_sex, codebook)
+    assert weighting.notes == []  # bands without residents or respondents need no collapsing
+    assert weighting.waves[wave].margins.startswith("district x age band")
     results = aggregate_responses(responses, codebook, weighting.weights)
     safe = results[(results["indicator_id"] == "survey_housing_safe_neighbourhood")
                    & (results["district_code"] == "030101") & (results["group_type"] == "all")].iloc[0]
@@ -177,9 +170,9 @@ def test_weights_calibrate_to_population_and_degrade_without_sex(codebook):
     assert not unweighted["weighted"] and unweighted["share_positive"] == pytest.approx(0.75)
 
     no_sex = by_sex[by_sex["sex"] == "total"]
-    weighting = population_weights(cells, no_sex, codebook)
-    assert any("no sex split" in note for note in weighting.notes)
-    assert population_weights(cells, None, codebook).weights is None
+    weighting = rake_waves(cells, no_sex, codebook)
+    assert any("no population table with a split by sex" in note for note in weighting.notes)
+    assert rake_waves(cells, None, codebook).weights is None
 
 
 def test_ssb_unsuffixed_codes_of_the_old_division_are_not_joined(codebook):
@@ -187,9 +180,9 @@ def test_ssb_unsuffixed_codes_of_the_old_division_are_not_joined(codebook):
                           "age_band": ["13-15"], "n": [5]})
     population = pd.DataFrame({"indicator_id": "population", "region_code": ["030101", "030102a"],
                                "period": "2024", "age_group": "14", "sex": "total", "value": [999.0, 50.0]})
-    weighting = population_weights(cells, population, codebook)
-    assert weighting.weights is None
-    assert any("no population" in note for note in weighting.notes)
+    # 030101 of the old division is another area: the wave's district has no residents, said by name
+    with pytest.raises(WeightingError, match="wave 2024-spring, district .*no residents"):
+        rake_waves(cells, population, codebook)
 
 
 # --- disclosure control -----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from ci_pipeline.settings import Settings
 from ci_pipeline.surveys.codebook import load_codebook
 
 GOALS_FILE = "goals.yaml"
-REPORT_MARTS = ("goal_progress", "goals", "indicator_values", "survey_results", "stories")
+REPORT_MARTS = ("goal_progress", "goals", "indicator_values", "survey_results", "stories", "exclusion_costs")
 REPORT_LABELS_FILE = "report.yaml"
 
 
@@ -118,6 +118,7 @@ def goal_report(context: AssetExecutionContext, pipeline: PipelineResource) -> M
         settings.warehouse_root / "reports" / "goal_report",
         version,
         stories=store.read("stories", stories_version) if stories_version else None,
+        costs=store.read("exclusion_costs") if store.latest_version("exclusion_costs") else None,
         labels=labels,
         progress_version=progress_version,
         stories_version=stories_version,

@@ -32,12 +32,15 @@ INPUT_COLUMNS = ["source", "table_id", "snapshot_sha256", "source_updated", "pro
 
 
 def mart_inputs(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """The snapshots a mart version was built from, for its manifest."""
+    """The snapshots a mart version was built from, for its manifest: the distinct input columns of its
+    rows, and what its builder recorded in frame.attrs["inputs"] (e.g. the population survey weights are
+    raked to, and how)."""
+    recorded = list(frame.attrs.get("inputs", []))
     present = [c for c in INPUT_COLUMNS if c in frame.columns]
     if not present:
-        return []
+        return recorded
     rows = frame[present].drop_duplicates().sort_values(present).astype(object)
-    return [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in rows.to_dict("records")]
+    return [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in rows.to_dict("records")] + recorded
 
 
 def audit(context: AssetExecutionContext, mart: str, check_keys: list[AssetCheckKey],

@@ -31,12 +31,15 @@ from ci_pipeline.surveys.ingest import (
     wave_id_from_path,
 )
 from ci_pipeline.surveys.publish import build_survey_marts
+from ci_pipeline.surveys.weighting import WeightingError
 
 survey_waves_partitions = dg.DynamicPartitionsDefinition(name="survey_waves")
 
 RESPONSES_KEY = dg.AssetKey(["survey", "responses"])
 QUARANTINE_KEY = dg.AssetKey(["survey", "quarantine"])
 POPULATION_KEY = dg.AssetKey(["staging", "ssb_10826"])
+# the split by sex per district and age the weights are raked to (SSB 10826's snapshot has sex summed)
+POPULATION_BY_SEX_KEY = dg.AssetKey(["staging", "reference_oslo_population_sex_age"])
 
 
 def _codebook(settings: Settings):
@@ -94,9 +97,11 @@ def published_versions(settings: Settings, mart: str) -> list[pd.DataFrame]:
 
 
 def _mart_metadata(mart, codebook, files) -> dict:
+    metadata = mart.metadata()
     return {
-        **{key: value for key, value in mart.metadata().items() if key != "notes"},
+        **{key: value for key, value in metadata.items() if key not in ("notes", "weighting")},
         "notes": dg.MetadataValue.json(mart.notes),
+        **({"weighting": dg.MetadataValue.json(metadata["weighting"])} if "weighting" in metadata else {}),
         "waves": [path.stem.removeprefix("wave=") for path in files],
         "codebook_sha256": codebook.fingerprint(),
         "provenance": sorted(mart.frame["provenance"].unique().tolist()),
@@ -114,19 +119,26 @@ def _mart_metadata(mart, codebook, files) -> dict:
                         "control."),
     },
     deps=[RESPONSES_KEY],
-    ins={"population": dg.AssetIn(key=POPULATION_KEY)},
+    ins={"population": dg.AssetIn(key=POPULATION_KEY), "population_by_sex": dg.AssetIn(key=POPULATION_BY_SEX_KEY)},
 )
-def survey_marts(context: dg.AssetExecutionContext, population: pd.DataFrame, pipeline: PipelineResource):
+def survey_marts(context: dg.AssetExecutionContext, population: pd.DataFrame, population_by_sex: pd.DataFrame,
+                 pipeline: PipelineResource):
     """Both survey marts from the stored responses, built together because their disclosure control is
     decided together (docs/SURVEYS.md): every indicator of a wave, survey_change's pairs, and every
-    published version of either mart. Refused (the step fails, nothing is published) if the interval or
-    the version-difference attack would recover a hidden cell."""
+    published version of either mart. Indicators marked `weighting: population` are raked per district to
+    the residents by age band (SSB 10826) and by sex (Oslo kommune OK-BEF001) of the latest year not after
+    the wave's (surveys/weighting.py); how is in the metadata, in survey_results' columns and in its
+    version manifest. Refused (the step fails, nothing is published) if a wave cannot be raked, or if the
+    interval or the version-difference attack would recover a hidden cell."""
     settings = pipeline.settings
     codebook = _codebook(settings)
     files = stored_response_files(settings.warehouse_root, codebook)
-    results, change = build_survey_marts(files, codebook, population,
-                                         earlier_results=published_versions(settings, "survey_results"),
-                                         earlier_change=published_versions(settings, "survey_change"))
+    try:
+        results, change = build_survey_marts(files, codebook, pd.concat([population, population_by_sex]),
+                                             earlier_results=published_versions(settings, "survey_results"),
+                                             earlier_change=published_versions(settings, "survey_change"))
+    except WeightingError as error:
+        raise dg.Failure(description=f"survey weights: {error}") from error
     context.add_output_metadata(_mart_metadata(results, codebook, files), output_name="survey_results")
     context.add_output_metadata(_mart_metadata(change, codebook, files), output_name="survey_change")
     return results.frame, change.frame

@@ -177,7 +177,8 @@ def _survey_series(survey_results: pd.DataFrame, indicator_id: str, region: str)
         "time": [_date_time(value) for value in rows["wave_date"]],
         # survey_results holds proportions 0-1; goal_progress speaks percent like the statistics.
         "value": rows["share_positive"].astype("float64").to_numpy() * 100,
-        "denominator": rows["n"].astype("float64").to_numpy(),
+        # a weighted share is tested as if from its Kish effective sample (survey_results' effective_n)
+        "denominator": rows["effective_n" if "effective_n" in rows.columns else "n"].astype("float64").to_numpy(),
         "status": rows["status"].to_numpy(dtype=object),
         "ci_low": rows["ci_low"].astype("float64").to_numpy() * 100,
         "ci_high": rows["ci_high"].astype("float64").to_numpy() * 100,
@@ -186,10 +187,10 @@ def _survey_series(survey_results: pd.DataFrame, indicator_id: str, region: str)
         "weighted": rows["weighted"].astype(bool).to_numpy(),
     })
     frame["status"] = frame["status"].where(frame["status"].notna() & frame["value"].isna(), None)
-    # Counts behind an unweighted share (share = positives / n exactly); a weighted share has none.
+    # Counts behind the share: positives / n exactly when unweighted, share x effective n when weighted.
     frame["numerator"] = [
-        round(share * n) if not weighted and not pd.isna(share) and not pd.isna(n) else np.nan
-        for share, n, weighted in zip(rows["share_positive"], frame["denominator"], frame["weighted"])
+        round(share * n) if not pd.isna(share) and not pd.isna(n) else np.nan
+        for share, n in zip(rows["share_positive"], frame["denominator"])
     ]
     frame["start"] = frame["time"]
     frame["end"] = frame["time"]

@@ -39,6 +39,7 @@ class ReportData:
     stories: pd.DataFrame
     region_names: dict[str, str]
     pdf: PdfState = field(default_factory=lambda: PdfState(False, "pdf.no_chromium"))
+    costs: pd.DataFrame | None = None  # the exclusion_costs mart (None: the report has no cost page)
 
     def region_name(self, code: str) -> str:
         return self.region_names.get(code, code)

@@ -46,6 +46,7 @@ class Site:
     version: str
     progress_version: str
     stories_version: str | None
+    has_costs: bool = False  # the report has the page on the cost of exclusion (linked from every page)
 
     @property
     def texts(self) -> Texts:

@@ -305,6 +305,57 @@ TEXTS: dict[str, tuple[str, str]] = {
     "district.rank": ("{rank} av {count}", "{rank} of {count}"),
     "district.facts": ("Tallene i korte trekk", "The figures in brief"),
     # --- about the figures
+    # --- the cost of exclusion (report/costs_page.py)
+    "nav.costs": ("Kostnader ved utenforskap", "Cost of exclusion"),
+    "costs.title": ("Hva utenforskap koster", "What exclusion costs"),
+    "costs.intro": (("Etter modell av Utenforregnskapet (KS og Rambøll): hvor mange unge som står utenfor, ganget med "
+                     "et anslag fra en navngitt kilde på hva én person som faller varig utenfor koster samfunnet over "
+                     "livet, i {year}-kroner (justert med SSBs konsumprisindeks)."),
+                    ("In the manner of Utenforregnskapet (KS and Rambøll): how many young people are outside, times an "
+                     "estimate from a named source of what one person who falls outside for good costs society over "
+                     "their lifetime, in NOK of {year} (adjusted with SSB's consumer price index).")),
+    "costs.how_sure": (("Hvor sikkert: lite. Anslagene gjelder livsløp for dem som blir stående varig utenfor, men "
+                        "brukes her på alle som står utenfor et år, og mange kommer tilbake. Tallene er derfor øvre "
+                        "grenser og viser størrelsesorden, ikke budsjett. Spennet ved siden av hvert tall er en del "
+                        "av tallet."),
+                       ("How sure: not very. The estimates are lifetime costs of those who stay outside for good, but "
+                        "are applied here to everyone outside in a year, and many return. The figures are upper "
+                        "bounds and orders of magnitude, not budgets. The range beside each figure is part of it.")),
+    "costs.unit_cost": ("Kostnad per person: {amount} (spenn {low}–{high}), i {year}-kroner.",
+                        "Cost per person: {amount} (range {low}–{high}), in NOK of {year}."),
+    "costs.latest": ("Siste år per område", "Latest year per area"),
+    "costs.goal_value": ("Verdien av å nå målet", "The value of reaching the goal"),
+    "costs.goal_value_help": (("Hvor mange færre som står utenfor hvis området når målets andel, ganget med samme "
+                               "kostnad per person. Null der målet alt er nådd."),
+                              ("How many fewer would be outside if the area reached the goal's share, times the same "
+                               "cost per person. Zero where the goal is already met.")),
+    "costs.source_title": ("Kilde og forutsetninger", "Source and assumptions"),
+    "costs.price_base": (("Kilden oppgir {amount} mill. kr i {base}-kroner; ganget med {factor} (KPI {year} / KPI "
+                          "{base}) blir det {year}-kroner."),
+                         ("The source gives NOK {amount} million in NOK of {base}; times {factor} (CPI {year} / CPI "
+                          "{base}) it is in NOK of {year}.")),
+    "costs.range_assumed": ("Spennet er prosjektets forutsetning: {note}.", "The range is the project's assumption: {note}."),
+    "costs.range_source": ("Spennet er kildens: {note}.", "The range is the source's: {note}."),
+    "costs.certainty_low": ("Sikkerhet: lav (størrelsesorden).", "Certainty: low (order of magnitude)."),
+    "costs.certainty_medium": ("Sikkerhet: middels.", "Certainty: medium."),
+    "costs.certainty_high": ("Sikkerhet: høy.", "Certainty: high."),
+    "costs.cpi": ("Prisjustering", "Price adjustment"),
+    "costs.none": ("Ingen kostnader beregnet ennå.", "No costs computed yet."),
+    "costs.col_group": ("Gruppe", "Group"),
+    "costs.col_measure": ("Mål", "Measure"),
+    "costs.col_persons": ("Personer", "People"),
+    "costs.col_fewer": ("Færre utenfor ved målet", "Fewer outside at the goal"),
+    "costs.col_target_persons": ("Utenfor ved målet", "Outside at the goal"),
+    "costs.col_cost": ("Kostnad", "Cost"),
+    "costs.col_value": ("Verdi", "Value"),
+    "costs.col_range": ("Spenn", "Range"),
+    "costs.col_cost_nok": ("Kostnad (kr)", "Cost (NOK)"),
+    "costs.col_low_nok": ("Lav (kr)", "Low (NOK)"),
+    "costs.col_high_nok": ("Høy (kr)", "High (NOK)"),
+    "costs.col_price_year": ("Prisår", "Price year"),
+    "costs.col_source": ("Kilde", "Source"),
+    "costs.measure_cost_of_exclusion": ("kostnad ved utenforskap", "cost of exclusion"),
+    "costs.measure_value_of_reaching_goal": ("verdien av å nå målet", "value of reaching the goal"),
     "about.title": ("Om tallene", "About the figures"),
     "about.intro": ("Hvor tallene kommer fra, om de er ekte, og hvordan rapporten vurderer dem.",
                     "Where the figures come from, whether they are real, and how the report reads them."),

@@ -22,6 +22,8 @@ import pandas as pd
 from ci_pipeline.report import adapter
 from ci_pipeline.report.browser import find_chromium
 from ci_pipeline.report.content import PdfState, ReportData
+from ci_pipeline.report.costs_page import FILENAME as COSTS_FILENAME
+from ci_pipeline.report.costs_page import costs_page
 from ci_pipeline.report.downloads import csv_bytes
 from ci_pipeline.report.formatting import LANGUAGES
 from ci_pipeline.report.goal_pages import goal_page
@@ -53,8 +55,8 @@ def _region_names(goal_progress: pd.DataFrame) -> dict[str, str]:
     return dict(zip(rows["region_code"].astype(str), rows["region_name"].astype(str)))
 
 
-def _sites(version: str, progress_version: str, stories_version: str | None) -> list[Site]:
-    return [Site(lang, version, progress_version, stories_version) for lang in LANGUAGES]
+def _sites(version: str, progress_version: str, stories_version: str | None, has_costs: bool = False) -> list[Site]:
+    return [Site(lang, version, progress_version, stories_version, has_costs) for lang in LANGUAGES]
 
 
 def _profile_files(data: ReportData, sites: list[Site]) -> dict[str, bytes]:
@@ -74,6 +76,9 @@ def build_files(data: ReportData, sites: list[Site]) -> dict[str, bytes]:
         for code in PROFILE_REGIONS:
             built.append(profile_page(data, code, site))
             names.append(profile_filename(code))
+        if data.costs is not None:
+            built.append(costs_page(data.costs, data.region_names, site))
+            names.append(COSTS_FILENAME)
         for name, (html, downloads) in zip(names, built):
             files[site.folder + name] = html.encode("utf-8")
             for download in downloads:
@@ -91,6 +96,7 @@ def write_report(
     version: str,
     *,
     stories: pd.DataFrame | None = None,
+    costs: pd.DataFrame | None = None,
     labels: ReportLabels | None = None,
     progress_version: str | None = None,
     stories_version: str | None = None,
@@ -99,6 +105,7 @@ def write_report(
 ) -> ReportResult:
     """Write the report for `version` and make it the latest; see the module docstring for the layout.
 
+    costs: the exclusion_costs mart, for the page on the cost of exclusion (None: no such page).
     chromium: the browser that prints the district profiles to PDF; "auto" finds it, None makes no PDFs.
     log: where to say what happened to the PDFs (the Dagster asset passes its logger)."""
     log = log or _log.info
@@ -112,8 +119,9 @@ def write_report(
         stories=stories if stories is not None else pd.DataFrame(columns=STORY_COLUMNS),
         region_names=_region_names(goal_progress),
         pdf=PdfState(browser is not None, None if browser else "pdf.no_chromium"),
+        costs=costs,
     )
-    sites = _sites(version, progress_version or version, stories_version)
+    sites = _sites(version, progress_version or version, stories_version, costs is not None)
     files = build_files(data, sites)
     staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".staging-"))
     try:

@@ -7,16 +7,23 @@ change per person is measured on).
 
 Cells: every wave x district (15 bydeler and Oslo "0301" as their total) x indicator x group, where group
 is all, each sex, each age band. Per cell: n (respondents), share_positive (a proportion 0-1), mean (scales
-with a mean), and the Wilson 95 % interval of the share. For an indicator with `weighting: population` the
-share and mean are weighted to the population by district x sex x age band (post-stratification; by age
-band only when the population has no sex split) and the interval uses Kish's effective sample size; n
-stays the number of respondents.
+with a mean), the effective n and the Wilson 95 % interval of the share over it. For an indicator with
+`weighting: population` the share and mean are weighted with the raking weights (surveys/weighting.py);
+n stays the number of respondents.
+
+Effective n of a weighted cell: n / the Kish design effect (n x sum w^2 / (sum w)^2) of its level, per wave
+and indicator: Oslo's cells take Oslo's (all respondents), a district's cells the districts' pooled design
+effect (their respondents over the sum of their own Kish effective n). Both are rounded to two decimals,
+so the effective n (and the interval) of a cell says nothing beyond its n and two published figures per
+wave and indicator. A cell's own Kish n would: it depends on how its respondents spread over the district's
+sex x age band cells, and published beside its n and its neighbours' it would let an attacker narrow a
+hidden n (tests/test_survey_weighting.py checks the ratio is one per level). An unweighted cell's
+effective n is its n.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -97,10 +104,10 @@ def aggregate_responses(sources: Sequence[Path] | pd.DataFrame, codebook: Codebo
                         weights: pd.DataFrame | None = None) -> pd.DataFrame:
     """Cells (see module docstring) from stored responses: Parquet files of the stored shape, or a frame.
 
-    `weights`: columns wave, district_code, sex, age_band, weight (from `population_weights`); indicators
+    `weights`: columns wave, district_code, sex, age_band, weight (from weighting.rake_waves); indicators
     with `weighting: population` use them for the respondents they cover. Returns one row per non-empty
-    cell: CELL_KEYS, n, positives (respondents), w_sum and w_positives (weighted; equal to n and positives
-    when unweighted), share_positive, mean, ci_low, ci_high, weighted."""
+    cell: CELL_KEYS, n, positives (respondents), w_sum, w_positives and w_squares (weighted; n, positives
+    and n when unweighted), share_positive, mean, weighted, design_effect, effective_n, ci_low, ci_high."""
     weighted_indicators = frozenset(i.id for i in codebook.indicators if i.weighting == "population")
     connection = open_responses(sources, codebook, weights)
     try:
@@ -131,10 +138,6 @@ def aggregate_responses(sources: Sequence[Path] | pd.DataFrame, codebook: Codebo
 
 def _cells_from_sums(raw: dict, codebook: Codebook) -> pd.DataFrame:
     has_mean = {i.id: i.scale.has_mean for i in codebook.indicators}
-    share = raw["w_positives"] / raw["w_sum"]
-    # Kish's effective sample size; equals n when every weight is 1
-    n_effective = raw["w_sum"] ** 2 / raw["w_squares"]
-    ci_low, ci_high = wilson_intervals(share * n_effective, n_effective)
     indicator_ids = pd.Series(raw["indicator_id"], dtype="str")
     mean = np.where(indicator_ids.map(has_mean).to_numpy(dtype=bool), raw["w_score_sum"] / raw["w_sum"], np.nan)
     cells = pd.DataFrame(
@@ -148,22 +151,34 @@ def _cells_from_sums(raw: dict, codebook: Codebook) -> pd.DataFrame:
             "positives": np.asarray(raw["positives"], dtype="int64"),
             "w_sum": np.asarray(raw["w_sum"], dtype="float64"),
             "w_positives": np.asarray(raw["w_positives"], dtype="float64"),
-            "share_positive": share,
+            "w_squares": np.asarray(raw["w_squares"], dtype="float64"),
+            "share_positive": raw["w_positives"] / raw["w_sum"],
             "mean": mean,
-            "ci_low": ci_low,
-            "ci_high": ci_high,
             "weighted": np.asarray(raw["weighted"], dtype=bool),
         }
     )
+    cells["design_effect"] = design_effects(cells, codebook.oslo_code)
+    cells["effective_n"] = cells["n"] / cells["design_effect"]
+    cells["ci_low"], cells["ci_high"] = wilson_intervals(cells["share_positive"] * cells["effective_n"],
+                                                         cells["effective_n"])
     return cells.sort_values(CELL_KEYS, ignore_index=True)
 
 
-@dataclass
-class PopulationWeights:
-    """Post-stratification weights per wave x district x sex x age band, and what was done to get them."""
-
-    weights: pd.DataFrame | None  # wave, district_code, sex, age_band, weight
-    notes: list[str] = field(default_factory=list)
+def design_effects(cells: pd.DataFrame, oslo_code: str) -> np.ndarray:
+    """The design effect each cell's interval uses (rules in the module docstring): 1 for an unweighted
+    cell; for a weighted one its level's pooled Kish design effect of the wave and indicator, rounded to
+    two decimals (at least 1)."""
+    alls = cells[(cells["group_type"] == "all") & cells["weighted"] & (cells["n"] > 0)]
+    kish_n = alls["w_sum"] ** 2 / alls["w_squares"]
+    level = np.where(alls["district_code"] == oslo_code, "oslo", "district")
+    pooled = (pd.DataFrame({"wave": alls["wave"], "indicator_id": alls["indicator_id"], "level": level,
+                            "n": alls["n"], "kish_n": kish_n})
+              .groupby(["wave", "indicator_id", "level"], as_index=False)[["n", "kish_n"]].sum())
+    pooled["design_effect"] = np.maximum(1.0, (pooled["n"] / pooled["kish_n"]).round(2))
+    keyed = cells[["wave", "indicator_id"]].assign(
+        level=np.where(cells["district_code"] == oslo_code, "oslo", "district"))
+    found = keyed.merge(pooled[["wave", "indicator_id", "level", "design_effect"]], how="left")["design_effect"]
+    return np.where(cells["weighted"].to_numpy(dtype=bool), found.fillna(1.0).to_numpy(), 1.0)
 
 
 def respondent_cells(sources: Sequence[Path] | pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
@@ -175,82 +190,3 @@ def respondent_cells(sources: Sequence[Path] | pd.DataFrame, codebook: Codebook)
         ).df()
     finally:
         connection.close()
-
-
-def district_population(population: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
-    """Persons per year x district x sex x age band from a tidy population table (SSB 10826 shape).
-
-    SSB spells the 2004 Oslo districts "030101a"; the same digits without the suffix are the 1988-2003
-    division, a different area, so when suffixed codes are present only they are used. Harmonised
-    tables (plain "030101") are used as they are. sex is "total" when the table has no sex split."""
-    rows = population
-    if "indicator_id" in rows.columns:
-        rows = rows[rows["indicator_id"] == "population"]
-    rows = rows[rows["value"].notna()]
-    codes = rows["region_code"].astype("str").str.strip()
-    ssb_spelled = codes.str.fullmatch(r"\d{6}a")
-    if ssb_spelled.any():
-        rows, codes = rows[ssb_spelled], codes[ssb_spelled].str[:6]
-    in_oslo = codes.isin(list(codebook.districts))
-    rows, codes = rows[in_oslo], codes[in_oslo]
-    ages = pd.to_numeric(rows["age_group"].astype("str").str.extract(r"^(\d+)\+?$")[0], errors="coerce")
-    low, high = codebook.age_range
-    usable = ages.between(low, high)
-    band_of_age = {age: codebook.age_band_for_age(age) for age in range(low, high + 1)}
-    frame = pd.DataFrame(
-        {
-            "year": rows["period"].astype("str").str[:4].astype(int)[usable],
-            "district_code": codes[usable],
-            "sex": rows["sex"].astype("str")[usable],
-            "age_band": ages[usable].astype(int).map(band_of_age),
-            "persons": rows["value"].astype(float)[usable],
-        }
-    )
-    return frame.groupby(["year", "district_code", "sex", "age_band"], as_index=False)["persons"].sum()
-
-
-def population_weights(cells: pd.DataFrame, population: pd.DataFrame | None, codebook: Codebook
-                       ) -> PopulationWeights:
-    """Weights = population of the cell / respondents in the cell, per wave, from `respondent_cells`.
-
-    Uses the latest population year not after the wave's year (else the earliest year there is). When
-    that year has no sex split the cells are district x age band. A wave with a respondent cell the
-    population does not cover is left unweighted. Every such decision is reported in `notes`."""
-    if population is None or population.empty:
-        return PopulationWeights(None, ["no population table given: no indicator is weighted"])
-    persons = district_population(population, codebook)
-    if persons.empty:
-        note = "population table has no Oslo district rows in the codebook's age range: no indicator is weighted"
-        return PopulationWeights(None, [note])
-    notes: list[str] = []
-    weights = []
-    years = sorted(persons["year"].unique())
-    for wave_id, wave_cells in cells.groupby("wave"):
-        wave_year = int(codebook.wave(wave_id).date[:4])
-        earlier = [y for y in years if y <= wave_year]
-        year = earlier[-1] if earlier else years[0]
-        if year != wave_year:
-            notes.append(f"wave {wave_id}: population of {year} used (none for {wave_year})")
-        of_year = persons[persons["year"] == year]
-        by_sex = {"male", "female"} <= set(of_year["sex"])
-        if by_sex:
-            keys = ["district_code", "sex", "age_band"]
-            of_year = of_year[of_year["sex"].isin(["male", "female"])]
-        else:
-            keys = ["district_code", "age_band"]
-            of_year = of_year[of_year["sex"] == "total"]
-            notes.append(f"wave {wave_id}: population of {year} has no sex split; weights calibrated to "
-                         "district x age band only")
-        counts = wave_cells.groupby(keys, as_index=False)["n"].sum()
-        calibrated = counts.merge(of_year.groupby(keys, as_index=False)["persons"].sum(), on=keys, how="left")
-        uncovered = calibrated["persons"].isna() | (calibrated["persons"] <= 0)
-        if uncovered.any():
-            notes.append(f"wave {wave_id}: {int(uncovered.sum())} respondent cell(s) have no population; "
-                         "wave left unweighted")
-            continue
-        calibrated["weight"] = calibrated["persons"] / calibrated["n"]
-        weights.append(wave_cells[["wave", "district_code", "sex", "age_band"]].merge(
-            calibrated[[*keys, "weight"]], on=keys, how="left"))
-    if not weights:
-        return PopulationWeights(None, notes)
-    return PopulationWeights(pd.concat(weights, ignore_index=True), notes)

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from ci_pipeline.archive import atomic_write
 from ci_pipeline.surveys.codebook import Codebook
-from ci_pipeline.surveys.disclosure import DisclosureRules
+from ci_pipeline.surveys.disclosure_table import DisclosureRules
 from ci_pipeline.surveys.pseudonymise import (
     SECRET_ENV_VAR,
     PseudonymisationError,

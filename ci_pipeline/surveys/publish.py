@@ -17,25 +17,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ci_pipeline.surveys.aggregate import CELL_KEYS, aggregate_responses, population_weights, respondent_cells
+from ci_pipeline.surveys.aggregate import CELL_KEYS, aggregate_responses, respondent_cells
 from ci_pipeline.surveys.change import CHANGE_KEYS, aggregate_change, comparable_pairs
 from ci_pipeline.surveys.codebook import Codebook
-from ci_pipeline.surveys.disclosure import (
+from ci_pipeline.surveys.disclosure import protect, suppress, version_differences
+from ci_pipeline.surveys.disclosure_table import (
     DisclosureError,
     DisclosureRules,
     Table,
     geography_lines,
     group_lines,
-    protect,
     sex_split_failures,
-    suppress,
-    version_differences,
 )
+from ci_pipeline.surveys.weighting import METHOD, UNWEIGHTED, SurveyWeights, rake_waves
 
 RESULTS_COLUMNS = [
     "wave", "wave_date", "district_code", "district_name", "focus_area", "indicator_id",
-    "question_set_version", "group_type", "group_value", "n", "share_positive", "mean", "ci_low", "ci_high",
-    "weighted", "status", "provenance",
+    "question_set_version", "question_text_nb", "question_text_en", "group_type", "group_value", "n", "effective_n", "share_positive", "mean", "ci_low",
+    "ci_high", "weighted", "weighting", "weighting_margins", "population_period", "status", "provenance",
 ]
 CHANGE_COLUMNS = [
     "from_wave", "to_wave", "district_code", "indicator_id", "n_pairs", "share_improved", "share_unchanged",
@@ -48,13 +47,23 @@ CHANGE_VALUES = ["share_improved", "share_unchanged", "share_worsened", "mean_ch
 
 @dataclass
 class SurveyMart:
+    """A built survey mart. weighting: per weighted wave, how it was weighted (survey_results only);
+    `inputs` are the population tables and the weighting, for the version manifest (also set as
+    frame.attrs["inputs"], which the release step writes into the manifest)."""
+
     frame: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     count_column: str = "n"
+    weighting: dict[str, dict] = field(default_factory=dict)
+    inputs: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.inputs:
+            self.frame.attrs["inputs"] = self.inputs
 
     def metadata(self) -> dict:
         status = self.frame["status"]
-        return {
+        found = {
             "rows": len(self.frame),
             "cells_published": int(status.isna().sum()),
             "cells_suppressed": int((status == ":").sum()),
@@ -62,6 +71,9 @@ class SurveyMart:
             "recoverable_cells": 0,  # build_* refuse to return a mart for which this is not 0
             "notes": self.notes,
         }
+        if self.weighting:
+            found["weighting"] = self.weighting
+        return found
 
 
 def results_lines(frame: pd.DataFrame, codebook: Codebook):
@@ -86,7 +98,10 @@ def _results_grid(cells: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
     filled = grid.merge(cells, on=CELL_KEYS, how="left")
     filled["n"] = filled["n"].fillna(0).astype("int64")
     filled["positives"] = filled["positives"].fillna(0).astype("int64")
-    filled["weighted"] = filled["weighted"].fillna(False).astype(bool)
+    filled["effective_n"] = filled["effective_n"].fillna(0.0)
+    # weighted per indicator and wave: its empty cells are weighted cells without respondents
+    filled["weighted"] = filled["weighted"].fillna(False).astype(bool).groupby(
+        [filled["wave"], filled["indicator_id"]]).transform("any")
     return filled
 
 
@@ -157,7 +172,7 @@ def _change_upper_bounds(cells: pd.DataFrame, results: pd.DataFrame, codebook: C
 
 
 def results_table(cells: pd.DataFrame, codebook: Codebook, n_lower: np.ndarray | None = None) -> Table:
-    # weighted per indicator and wave: its empty cells have a weight sum of 0, not an n
+    # weighted per indicator and wave (as _results_grid marks it): its empty cells have a weight sum of 0
     weighted = cells.groupby(["wave", "indicator_id"])["weighted"].transform("any").to_numpy(dtype=bool)
     n = cells["n"].to_numpy(dtype="float64")
     positives = cells["positives"].to_numpy(dtype="float64")
@@ -190,9 +205,10 @@ def build_survey_marts(sources: Sequence[Path] | pd.DataFrame, codebook: Codeboo
     again with what the published n reveal (upper bounds on n_pairs); hiding more change cells there only
     takes information away from survey_results, so both stay safe.
 
-    `population` (tidy SSB 10826 shape) enables the weighting of indicators marked `weighting:
-    population`; `earlier_*`: the published versions of each mart (their hidden cells stay hidden, and
-    the new version must not differ from any of them by a few people)."""
+    `population` (tidy rows of the population tables: SSB 10826, and Oslo kommune's OK-BEF001 for the split
+    by sex) enables the raking of indicators marked `weighting: population` (surveys/weighting.py; a wave
+    that cannot be raked raises WeightingError); `earlier_*`: the published versions of each mart (their
+    hidden cells stay hidden, and the new version must not differ from any of them by a few people)."""
     change_cells, pairs = _change_cells(sources, codebook)
     change_primary = change_cells["n_pairs"].to_numpy() < rules.min_n
     change_forced = _forced(change_cells, earlier_change, CHANGE_KEYS, "n_pairs", "share_improved")
@@ -200,12 +216,11 @@ def build_survey_marts(sources: Sequence[Path] | pd.DataFrame, codebook: Codeboo
                                             rules, "survey_change")
     change_published = suppress(change_cells, change_size, change_values, ["n_pairs"], CHANGE_VALUES)
 
-    notes: list[str] = []
-    weights = None
+    weighting = SurveyWeights(None)
     if any(i.weighting == "population" for i in codebook.indicators):
-        weighting = population_weights(respondent_cells(sources, codebook), population, codebook)
-        weights, notes = weighting.weights, weighting.notes
-    cells = _results_grid(aggregate_responses(sources, codebook, weights), codebook)
+        weighting = rake_waves(respondent_cells(sources, codebook), population, codebook)
+    notes = list(weighting.notes)
+    cells = _results_grid(aggregate_responses(sources, codebook, weighting.weights), codebook)
     cells = cells.sort_values(CELL_KEYS, ignore_index=True)
     primary = (cells["n"].to_numpy() < rules.min_n) | sex_split_failures(
         cells, ["wave", "indicator_id", "district_code"], codebook.sexes, rules)
@@ -213,6 +228,8 @@ def build_survey_marts(sources: Sequence[Path] | pd.DataFrame, codebook: Codeboo
     forced = _forced(cells, earlier_results, CELL_KEYS, "n", "share_positive")
     size_hidden, value_hidden = _protected(table, primary, forced, rules, "survey_results")
     published = suppress(cells, size_hidden, value_hidden, ["n"], RESULTS_VALUES)
+    # the effective n is n over a published design effect: shown exactly where n is
+    published["effective_n"] = published["effective_n"].round(1).mask(size_hidden)
     _check_versions(published, earlier_results, CELL_KEYS, "n", "survey_results", rules)
 
     bounded = change_table(change_cells, codebook, _change_upper_bounds(change_cells, published, codebook))
@@ -227,7 +244,9 @@ def build_survey_marts(sources: Sequence[Path] | pd.DataFrame, codebook: Codeboo
     change_notes = [f"{len(pairs)} wave pair x indicator combination(s) with an unchanged question set",
                     (f"{int(change_size.sum())} cell(s) with hidden n_pairs, "
                      f"{int((change_values & ~change_size).sum())} more with hidden values")]
-    return (SurveyMart(_results_labels(published, codebook)[RESULTS_COLUMNS], notes),
+    results = _weighting_labels(_results_labels(published, codebook), weighting)[RESULTS_COLUMNS]
+    return (SurveyMart(results, notes, weighting={w: v.metadata() for w, v in weighting.waves.items()},
+                       inputs=_manifest_inputs(weighting)),
             SurveyMart(_change_labels(change_published, codebook)[CHANGE_COLUMNS], change_notes,
                        count_column="n_pairs"))
 
@@ -268,9 +287,34 @@ def _results_labels(published: pd.DataFrame, codebook: Codebook) -> pd.DataFrame
                 for w, i in published[["wave", "indicator_id"]].drop_duplicates().itertuples(index=False)}
     published["question_set_version"] = pd.Series(
         [versions[key] for key in zip(published["wave"], published["indicator_id"])], dtype="str")
+    # the questions behind the figure, as asked in the wave (several joined by " / ")
+    for column, attribute in (("question_text_nb", "text_nb"), ("question_text_en", "text")):
+        texts = {(w, i): " / ".join(getattr(q, attribute) for q in codebook.indicator_questions(indicators[i], w))
+                 for w, i in versions}
+        published[column] = pd.Series([texts[key] for key in zip(published["wave"], published["indicator_id"])],
+                                      index=published.index, dtype="str")
     published["provenance"] = published["wave"].map(
         lambda w: "illustrative" if waves[w].illustrative else "recorded").astype("str")
     return published
+
+
+def _weighting_labels(published: pd.DataFrame, weighting: SurveyWeights) -> pd.DataFrame:
+    """How each row was weighted: the method, its margins and the population's year (null unweighted)."""
+    waves = {wave: weighting.waves[wave] for wave in published["wave"].unique() if wave in weighting.waves}
+    raked = published["weighted"].to_numpy(dtype=bool) & published["wave"].isin(list(waves)).to_numpy()
+    published["weighting"] = pd.Series(np.where(raked, METHOD, UNWEIGHTED), index=published.index, dtype="str")
+    for column, attribute in (("weighting_margins", "margins"), ("population_period", "population_period")):
+        values = published["wave"].map({wave: getattr(w, attribute) for wave, w in waves.items()})
+        published[column] = values.where(raked).astype("str")
+    return published
+
+
+def _manifest_inputs(weighting: SurveyWeights) -> list[dict]:
+    """The version manifest's inputs of survey_results: the population tables, and how each wave was
+    weighted."""
+    if not weighting.waves:
+        return []
+    return [*weighting.inputs, {"weighting": METHOD, "waves": {wave: w.metadata() for wave, w in weighting.waves.items()}}]
 
 
 def _change_labels(published: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:

@@ -1,0 +1,311 @@
+"""Survey weights: each wave's respondents raked, district by district, to the district's residents by age
+band and by sex (stats.rake, iterative proportional fitting), with the weights trimmed.
+
+Margins, per wave and district (the survey's age range, e.g. 10-25):
+- district x age band: residents of the latest population year not after the wave's (SSB 10826, residents
+  on 1 January; the earliest year there is when every year is later, said in a note);
+- district x sex: the district's split by sex in the latest year not after the wave's of a table with a
+  sex split (Oslo kommune's OK-BEF001, `population_sex_age`), applied to the district x age band total, so
+  the two margins describe the same residents (the tables place a handful of residents differently).
+  Without any sex split the district is raked to its age bands alone (a note says so).
+
+Raking per district keeps between-district differences in sampling out of the trimming: a district that
+was sampled at a tenth of the rate of another is weighted up fully; only weights far from their own
+district's mean weight are trimmed, at TRIM_BOUNDS (0.3 to 3 times the district's mean weight: its
+residents over its respondents). Cells the bounds cannot represent are collapsed, as survey
+statisticians do with sparse cells: an age band whose residents its respondents cannot carry within the
+bounds (none, or too few or too many of them) joins the neighbouring band that brings it closest to the
+district's mean weight, until every level can be met; a split by sex the bounds cannot meet (a sex
+without respondents, or too few of one) is left out, and so is the split by sex when both margins cannot
+be met together. Each is noted. Every respondent of one district x sex x age band gets the same weight,
+so weights are returned per such cell.
+
+A wave that cannot be raked (a district with respondents but no residents in the table, age margins the
+trimming bounds make impossible even when collapsed to one level) raises WeightingError naming the wave and district; the
+survey marts then fail with that one line, and nothing is published.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ci_pipeline.stats import Margin, RakingError, kish_effective_n, rake
+from ci_pipeline.surveys.codebook import Codebook
+
+POPULATION_INDICATORS = ("population", "population_sex_age")
+TRIM_BOUNDS = (0.3, 3.0)  # x the district's mean weight (its residents / its respondents)
+METHOD = "raking"
+UNWEIGHTED = "unweighted"
+
+
+class WeightingError(ValueError):
+    """A wave's respondents cannot be weighted to its population; the message names wave and district."""
+
+
+@dataclass(frozen=True)
+class WaveWeights:
+    """How one wave was weighted. population_period: the year of the residents (1 January) of the
+    district x age band margin; sex_period: the year of the split by sex (None: age bands only)."""
+
+    wave: str
+    population_period: str
+    sex_period: str | None
+    margins: str
+    respondents: int
+    trimmed: int
+    iterations: int
+    max_margin_error: float
+    design_effect: float
+
+    def metadata(self) -> dict:
+        return {"population_period": self.population_period, "sex_period": self.sex_period,
+                "margins": self.margins, "respondents": self.respondents, "trimmed": self.trimmed,
+                "trim_bounds": list(TRIM_BOUNDS), "iterations": self.iterations,
+                "max_margin_error": float(f"{self.max_margin_error:.3g}"),
+                "design_effect": round(self.design_effect, 3)}
+
+
+@dataclass
+class SurveyWeights:
+    """weights: wave, district_code, sex, age_band, weight (None when no wave could be weighted); waves:
+    how each weighted wave was weighted; inputs: the population tables used, for the version manifest."""
+
+    weights: pd.DataFrame | None
+    waves: dict[str, WaveWeights] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    inputs: list[dict] = field(default_factory=list)
+
+
+# --- population -----------------------------------------------------------------------------------------
+
+
+def district_population(population: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
+    """Residents per table x year x district x sex x age band from tidy population tables (SSB 10826 and
+    Oslo kommune's OK-BEF001 shapes), in the codebook's districts and age range.
+
+    SSB spells the 2004 Oslo districts "030101a"; the same digits without the suffix are the 1988-2003
+    division, a different area, so within a table that has suffixed codes only they are used. sex is
+    "total" where the table has no sex split."""
+    rows = population
+    if "indicator_id" in rows.columns:
+        rows = rows[rows["indicator_id"].isin(POPULATION_INDICATORS)]
+    rows = rows[rows["value"].notna()]
+    # a table without source or table_id columns (a bare frame) is one table named ""; groupby drops nulls
+    tables, sources = (rows[column].fillna("").astype("str") if column in rows.columns
+                       else pd.Series("", index=rows.index) for column in ("table_id", "source"))
+    codes = rows["region_code"].astype("str").str.strip()
+    ssb_spelled = codes.str.fullmatch(r"\d{6}a")
+    suffixed_tables = set(tables[ssb_spelled])
+    keep = ssb_spelled | ~tables.isin(suffixed_tables)
+    codes = codes.where(~ssb_spelled, codes.str[:6])
+    keep &= codes.isin(list(codebook.districts))
+    ages = pd.to_numeric(rows["age_group"].astype("str").str.extract(r"^(\d+)\+?$")[0], errors="coerce")
+    low, high = codebook.age_range
+    keep &= ages.between(low, high)
+    band_of_age = {age: codebook.age_band_for_age(age) for age in range(low, high + 1)}
+    frame = pd.DataFrame({
+        "source": sources[keep], "table_id": tables[keep],
+        "year": rows["period"].astype("str").str[:4].astype(int)[keep],
+        "district_code": codes[keep],
+        "sex": rows["sex"].astype("str")[keep],
+        "age_band": ages[keep].astype(int).map(band_of_age),
+        "persons": rows["value"].astype(float)[keep],
+    })
+    return frame.groupby(["source", "table_id", "year", "district_code", "sex", "age_band"], as_index=False)[
+        "persons"].sum()
+
+
+def _table_label(rows: pd.DataFrame) -> str:
+    source, table = rows[["source", "table_id"]].iloc[0]
+    return f"SSB {table}" if source == "ssb" else (table or "population table")
+
+
+def _pick_year(years: Sequence[int], wave_year: int) -> int:
+    earlier = [year for year in years if year <= wave_year]
+    return max(earlier) if earlier else min(years)
+
+
+@dataclass(frozen=True)
+class _Margins:
+    age: pd.DataFrame  # district_code, age_band, persons
+    sex: pd.DataFrame | None  # district_code, sex, persons (scaled to the age margin's district totals)
+    age_year: int
+    sex_year: int | None
+    text: str
+    tables: list[pd.DataFrame]
+
+
+def wave_margins(persons: pd.DataFrame, wave_year: int, sexes: Sequence[str]) -> _Margins:
+    """The district x age band and district x sex margins of one wave (rules in the module docstring)."""
+    totals = persons[persons["sex"] == "total"]
+    split = persons[persons["sex"].isin(list(sexes))]
+    by_age = totals if not totals.empty else split
+    age_year = _pick_year(sorted(by_age["year"].unique()), wave_year)
+    age_rows = by_age[by_age["year"] == age_year]
+    age = age_rows.groupby(["district_code", "age_band"], as_index=False)["persons"].sum()
+    text = f"district x age band ({_table_label(age_rows)}, residents 1 January {age_year})"
+    if split.empty:
+        return _Margins(age, None, age_year, None, text, [age_rows])
+    sex_year = _pick_year(sorted(split["year"].unique()), wave_year)
+    sex_rows = split[split["year"] == sex_year]
+    by_sex = sex_rows.groupby(["district_code", "sex"], as_index=False)["persons"].sum()
+    shares = by_sex["persons"] / by_sex.groupby("district_code")["persons"].transform("sum")
+    district_totals = age.groupby("district_code")["persons"].sum()
+    sex = by_sex.assign(persons=shares * by_sex["district_code"].map(district_totals))
+    sex = sex[sex["persons"].notna()]
+    text += f"; district x sex ({_table_label(sex_rows)}, each district's split by sex on 1 January {sex_year})"
+    return _Margins(age, sex, age_year, sex_year, text, [age_rows, sex_rows])
+
+
+# --- raking -------------------------------------------------------------------------------------------
+
+
+def _within_bounds(persons: float, respondents: float, total_persons: float, total_respondents: float) -> bool:
+    """Whether a level's own mean weight (its residents over its respondents) lies within TRIM_BOUNDS x the
+    district's mean weight: otherwise the trimmed weights cannot meet it."""
+    if respondents == 0:
+        return persons == 0
+    ratio = (persons / respondents) / (total_persons / total_respondents)
+    return TRIM_BOUNDS[0] <= ratio <= TRIM_BOUNDS[1]
+
+
+def _collapsed_levels(bands: Sequence[str], respondents: pd.Series, persons: pd.Series) -> dict[str, str]:
+    """Age band -> its raking level. A band whose residents the trimmed weights of its respondents cannot
+    represent (none, or too few or too many for the bounds) is joined to the neighbouring level whose
+    union comes closest to the district's mean weight, repeatedly, until every level can be met."""
+    groups = [[band] for band in bands]
+    n_total, persons_total = respondents.sum(), persons.sum()
+
+    def sums(group):
+        return float(persons.reindex(group).fillna(0).sum()), float(respondents.reindex(group).fillna(0).sum())
+
+    def distance(group):  # how far the group's mean weight is from the district's, in log terms
+        p, r = sums(group)
+        return math.inf if r == 0 else abs(math.log(max(p, 1e-9) / r / (persons_total / n_total)))
+
+    while len(groups) > 1:
+        off = [i for i, group in enumerate(groups) if not _within_bounds(*sums(group), persons_total, n_total)]
+        if not off:
+            break
+        worst = max(off, key=lambda i: distance(groups[i]))
+        neighbours = [i for i in (worst - 1, worst + 1) if 0 <= i < len(groups)]
+        neighbour = min(neighbours, key=lambda i: distance(groups[worst] + groups[i]))
+        low, high = sorted((worst, neighbour))
+        groups[low:high + 1] = [groups[low] + groups[high]]
+    return {band: "+".join(group) for group in groups for band in group}
+
+
+def _rake_district(counts: pd.DataFrame, age: pd.DataFrame, sex: pd.DataFrame | None, bands: Sequence[str],
+                   where: str) -> tuple[pd.DataFrame, object, list[str]]:
+    """Weights per sex x age band of one district's respondents (counts: sex, age_band, n). Age bands the
+    bounds cannot meet are collapsed first; a split by sex they cannot meet (one sex without respondents,
+    or too few of one) is left out, and when the two margins cannot be met together within the bounds the
+    district is raked to its age bands alone. Each of these is noted."""
+    notes = []
+    persons_by_band = age.groupby("age_band")["persons"].sum()
+    levels = _collapsed_levels(bands, counts.groupby("age_band")["n"].sum(), persons_by_band)
+    merged = sorted({level for level in levels.values() if "+" in level})
+    if merged:
+        notes.append(f"{where}: age bands collapsed into {', '.join(merged)} (too few respondents for the "
+                     "trimming bounds)")
+    respondents = counts.loc[counts.index.repeat(counts["n"])].reset_index(drop=True)
+    respondents["age_level"] = respondents["age_band"].map(levels)
+    age_totals = persons_by_band.groupby(persons_by_band.index.map(levels)).sum()
+    margins = [Margin(("age_level",), age_totals.to_dict())]
+    if sex is not None:
+        sex_totals = sex.set_index("sex")["persons"]
+        by_sex = respondents["sex"].value_counts()
+        if all(_within_bounds(sex_totals[s], by_sex.get(s, 0), sex_totals.sum(), len(respondents))
+               for s in sex_totals.index):
+            margins.append(Margin(("sex",), sex_totals.to_dict()))
+        else:
+            notes.append(f"{where}: too few respondents of one sex for the trimming bounds; raked to age bands alone")
+    try:
+        result = rake(respondents, margins, trim=TRIM_BOUNDS)
+    except RakingError:
+        if len(margins) == 1:
+            raise
+        notes.append(f"{where}: age bands and sex cannot both be met within the trimming bounds; raked to age "
+                     "bands alone")
+        result = rake(respondents, margins[:1], trim=TRIM_BOUNDS)
+    respondents["weight"] = result.weights.to_numpy()
+    cells = respondents.groupby(["sex", "age_band"], as_index=False)["weight"].agg(["first", "min", "max"])
+    if not np.allclose(cells["min"], cells["max"], rtol=1e-9):
+        raise WeightingError(f"{where}: respondents of one sex x age band got different weights")
+    return cells.rename(columns={"first": "weight"})[["sex", "age_band", "weight"]], result, notes
+
+
+def rake_waves(cells: pd.DataFrame, population: pd.DataFrame | None, codebook: Codebook) -> SurveyWeights:
+    """Weights for every wave of `cells` (respondents per wave x district x sex x age band, from
+    aggregate.respondent_cells), raked per district to `population` (tidy rows of the population tables).
+
+    No population table, or none with the codebook's districts and ages: no wave is weighted (a note).
+    Raises WeightingError when a wave cannot be raked (see the module docstring)."""
+    if population is None or population.empty:
+        return SurveyWeights(None, notes=["no population table given: no indicator is weighted"])
+    persons = district_population(population, codebook)
+    if persons.empty:
+        note = "the population tables have no Oslo district rows in the codebook's age range: no indicator is weighted"
+        return SurveyWeights(None, notes=[note])
+    bands = [band.band for band in codebook.age_bands]
+    weighted, notes, waves, used = [], [], {}, {}
+    for wave_id, wave_cells in cells.groupby("wave", sort=True):
+        wave_year = int(codebook.wave(wave_id).date[:4])
+        margins = wave_margins(persons, wave_year, codebook.sexes)
+        if margins.age_year > wave_year:
+            notes.append(f"wave {wave_id}: population of {margins.age_year} used (none for {wave_year} or before)")
+        if margins.sex is None:
+            notes.append(f"wave {wave_id}: no population table with a split by sex; raked to district x age "
+                         "band only")
+        for table in margins.tables:
+            key = tuple(table[["source", "table_id"]].iloc[0])
+            used.setdefault(key, set()).add(int(table["year"].iloc[0]))
+        results, parts = [], []
+        for district, counts in wave_cells.groupby("district_code", sort=True):
+            where = f"wave {wave_id}, district {codebook.districts.get(district, district)}"
+            age = margins.age[margins.age["district_code"] == district]
+            sex = None if margins.sex is None else margins.sex[margins.sex["district_code"] == district]
+            if age.empty:
+                raise WeightingError(f"{where}: the population table has no residents for it")
+            try:
+                district_weights, result, district_notes = _rake_district(
+                    counts[["sex", "age_band", "n"]].reset_index(drop=True), age, sex, bands, where)
+            except RakingError as error:
+                raise WeightingError(f"{where}: {error}") from error
+            notes.extend(district_notes)
+            results.append(result)
+            parts.append(district_weights.assign(wave=wave_id, district_code=district))
+        wave_weights = pd.concat(parts, ignore_index=True)
+        weighted.append(wave_weights)
+        merged = wave_cells.merge(wave_weights, on=["district_code", "sex", "age_band"])
+        waves[wave_id] = WaveWeights(
+            wave_id, str(margins.age_year), None if margins.sex_year is None else str(margins.sex_year), margins.text,
+            respondents=int(wave_cells["n"].sum()), trimmed=sum(r.n_trimmed for r in results),
+            iterations=max(r.iterations for r in results),
+            max_margin_error=max(r.max_margin_error for r in results),
+            design_effect=float(merged["n"].sum() / kish_effective_n(np.repeat(merged["weight"], merged["n"]))))
+    weights = pd.concat(weighted, ignore_index=True)[["wave", "district_code", "sex", "age_band", "weight"]]
+    inputs = _inputs(population, used)
+    return SurveyWeights(weights, waves, notes, inputs)
+
+
+def _inputs(population: pd.DataFrame, used: dict[tuple, set[int]]) -> list[dict]:
+    """The population tables the weights came from, as version-manifest inputs."""
+    found = []
+    for (source, table), years in sorted(used.items()):
+        rows = population
+        if "table_id" in rows.columns:
+            rows = rows[(rows["source"].astype("str") == source) & (rows["table_id"].astype("str") == table)]
+        entry = {"source": source, "table_id": table, "used_for": "survey weights (raking margins)",
+                 "periods": [str(year) for year in sorted(years)]}
+        for column in ("snapshot_sha256", "source_updated", "provenance"):
+            values = sorted(rows[column].dropna().astype("str").unique()) if column in rows.columns else []
+            if values:
+                entry[column] = values[0] if len(values) == 1 else values
+        found.append(entry)
+    return found
