@@ -360,8 +360,8 @@ SURVEY_RESULTS = Contract(
         Column("question_text_nb", "str", "the questions behind the figure as asked in the wave, in Norwegian (the "
                                           "codebook's text_nb; several joined by ' / ')"),
         Column("question_text_en", "str", "the same in English (the codebook's text)"),
-        Column("group_type", "str", "all, sex or age_band"),
-        Column("group_value", "str", "all, the sex or the age band"),
+        Column("group_type", "str", "total (everyone, as `total` in indicator_values), sex or age_band"),
+        Column("group_value", "str", "total, the sex or the age band"),
         Column("n", "Int64", "respondents (null when suppressed)"),
         Column("effective_n", "float64", "the sample size the interval uses: n, or for a weighted cell n over the "
                                          "pooled Kish design effect of its level (wave x indicator; Oslo or the "

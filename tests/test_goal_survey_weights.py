@@ -13,7 +13,7 @@ from ci_pipeline.goals.series import _survey_series
 def test_a_weighted_share_is_counted_over_its_effective_n():
     rows = pd.DataFrame({
         "wave": ["2024-spring", "2024-autumn", "2025-spring"], "wave_date": ["2024-04-15", "2024-10-15", "2025-04-15"],
-        "district_code": "0301", "indicator_id": "survey_x", "group_type": "all", "group_value": "all",
+        "district_code": "0301", "indicator_id": "survey_x", "group_type": "total", "group_value": "total",
         "n": [900, 820, np.nan], "effective_n": [579.6, 549.7, np.nan], "share_positive": [0.64, 0.67, np.nan],
         "ci_low": [0.6, 0.63, np.nan], "ci_high": [0.68, 0.71, np.nan], "weighted": [True, False, True],
         "status": [None, None, ":"], "provenance": "illustrative", "question_set_version": "2024-spring"})

@@ -131,7 +131,7 @@ def make_survey_results() -> pd.DataFrame:
                 "wave": wave, "wave_date": wave_date, "district_code": region, "focus_area": "education",
                 "indicator_id": "survey_support",
                 "question_set_version": "b" if region == "030102" and position == 3 else "a",
-                "group_type": "all", "group_value": "all", "n": np.nan if suppressed else n,
+                "group_type": "total", "group_value": "total", "n": np.nan if suppressed else n,
                 "share_positive": np.nan if suppressed else positives / n, "mean": np.nan,
                 "ci_low": np.nan if suppressed else positives / n - 0.1,
                 "ci_high": np.nan if suppressed else positives / n + 0.1, "weighted": False,

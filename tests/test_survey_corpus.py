@@ -343,7 +343,7 @@ def test_dont_know_is_excluded_from_shares_and_n(codebook):
     frame.loc[:1, "q_education_left_out"] = DONT_KNOW  # two of them only don't know
     frame.loc[2:, "q_education_left_out"] = 0
     cells = aggregate_responses(frame, codebook).set_index(["indicator_id", "district_code", "group_type"])
-    bullied = cells.loc[("survey_education_bullied", "030101", "all")]
+    bullied = cells.loc[("survey_education_bullied", "030101", "total")]
     assert bullied["n"] == 10  # the two who only said don't know do not count
     # respondents 2, 3: bullied don't know, left out no -> 0 of 1 positive -> not positive
     assert bullied["share_positive"] == pytest.approx(8 / 10)

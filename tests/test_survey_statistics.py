@@ -135,14 +135,14 @@ def test_aggregation_counts_shares_and_means(codebook):
     cells = aggregate_responses(respondents(codebook, wave, rows), codebook)
     lonely = cells[cells["indicator_id"] == "survey_health_loneliness"].set_index(
         ["district_code", "group_type", "group_value"])
-    gamle = lonely.loc[("030101", "all", "all")]
+    gamle = lonely.loc[("030101", "total", "total")]
     assert gamle["n"] == 10 and gamle["share_positive"] == pytest.approx(0.6)
     assert gamle["mean"] == pytest.approx((6 * 5 + 4 * 1) / 10)
     low, high = wilson_intervals([6], [10])
     assert (gamle["ci_low"], gamle["ci_high"]) == pytest.approx((low[0], high[0]))
     # the one respondent who answered nothing does not count
-    assert lonely.loc[("030102", "all", "all"), "n"] == 4
-    oslo = lonely.loc[("0301", "all", "all")]
+    assert lonely.loc[("030102", "total", "total"), "n"] == 4
+    oslo = lonely.loc[("0301", "total", "total")]
     assert oslo["n"] == 14 and oslo["share_positive"] == pytest.approx(10 / 14)
     assert lonely.loc[("0301", "age_band", "13-15"), "n"] == 10
     bullied = cells[(cells["indicator_id"] == "survey_education_bullied") & (cells["district_code"] == "030101")]
@@ -163,10 +163,10 @@ def test_weights_calibrate_to_population_and_degrade_without_sex(codebook):
     assert weighting.waves[wave].margins.startswith("district x age band")
     results = aggregate_responses(responses, codebook, weighting.weights)
     safe = results[(results["indicator_id"] == "survey_housing_safe_neighbourhood")
-                   & (results["district_code"] == "030101") & (results["group_type"] == "all")].iloc[0]
+                   & (results["district_code"] == "030101") & (results["group_type"] == "total")].iloc[0]
     assert bool(safe["weighted"]) and safe["share_positive"] == pytest.approx(0.5)
     unweighted = results[(results["indicator_id"] == "survey_health_loneliness")
-                         & (results["district_code"] == "030101") & (results["group_type"] == "all")].iloc[0]
+                         & (results["district_code"] == "030101") & (results["group_type"] == "total")].iloc[0]
     assert not unweighted["weighted"] and unweighted["share_positive"] == pytest.approx(0.75)
 
     no_sex = by_sex[by_sex["sex"] == "total"]
@@ -282,11 +282,11 @@ def test_published_results_follow_the_thresholds_and_resist_the_attack(codebook,
     assert (hidden_n == 1).all()
     # sex splits only where total >= 40 and each sex >= 15
     sex = mart[(mart["group_type"] == "sex") & mart["n"].notna()]
-    totals = mart[mart["group_type"] == "all"].set_index(["wave", "indicator_id", "district_code"])["n"]
+    totals = mart[mart["group_type"] == "total"].set_index(["wave", "indicator_id", "district_code"])["n"]
     for (wave, indicator, district), group in sex.groupby(["wave", "indicator_id", "district_code"]):
         assert totals.loc[(wave, indicator, district)] >= 40
         assert len(group) == len(codebook.sexes) and (group["n"] >= 15).all()
-    # every line: Oslo vs districts, "all" vs sex, "all" vs age bands
+    # every line: Oslo vs districts, "total" vs sex, "total" vs age bands
     assert subtraction_attack(mart, results_lines(mart, codebook), "n", "share_positive").empty
 
 

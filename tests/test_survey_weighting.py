@@ -152,7 +152,7 @@ def test_published_effective_n_is_n_over_a_design_effect_shared_by_the_level(cod
     scored = responses.assign(positive=(2 * positives >= answered))[answered > 0].merge(
         weighting.weights, on=["wave", "district_code", "sex", "age_band"])
     oslo = weighted[(weighted["indicator_id"] == indicator.id) & (weighted["district_code"] == codebook.oslo_code)
-                    & (weighted["group_type"] == "all")].iloc[0]
+                    & (weighted["group_type"] == "total")].iloc[0]
     assert oslo["share_positive"] == pytest.approx(np.average(scored["positive"], weights=scored["weight"]))
     deff = round(len(scored) / kish_effective_n(scored["weight"].to_numpy()), 2)
     assert oslo["effective_n"] == pytest.approx(oslo["n"] / deff)

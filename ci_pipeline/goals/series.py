@@ -167,11 +167,11 @@ def whole_counts(numerator: Any, denominator: Any) -> tuple[int, int] | None:
 def _survey_series(survey_results: pd.DataFrame, indicator_id: str, region: str) -> Series:
     rows = survey_results[(survey_results["indicator_id"] == indicator_id)
                           & (survey_results["district_code"] == region)
-                          & (survey_results["group_type"] == "all")]
+                          & (survey_results["group_type"] == "total")]
     if rows.empty:
         return _empty_series(source="survey")
     if rows["wave"].duplicated().any():
-        raise GoalsError(f"survey_results: more than one 'all' row for {indicator_id} in {region} in a wave")
+        raise GoalsError(f"survey_results: more than one 'total' row for {indicator_id} in {region} in a wave")
     frame = pd.DataFrame({
         "period": rows["wave"].astype(str).to_numpy(),
         "time": [_date_time(value) for value in rows["wave_date"]],

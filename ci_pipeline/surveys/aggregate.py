@@ -116,8 +116,8 @@ def aggregate_responses(sources: Sequence[Path] | pd.DataFrame, codebook: Codebo
             SELECT wave, indicator_id,
                    coalesce(district_code, '{codebook.oslo_code}') AS district_code,
                    CASE WHEN GROUPING(sex) = 0 THEN 'sex' WHEN GROUPING(age_band) = 0 THEN 'age_band'
-                        ELSE 'all' END AS group_type,
-                   coalesce(sex, age_band, 'all') AS group_value,
+                        ELSE 'total' END AS group_type,
+                   coalesce(sex, age_band, 'total') AS group_value,
                    count(*) AS n,
                    sum(positive) AS positives,
                    sum(w) AS w_sum,
@@ -168,7 +168,7 @@ def design_effects(cells: pd.DataFrame, oslo_code: str) -> np.ndarray:
     """The design effect each cell's interval uses (rules in the module docstring): 1 for an unweighted
     cell; for a weighted one its level's pooled Kish design effect of the wave and indicator, rounded to
     two decimals (at least 1)."""
-    alls = cells[(cells["group_type"] == "all") & cells["weighted"] & (cells["n"] > 0)]
+    alls = cells[(cells["group_type"] == "total") & cells["weighted"] & (cells["n"] > 0)]
     kish_n = alls["w_sum"] ** 2 / alls["w_squares"]
     level = np.where(alls["district_code"] == oslo_code, "oslo", "district")
     pooled = (pd.DataFrame({"wave": alls["wave"], "indicator_id": alls["indicator_id"], "level": level,

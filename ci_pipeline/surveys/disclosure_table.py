@@ -1,5 +1,5 @@
 """What disclosure control works on: the thresholds (`DisclosureRules`), the table of cells to protect
-(`Table`) and its lines (Oslo = the sum of its districts; a group "all" = the sum of its sexes and of its
+(`Table`) and its lines (Oslo = the sum of its districts; a group "total" = the sum of its sexes and of its
 age bands), and the sex-split rule. The rules themselves are documented in docs/SURVEYS.md ("Disclosure
 control"); surveys/attack.py plays the attacker on a `Table`, surveys/disclosure.py decides what to hide.
 """
@@ -44,11 +44,11 @@ def geography_lines(frame: pd.DataFrame, line_keys: Sequence[str], oslo_code: st
 
 
 def group_lines(frame: pd.DataFrame, line_keys: Sequence[str]) -> list[Line]:
-    """A cell of group "all" as the total of its sex cells, and of its age-band cells."""
+    """A cell of group "total" as the total of its sex cells, and of its age-band cells."""
     lines = []
     group_type = frame["group_type"].to_numpy()
     for positions in frame.groupby(list(line_keys), sort=False).indices.values():
-        totals = positions[group_type[positions] == "all"]
+        totals = positions[group_type[positions] == "total"]
         if len(totals) != 1:
             continue
         for split in ("sex", "age_band"):
@@ -62,7 +62,7 @@ def sex_split_failures(frame: pd.DataFrame, cell_keys: Sequence[str], sexes: Seq
                        rules: DisclosureRules) -> np.ndarray:
     """Mask of sex cells whose district total or any sex is below the sex-split thresholds."""
     keys = list(cell_keys)
-    totals = frame.loc[frame["group_type"] == "all", [*keys, "n"]].rename(columns={"n": "total_n"})
+    totals = frame.loc[frame["group_type"] == "total", [*keys, "n"]].rename(columns={"n": "total_n"})
     sex_rows = frame[frame["group_type"] == "sex"]
     smallest = (
         sex_rows.pivot_table(index=keys, columns="group_value", values="n", aggfunc="sum", observed=True)

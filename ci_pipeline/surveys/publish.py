@@ -90,7 +90,7 @@ def _district_codes(codebook: Codebook) -> list[str]:
 
 
 def _results_grid(cells: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
-    groups = [("all", "all")] + [("sex", s) for s in codebook.sexes] + \
+    groups = [("total", "total")] + [("sex", s) for s in codebook.sexes] + \
         [("age_band", b.band) for b in codebook.age_bands]
     asked = cells[["wave", "indicator_id"]].drop_duplicates()
     grid = asked.merge(pd.DataFrame({"district_code": _district_codes(codebook)}), how="cross").merge(
@@ -144,22 +144,22 @@ def _protected(table: Table, primary: np.ndarray, forced, rules: DisclosureRules
 
 def _results_lower_bounds(cells: pd.DataFrame, change: pd.DataFrame, codebook: Codebook) -> np.ndarray:
     """What survey_change reveals about survey_results' n: the pairs of a district are respondents of its
-    "all" cell in the later wave (and Oslo's pairs of Oslo in both waves). `change`: the published n_pairs
+    "total" cell in the later wave (and Oslo's pairs of Oslo in both waves). `change`: the published n_pairs
     (null where hidden)."""
     change = change[change["n_pairs"].notna()]
     later = change.rename(columns={"to_wave": "wave"})[["wave", "indicator_id", "district_code", "n_pairs"]]
     earlier = change[change["district_code"] == codebook.oslo_code].rename(columns={"from_wave": "wave"})
     bounds = pd.concat([later, earlier[["wave", "indicator_id", "district_code", "n_pairs"]]])
     bounds = bounds.groupby(["wave", "indicator_id", "district_code"], as_index=False)["n_pairs"].max()
-    joined = cells[CELL_KEYS].merge(bounds.assign(group_type="all"), on=["wave", "indicator_id", "district_code",
+    joined = cells[CELL_KEYS].merge(bounds.assign(group_type="total"), on=["wave", "indicator_id", "district_code",
                                                                         "group_type"], how="left")
     return joined["n_pairs"].astype("float64").fillna(0).to_numpy()
 
 
 def _change_upper_bounds(cells: pd.DataFrame, results: pd.DataFrame, codebook: Codebook) -> np.ndarray:
     """What survey_results reveals about survey_change's n_pairs: at most the published n of the district's
-    "all" cell in the later wave (for Oslo: in either wave)."""
-    totals = results[(results["group_type"] == "all") & results["n"].notna()]
+    "total" cell in the later wave (for Oslo: in either wave)."""
+    totals = results[(results["group_type"] == "total") & results["n"].notna()]
     totals = totals[["wave", "indicator_id", "district_code", "n"]]
     keys = ["indicator_id", "district_code"]
     later = cells[CHANGE_KEYS].merge(totals.rename(columns={"wave": "to_wave"}), on=["to_wave", *keys], how="left")

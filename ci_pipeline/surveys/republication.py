@@ -20,7 +20,7 @@ import pandas as pd
 from ci_pipeline.surveys.change import comparable_pairs
 from ci_pipeline.surveys.codebook import Codebook, Indicator
 
-GROUPS = (("all", None), ("sex", "sex"), ("age_band", "age_band"))
+GROUPS = (("total", None), ("sex", "sex"), ("age_band", "age_band"))
 
 
 def _counted(responses: pd.DataFrame, codebook: Codebook, indicator: Indicator, wave_id: str) -> pd.DataFrame:
@@ -46,7 +46,7 @@ def _cell_counts(rows: pd.DataFrame, oslo_code: str, groups=GROUPS) -> pd.DataFr
     """Distinct touched respondents per district (and Oslo) x group from rows (key index, district, sex, band)."""
     cells = []
     for group_type, column in groups:
-        value = rows[column] if column else pd.Series("all", index=rows.index)
+        value = rows[column] if column else pd.Series("total", index=rows.index)
         for district in (rows["district_code"], pd.Series(oslo_code, index=rows.index)):
             cells.append(pd.DataFrame({"key": rows.index, "district_code": district.to_numpy(),
                                        "group_type": group_type, "group_value": value.to_numpy()}))
