@@ -35,7 +35,7 @@ from ci_pipeline.defs.geography import build_geography_assets
 from ci_pipeline.defs.goals import GOAL_ASSETS
 from ci_pipeline.defs.io import WarehouseIOManager
 from ci_pipeline.defs.releases import build_release_assets
-from ci_pipeline.defs.resources import PipelineResource, catalogue_resource
+from ci_pipeline.defs.resources import PipelineResource, catalogue_resource, survey_sql_resource
 from ci_pipeline.defs.sources import build_source_assets
 from ci_pipeline.defs.stories import STORY_ASSETS
 from ci_pipeline.defs.surveys import SURVEY_ASSETS, SURVEY_JOBS, SURVEY_SENSORS, survey_ingest_job
@@ -130,6 +130,7 @@ def build_definitions(settings: Settings | None = None, include_checks: bool = T
             "pipeline": pipeline,
             "io_manager": WarehouseIOManager(pipeline=pipeline),
             "catalogue": catalogue_resource(settings),
+            "survey_sql": survey_sql_resource(),
         },
         executor=executor,
     )

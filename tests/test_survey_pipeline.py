@@ -10,7 +10,7 @@ import pytest
 from survey_support import generator
 
 from ci_pipeline.defs.io import WarehouseIOManager
-from ci_pipeline.defs.resources import PipelineResource
+from ci_pipeline.defs.resources import PipelineResource, survey_sql_resource
 from ci_pipeline.defs.surveys import (
     SURVEY_ASSETS,
     survey_marts,
@@ -79,7 +79,8 @@ def survey_env(tmp_path, monkeypatch, codebook):
     pipeline = PipelineResource(settings=Settings.from_env({}).with_(survey_root=survey_root,
                                                                       warehouse_root=tmp_path / "warehouse"))
     return {"root": survey_root, "warehouse": tmp_path / "warehouse", "frames": frames, "waves": waves,
-            "resources": {"pipeline": pipeline, "io_manager": WarehouseIOManager(pipeline=pipeline)}}
+            "resources": {"pipeline": pipeline, "io_manager": WarehouseIOManager(pipeline=pipeline),
+                          "survey_sql": survey_sql_resource()}}
 
 
 def evaluate_sensor(instance, survey_env, cursor=None):

@@ -3,8 +3,10 @@
 import hashlib
 import hmac
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -267,6 +269,28 @@ def small_panel(codebook):
 def small_marts(codebook, small_panel):
     results, change = build_survey_marts(small_panel, codebook)
     return results.frame, change.frame
+
+
+def test_the_survey_sql_runs_where_the_caller_says_and_each_connection_is_closed(codebook, small_panel, small_marts):
+    # The Dagster layer passes its DuckDBResource's get_connection; any factory of closing connections works.
+    opened = []
+
+    @contextmanager
+    def connect():
+        connection = duckdb.connect()
+        opened.append(connection)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    results, change = build_survey_marts(small_panel, codebook, connect=connect)
+    assert len(opened) == 3  # change per person, the weighting cells, the cells
+    for connection in opened:
+        with pytest.raises(duckdb.ConnectionException):
+            connection.execute("SELECT 1")
+    pd.testing.assert_frame_equal(results.frame, small_marts[0])
+    pd.testing.assert_frame_equal(change.frame, small_marts[1])
 
 
 def test_published_results_follow_the_thresholds_and_resist_the_attack(codebook, small_marts):

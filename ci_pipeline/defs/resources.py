@@ -77,6 +77,13 @@ class PipelineResource(ConfigurableResource):
         return self._clients
 
 
+def survey_sql_resource() -> DuckDBResource:
+    """Where the survey aggregation's SQL runs (ci_pipeline.surveys.aggregate), as Dagster's DuckDB
+    resource `survey_sql`, configured here and nowhere else: a private in-memory database per connection,
+    so stored responses never reach a file beyond the pseudonymised Parquet they are read from."""
+    return DuckDBResource(database=":memory:")
+
+
 def catalogue_resource(settings: Settings) -> DuckDBResource:
     """The analysts' catalogue (<warehouse>/catalog.duckdb) as Dagster's DuckDB resource `catalogue`,
     configured here and nowhere else: read-only, because MartStore rebuilds the file beside the old one on

@@ -11,6 +11,7 @@ from collections import Counter
 
 import dagster as dg
 import pandas as pd
+from dagster_duckdb import DuckDBResource
 
 from ci_pipeline.archive import file_sha256
 from ci_pipeline.defs.automation import BUILD, STEP_TAG, SURVEY_INGEST, SURVEY_WAVE, TRIGGER_TAG
@@ -122,7 +123,7 @@ def _mart_metadata(mart, codebook, files) -> dict:
     ins={"population": dg.AssetIn(key=POPULATION_KEY), "population_by_sex": dg.AssetIn(key=POPULATION_BY_SEX_KEY)},
 )
 def survey_marts(context: dg.AssetExecutionContext, population: pd.DataFrame, population_by_sex: pd.DataFrame,
-                 pipeline: PipelineResource):
+                 pipeline: PipelineResource, survey_sql: DuckDBResource):
     """Both survey marts from the stored responses, built together because their disclosure control is
     decided together (docs/SURVEYS.md): every indicator of a wave, survey_change's pairs, and every
     published version of either mart. Indicators marked `weighting: population` are raked per district to
@@ -136,7 +137,8 @@ def survey_marts(context: dg.AssetExecutionContext, population: pd.DataFrame, po
     try:
         results, change = build_survey_marts(files, codebook, pd.concat([population, population_by_sex]),
                                              earlier_results=published_versions(settings, "survey_results"),
-                                             earlier_change=published_versions(settings, "survey_change"))
+                                             earlier_change=published_versions(settings, "survey_change"),
+                                             connect=survey_sql.get_connection)
     except WeightingError as error:
         raise dg.Failure(description=f"survey weights: {error}") from error
     context.add_output_metadata(_mart_metadata(results, codebook, files), output_name="survey_results")

@@ -23,7 +23,8 @@ effective n is its n.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, closing
 from pathlib import Path
 
 import duckdb
@@ -34,6 +35,15 @@ from ci_pipeline.stats import wilson_intervals
 from ci_pipeline.surveys.codebook import Codebook, Indicator
 
 CELL_KEYS = ["wave", "indicator_id", "district_code", "group_type", "group_value"]
+
+# Where the survey SQL runs: a factory of DuckDB connections, each closed when its block ends. The Dagster
+# layer passes its DuckDBResource's get_connection (ci_pipeline.defs.resources.survey_sql_resource, the one
+# place the connection is configured); library callers and tests get a private in-memory database.
+Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
+
+
+def in_memory() -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+    return closing(duckdb.connect())
 
 
 def _sql_list(values: Sequence[int]) -> str:
@@ -72,12 +82,11 @@ def respondent_scores_sql(codebook: Codebook, weighted_indicators: frozenset[str
     )
 
 
-def open_responses(sources: Sequence[Path] | pd.DataFrame, codebook: Codebook,
-                   weights: pd.DataFrame | None = None) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with a `responses` view over stored wave files (or a frame), every codebook
+def open_responses(connection: duckdb.DuckDBPyConnection, sources: Sequence[Path] | pd.DataFrame,
+                   codebook: Codebook, weights: pd.DataFrame | None = None) -> None:
+    """Create, in `connection`, a `responses` view over stored wave files (or a frame), every codebook
     question present as a column (NULL where no wave asked it) and a `weight` column (NULL unless
     population weights are given for the respondent's wave and cell)."""
-    connection = duckdb.connect()
     if isinstance(sources, pd.DataFrame):
         connection.register("raw_responses", sources)
         base = "raw_responses"
@@ -97,11 +106,10 @@ def open_responses(sources: Sequence[Path] | pd.DataFrame, codebook: Codebook,
         )
     else:
         connection.execute(f"CREATE VIEW responses AS SELECT *{absent}, NULL::DOUBLE AS weight FROM responses_in")
-    return connection
 
 
 def aggregate_responses(sources: Sequence[Path] | pd.DataFrame, codebook: Codebook,
-                        weights: pd.DataFrame | None = None) -> pd.DataFrame:
+                        weights: pd.DataFrame | None = None, connect: Connect = in_memory) -> pd.DataFrame:
     """Cells (see module docstring) from stored responses: Parquet files of the stored shape, or a frame.
 
     `weights`: columns wave, district_code, sex, age_band, weight (from weighting.rake_waves); indicators
@@ -109,8 +117,8 @@ def aggregate_responses(sources: Sequence[Path] | pd.DataFrame, codebook: Codebo
     cell: CELL_KEYS, n, positives (respondents), w_sum, w_positives and w_squares (weighted; n, positives
     and n when unweighted), share_positive, mean, weighted, design_effect, effective_n, ci_low, ci_high."""
     weighted_indicators = frozenset(i.id for i in codebook.indicators if i.weighting == "population")
-    connection = open_responses(sources, codebook, weights)
-    try:
+    with connect() as connection:
+        open_responses(connection, sources, codebook, weights)
         raw = connection.execute(f"""
             WITH scored AS ({respondent_scores_sql(codebook, weighted_indicators)})
             SELECT wave, indicator_id,
@@ -131,8 +139,6 @@ def aggregate_responses(sources: Sequence[Path] | pd.DataFrame, codebook: Codebo
                 (wave, indicator_id, district_code, sex), (wave, indicator_id, sex),
                 (wave, indicator_id, district_code, age_band), (wave, indicator_id, age_band))
         """).fetchnumpy()
-    finally:
-        connection.close()
     return _cells_from_sums(raw, codebook)
 
 
@@ -181,12 +187,11 @@ def design_effects(cells: pd.DataFrame, oslo_code: str) -> np.ndarray:
     return np.where(cells["weighted"].to_numpy(dtype=bool), found.fillna(1.0).to_numpy(), 1.0)
 
 
-def respondent_cells(sources: Sequence[Path] | pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
+def respondent_cells(sources: Sequence[Path] | pd.DataFrame, codebook: Codebook,
+                     connect: Connect = in_memory) -> pd.DataFrame:
     """Respondent counts per wave x district x sex x age band (the weighting cells)."""
-    connection = open_responses(sources, codebook)
-    try:
+    with connect() as connection:
+        open_responses(connection, sources, codebook)
         return connection.execute(
             "SELECT wave, district_code, sex, age_band, count(*) AS n FROM responses GROUP BY ALL"
         ).df()
-    finally:
-        connection.close()

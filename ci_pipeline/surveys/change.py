@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ci_pipeline.surveys.aggregate import open_responses, respondent_scores_sql
+from ci_pipeline.surveys.aggregate import Connect, in_memory, open_responses, respondent_scores_sql
 from ci_pipeline.surveys.codebook import Codebook
 
 CHANGE_KEYS = ["from_wave", "to_wave", "indicator_id", "district_code"]
@@ -43,11 +43,12 @@ def comparable_pairs(codebook: Codebook, waves_present: Sequence[str]) -> pd.Dat
     return pd.DataFrame(rows, columns=["from_wave", "to_wave", "indicator_id", "direction"])
 
 
-def aggregate_change(sources: Sequence[Path] | pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
+def aggregate_change(sources: Sequence[Path] | pd.DataFrame, codebook: Codebook,
+                     connect: Connect = in_memory) -> pd.DataFrame:
     """Per from_wave x to_wave x indicator x district (and Oslo "0301"): n_pairs, n_improved, n_unchanged,
     n_worsened, share_improved, share_unchanged, share_worsened, mean_change (before disclosure control)."""
-    connection = open_responses(sources, codebook)
-    try:
+    with connect() as connection:
+        open_responses(connection, sources, codebook)
         waves_present = [row[0] for row in connection.execute("SELECT DISTINCT wave FROM responses").fetchall()]
         pairs = comparable_pairs(codebook, waves_present)
         connection.register("pairs", pairs)
@@ -78,5 +79,3 @@ def aggregate_change(sources: Sequence[Path] | pd.DataFrame, codebook: Codebook)
                                     (from_wave, to_wave, indicator_id))
             ORDER BY ALL
         """).df()
-    finally:
-        connection.close()

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ci_pipeline.surveys.aggregate import CELL_KEYS, aggregate_responses, respondent_cells
+from ci_pipeline.surveys.aggregate import CELL_KEYS, Connect, aggregate_responses, in_memory, respondent_cells
 from ci_pipeline.surveys.change import CHANGE_KEYS, aggregate_change, comparable_pairs
 from ci_pipeline.surveys.codebook import Codebook
 from ci_pipeline.surveys.disclosure import protect, suppress, version_differences
@@ -198,8 +198,8 @@ def change_table(cells: pd.DataFrame, codebook: Codebook, n_upper: np.ndarray | 
 
 def build_survey_marts(sources: Sequence[Path] | pd.DataFrame, codebook: Codebook,
                        population: pd.DataFrame | None = None, rules: DisclosureRules = DEFAULT_RULES,
-                       earlier_results: Sequence[pd.DataFrame] = (), earlier_change: Sequence[pd.DataFrame] = ()
-                       ) -> tuple[SurveyMart, SurveyMart]:
+                       earlier_results: Sequence[pd.DataFrame] = (), earlier_change: Sequence[pd.DataFrame] = (),
+                       connect: Connect = in_memory) -> tuple[SurveyMart, SurveyMart]:
     """survey_results and survey_change from stored responses, protected together: survey_change first,
     then survey_results with what the published n_pairs reveal (lower bounds on n), then survey_change
     again with what the published n reveal (upper bounds on n_pairs); hiding more change cells there only
@@ -208,8 +208,9 @@ def build_survey_marts(sources: Sequence[Path] | pd.DataFrame, codebook: Codeboo
     `population` (tidy rows of the population tables: SSB 10826, and Oslo kommune's OK-BEF001 for the split
     by sex) enables the raking of indicators marked `weighting: population` (surveys/weighting.py; a wave
     that cannot be raked raises WeightingError); `earlier_*`: the published versions of each mart (their
-    hidden cells stay hidden, and the new version must not differ from any of them by a few people)."""
-    change_cells, pairs = _change_cells(sources, codebook)
+    hidden cells stay hidden, and the new version must not differ from any of them by a few people);
+    `connect`: where the aggregation SQL runs (surveys/aggregate.py)."""
+    change_cells, pairs = _change_cells(sources, codebook, connect)
     change_primary = change_cells["n_pairs"].to_numpy() < rules.min_n
     change_forced = _forced(change_cells, earlier_change, CHANGE_KEYS, "n_pairs", "share_improved")
     change_size, change_values = _protected(change_table(change_cells, codebook), change_primary, change_forced,
@@ -218,9 +219,9 @@ def build_survey_marts(sources: Sequence[Path] | pd.DataFrame, codebook: Codeboo
 
     weighting = SurveyWeights(None)
     if any(i.weighting == "population" for i in codebook.indicators):
-        weighting = rake_waves(respondent_cells(sources, codebook), population, codebook)
+        weighting = rake_waves(respondent_cells(sources, codebook, connect), population, codebook)
     notes = list(weighting.notes)
-    cells = _results_grid(aggregate_responses(sources, codebook, weighting.weights), codebook)
+    cells = _results_grid(aggregate_responses(sources, codebook, weighting.weights, connect), codebook)
     cells = cells.sort_values(CELL_KEYS, ignore_index=True)
     primary = (cells["n"].to_numpy() < rules.min_n) | sex_split_failures(
         cells, ["wave", "indicator_id", "district_code"], codebook.sexes, rules)
@@ -264,9 +265,9 @@ def build_survey_change(sources: Sequence[Path] | pd.DataFrame, codebook: Codebo
     return build_survey_marts(sources, codebook, rules=rules, earlier_change=earlier)[1]
 
 
-def _change_cells(sources, codebook: Codebook) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _change_cells(sources, codebook: Codebook, connect: Connect) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Change per person on the full grid (every comparable pair x indicator x district and Oslo)."""
-    change = aggregate_change(sources, codebook)
+    change = aggregate_change(sources, codebook, connect)
     waves_present = sorted(set(change["from_wave"]) | set(change["to_wave"]))
     pairs = comparable_pairs(codebook, waves_present)[["from_wave", "to_wave", "indicator_id"]]
     grid = pairs.merge(pd.DataFrame({"district_code": _district_codes(codebook)}), how="cross")
