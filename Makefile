@@ -22,9 +22,9 @@ setup: $(BIN)/.installed
 run: setup
 	$(BIN)/python -m ci_pipeline.run
 
-## make test: the whole test suite (what CI runs, through .ci/run)
+## make test: the whole test suite (what CI runs, through .ci/run); the 20 slowest tests listed at the end
 test: setup
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=20
 
 ## make test-fast: every test not marked slow (whole-pipeline runs, browsers, crash loops, live end-to-end)
 test-fast: setup
