@@ -72,9 +72,12 @@ def audit(context: AssetExecutionContext, mart: str, check_keys: list[AssetCheck
     return results
 
 
-def view_rows(catalogue: DuckDBResource, view: str) -> int:
-    """How many rows the catalogue's view `view` reads (what an analyst's `SELECT count(*)` sees)."""
+def view_rows(catalogue: DuckDBResource, view: str, filesystem: Any = None) -> int:
+    """How many rows the catalogue's view `view` reads (what an analyst's `SELECT count(*)` sees);
+    `filesystem`: the store's fsspec filesystem when its views name object-storage URLs."""
     with catalogue.get_connection() as connection:
+        if filesystem is not None:
+            connection.register_filesystem(filesystem)
         return connection.execute('SELECT count(*) FROM "' + view.replace('"', '""') + '"').fetchone()[0]
 
 
@@ -112,7 +115,7 @@ def _release_asset(mart: str, check_keys: list[AssetCheckKey], blocking: set[Ass
             context.log.info(f"{mart}: published version {result.version} ({result.row_count} rows)")
         else:
             context.log.info(f"{mart}: unchanged; LATEST stays {result.version}")
-        catalog_rows = view_rows(catalogue, mart)
+        catalog_rows = view_rows(catalogue, mart, store.backend.filesystem())
         if catalog_rows != result.row_count:
             raise Failure(description=f"{mart}: the catalogue view `{mart}` in {store.catalog_path} reads "
                           f"{catalog_rows} rows, the published version {result.version} holds {result.row_count}: "

@@ -12,6 +12,7 @@ from pydantic import Field, PrivateAttr
 
 from ci_pipeline.ingest import Clients, HostThrottles, make_clients
 from ci_pipeline.settings import FHI_BASE_URL, KLASS_BASE_URL, OSLO_STATBANK_BASE_URL, SSB_BASE_URL, Settings
+from ci_pipeline.surveys.aggregate import SURVEY_SQL_CONFIG
 
 # The API host each source's requests go to. SSB and KLASS share data.ssb.no, so they share one pool.
 API_HOSTS = {source: urlsplit(url).netloc
@@ -80,8 +81,9 @@ class PipelineResource(ConfigurableResource):
 def survey_sql_resource() -> DuckDBResource:
     """Where the survey aggregation's SQL runs (ci_pipeline.surveys.aggregate), as Dagster's DuckDB
     resource `survey_sql`, configured here and nowhere else: a private in-memory database per connection,
-    so stored responses never reach a file beyond the pseudonymised Parquet they are read from."""
-    return DuckDBResource(database=":memory:")
+    so stored responses never reach a file beyond the pseudonymised Parquet they are read from; one
+    thread, so a rebuild gives the same bits (SURVEY_SQL_CONFIG)."""
+    return DuckDBResource(database=":memory:", connection_config=SURVEY_SQL_CONFIG)
 
 
 def catalogue_resource(settings: Settings) -> DuckDBResource:

@@ -41,9 +41,14 @@ CELL_KEYS = ["wave", "indicator_id", "district_code", "group_type", "group_value
 # place the connection is configured); library callers and tests get a private in-memory database.
 Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 
+# One thread: the weighted sums then add up in one order, so the same responses give the same bits every
+# build (in parallel, float sums depend on which thread finishes first, and a rebuild would publish a
+# "new" version of unchanged figures). The survey tables are small; one thread is not slower here.
+SURVEY_SQL_CONFIG = {"threads": 1}
+
 
 def in_memory() -> AbstractContextManager[duckdb.DuckDBPyConnection]:
-    return closing(duckdb.connect())
+    return closing(duckdb.connect(config=SURVEY_SQL_CONFIG))
 
 
 def _sql_list(values: Sequence[int]) -> str:
