@@ -17,6 +17,7 @@ from dagster import ConfigurableIOManager, InputContext, OutputContext
 
 from ci_pipeline.archive import atomic_write, atomic_writer
 from ci_pipeline.defs.resources import PipelineResource
+from ci_pipeline.memory import release_freed_memory
 
 
 class WarehouseIOManager(ConfigurableIOManager):
@@ -51,6 +52,8 @@ class WarehouseIOManager(ConfigurableIOManager):
             atomic_write(path.with_name(path.name + ".json"), text.encode("utf-8"))
 
     def load_input(self, context: InputContext) -> Any:
+        # Earlier steps of this process are done with their frames: start this one from what it needs.
+        release_freed_memory()
         frames = []
         for path in self._paths(context):
             parquet = path.with_name(path.name + ".parquet")

@@ -162,30 +162,32 @@ def series_without_gaps(frame: pd.DataFrame, args: dict[str, Any], context: dict
 
     The calendar of a (source, table, indicator, period type) is the set of periods it has anywhere, so
     tables published every other year or in 3-year windows need no special rules. The row after a gap
-    says which periods are missing.
+    says which periods are missing. Worked out on integer codes (a group number per row, a rank per
+    period), so a table of millions of rows is never copied; only the rows after a gap are read as text.
     """
     series_key = list(args.get("series_key", SERIES_KEY))
     calendar_key = [c for c in ["source", "table_id", "indicator_id", "period_type"] if c in frame.columns]
-    work = frame[[*dict.fromkeys([*series_key, *calendar_key, "period"])]]
-    work = work.assign(**{column: _text(work[column]) for column in work.columns})
-    periods = work[[*calendar_key, "period"]].drop_duplicates().sort_values([*calendar_key, "period"])
-    periods["rank"] = periods.groupby(calendar_key, sort=False).cumcount()
-    work = work.merge(periods, on=[*calendar_key, "period"], how="left")
-    work["series"] = work.groupby([*dict.fromkeys([*series_key, *calendar_key])], sort=False).ngroup()
-    work["row"] = np.arange(len(work))
-    ordered = work.sort_values(["series", "rank"])
-    step = ordered.groupby("series", sort=False)["rank"].diff()
-    gap_rows = ordered[step > 1]
-    verdict = np.full(len(work), OK, dtype=object)
-    if len(gap_rows):
-        by_rank = periods.set_index([*calendar_key, "rank"])["period"]
-        for row, gap in zip(gap_rows["row"], step[step > 1]):
-            record = work.iloc[row]
-            calendar = tuple(record[c] for c in calendar_key)
-            missing = [by_rank[(*calendar, r)] for r in range(record["rank"] - int(gap) + 1, record["rank"])]
-            series = " ".join(str(record[c]) for c in series_key)
-            verdict[row] = f"{series}: missing {', '.join(missing)} before {record['period']}"
-    return _judged(verdict, frame.index)
+    calendar = _group_numbers(frame, calendar_key)
+    period_codes, periods = pd.factorize(_text(frame["period"]).to_numpy(), use_na_sentinel=False)
+    periods = np.asarray(periods, dtype=object)
+    # Each distinct period's place in text order, and the periods each calendar has, ranked that way.
+    text_rank = np.empty(len(periods), dtype=np.int64)
+    by_text = np.argsort(periods.astype("str"), kind="stable")
+    text_rank[by_text] = np.arange(len(periods))
+    pairs, row_pair = np.unique(calendar * len(periods) + text_rank[period_codes], return_inverse=True)
+    pair_calendar = pairs // max(len(periods), 1)
+    row_rank = (np.arange(len(pairs)) - np.searchsorted(pair_calendar, pair_calendar, side="left"))[row_pair]
+    series = _group_numbers(frame, [*dict.fromkeys([*series_key, *calendar_key])])
+    order = np.lexsort((row_rank, series))
+    step = np.diff(row_rank[order])
+    after_gap = (series[order][1:] == series[order][:-1]) & (step > 1)
+    judged = {}
+    for row, gap in zip(order[1:][after_gap].tolist(), step[after_gap].tolist()):
+        pair = row_pair[row]
+        missing = [periods[by_text[pairs[p] % len(periods)]] for p in range(pair - gap + 1, pair)]
+        series_text = " ".join(str(_text(frame[c]).iloc[row]) for c in series_key)
+        judged[row] = f"{series_text}: missing {', '.join(missing)} before {periods[period_codes[row]]}"
+    return _verdicts(len(frame), frame.index, judged, default=OK)
 
 
 def district_sums_match_municipal(frame: pd.DataFrame, args: dict[str, Any],
@@ -196,59 +198,77 @@ def district_sums_match_municipal(frame: pd.DataFrame, args: dict[str, Any],
     municipality row (KKKK) or, in SSB's district tables, the KKKK00 'total over districts' row.
     Districts with status '.' (did not exist then) count as absent; any other missing value (suppressed,
     missing) means the group is not judged, since its sum is not known. Tables listed in `except_tables`
-    (ids) are not judged: their districts are documented not to add up to their total.
+    (ids) are not judged: their districts are documented not to add up to their total. Each distinct
+    code is read once; the rows are summed by integer group numbers, never copied.
     """
-    units = list(args.get("units", ["persons"]))
-    skipped = frame["table_id"].astype("str").isin([str(t) for t in args.get("except_tables", [])])
+    units = [str(u) for u in args.get("units", ["persons"])]
     absolute = float(args.get("absolute_tolerance", 0))
     relative = float(args.get("relative_tolerance", 0))
     normalise = context.get("normalise_region_code") or (lambda codes: codes)
     group_key = [c for c in GROUP_KEY if c in frame.columns]
-    counted = frame.loc[frame["unit"].astype("str").isin(units) & ~skipped,
-                        [*group_key, "region_code", "region_level", "status", "value"]]
-    verdict = pd.Series(None, index=frame.index, dtype=object)
-    if counted.empty:
-        return verdict
-    # Codes are few and rows many: work out each distinct code once, then index by row.
-    codes = pd.Categorical(counted["region_code"].astype("str"))
-    distinct = pd.Series(codes.categories, dtype="str")
+    counted = (_text(frame["unit"]).isin(units)
+               & ~_text(frame["table_id"]).isin([str(t) for t in args.get("except_tables", [])])).to_numpy(bool)
+    code_of_row, distinct = pd.factorize(_text(frame["region_code"]).to_numpy(), use_na_sentinel=True)
+    counted = counted & (code_of_row >= 0)
+    distinct = pd.Series(np.asarray(distinct, dtype=object), dtype="str")
     digits = distinct.str.extract(r"^(\d+)", expand=False).fillna("")
-    row = codes.codes
-    level = counted["region_level"].astype("str")
-    is_district = (level == "district").to_numpy() & (digits.str.len() == 6).to_numpy()[row]
-    is_total_row = is_district & digits.str.endswith("00").to_numpy()[row]
-    municipal = (level == "municipality").to_numpy() | is_total_row
-    municipality = np.where(is_district, digits.str[:4].to_numpy()[row],
-                            normalise(distinct).astype("str").to_numpy()[row])
-    status = counted["status"].astype("str").where(counted["status"].notna(), None)
-    is_counted_district = is_district & ~is_total_row & (status != ".").to_numpy()
-    districts = counted[is_counted_district].assign(municipality=municipality[is_counted_district])
-    sums = districts.groupby([*group_key, "municipality"], dropna=False).agg(
-        district_sum=("value", "sum"), districts=("value", "size"), known=("value", "count"))
-    sums["district_sum"] = sums["district_sum"].where(sums["known"] == sums["districts"])
-    totals = counted[municipal].assign(municipality=municipality[municipal], row=lambda f: f.index)
-    compared = totals.merge(sums.reset_index(), on=[*group_key, "municipality"], how="inner")
-    compared = compared[compared["value"].notna() & compared["district_sum"].notna()]
-    allowed = np.maximum(absolute, relative * compared["value"].abs())
-    within = (compared["value"] - compared["district_sum"]).abs() <= allowed
-    verdict.loc[compared["row"].to_numpy()] = [
-        OK if ok else f"{code} {period}: {districts_n} districts sum to {s:g}, total is {v:g}"
-        for ok, code, period, districts_n, s, v in zip(
-            within, compared["region_code"], compared["period"], compared["districts"],
-            compared["district_sum"], compared["value"])]
-    return verdict
+    level = _text(frame["region_level"])
+    is_district = (level == "district").fillna(False).to_numpy(bool) & (digits.str.len() == 6).to_numpy()[code_of_row]
+    is_total_row = is_district & digits.str.endswith("00").to_numpy()[code_of_row]
+    municipal = (level == "municipality").fillna(False).to_numpy(bool) | is_total_row
+    # The municipality of each row: a district's first four digits, else its own (normalised) code.
+    named, municipalities = pd.factorize(pd.concat([digits.str[:4], normalise(distinct).astype("str")],
+                                                   ignore_index=True))
+    municipality = np.where(is_district, named[:len(distinct)][code_of_row], named[len(distinct):][code_of_row])
+    group = _group_numbers(frame, group_key) * len(municipalities) + municipality
+    values = frame["value"].to_numpy(dtype=float, na_value=np.nan)
+    summed = counted & is_district & ~is_total_row & ~_text(frame["status"]).eq(".").fillna(False).to_numpy(bool)
+    groups, group_of_summed = np.unique(group[summed], return_inverse=True)
+    known = ~np.isnan(values[summed])
+    district_sums = np.bincount(group_of_summed, weights=np.where(known, values[summed], 0.0), minlength=len(groups))
+    districts = np.bincount(group_of_summed, minlength=len(groups))
+    complete = np.bincount(group_of_summed, weights=known, minlength=len(groups)) == districts
+    totals = np.flatnonzero(counted & municipal & ~np.isnan(values))
+    position = np.searchsorted(groups, group[totals]).clip(max=max(len(groups) - 1, 0))
+    matched = (groups[position] == group[totals]) & complete[position] if len(groups) else np.zeros(len(totals), bool)
+    totals, position = totals[matched], position[matched]
+    total, district_sum = values[totals], district_sums[position]
+    within = np.abs(total - district_sum) <= np.maximum(absolute, relative * np.abs(total))
+    codes, periods = distinct.to_numpy()[code_of_row[totals]], _text(frame["period"]).to_numpy()[totals]
+    judged = {row: OK if ok else f"{code} {period}: {count} districts sum to {s:g}, total is {v:g}"
+              for row, ok, code, period, count, s, v in zip(totals.tolist(), within, codes, periods,
+                                                            districts[position].tolist(), district_sum, total)}
+    return _verdicts(len(frame), frame.index, judged, default=None)
+
+
+def _group_numbers(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """A number per row, the same for rows equal in `columns` (null equal to null)."""
+    if not columns:
+        return np.zeros(len(frame), dtype=np.int64)
+    return frame.groupby(columns, sort=False, observed=True, dropna=False).ngroup().to_numpy(dtype=np.int64)
+
+
+def _verdicts(length: int, index: pd.Index, judged: dict[int, str], default: str | None) -> pd.Series:
+    """A verdict column: `default` on every row but those `judged` (row position -> verdict), stored as
+    a categorical (a code per row, not a string per row: the column is as long as the table)."""
+    categories = pd.Index([*dict.fromkeys([*([default] if default is not None else []), *judged.values()])],
+                          dtype="str")
+    codes = np.full(length, -1 if default is None else 0, dtype=np.int32)
+    if judged:
+        rows = np.fromiter(judged.keys(), dtype=np.int64, count=len(judged))
+        codes[rows] = categories.get_indexer(list(judged.values()))
+    return pd.Series(pd.Categorical.from_codes(codes, categories=categories), index=index)
 
 
 def value_status_consistent(frame: pd.DataFrame, args: dict[str, Any], context: dict[str, Any]) -> pd.Series:
     """A status symbol comes with a null value and a null value with a status symbol."""
     has_status = frame["status"].notna().to_numpy()
     has_value = frame["value"].notna().to_numpy()
-    verdict = np.full(len(frame), OK, dtype=object)
     both = np.flatnonzero(has_status & has_value)
-    verdict[both] = [f"value {v:g} with status {s!r}"
-                     for v, s in zip(frame["value"].to_numpy()[both], frame["status"].to_numpy()[both])]
-    verdict[~has_status & ~has_value] = "no value and no status"
-    return _judged(verdict, frame.index)
+    judged = dict(zip(both.tolist(), (f"value {v:g} with status {s!r}" for v, s in
+                                      zip(frame["value"].to_numpy()[both], frame["status"].to_numpy()[both]))))
+    judged.update(dict.fromkeys(np.flatnonzero(~has_status & ~has_value).tolist(), "no value and no status"))
+    return _verdicts(len(frame), frame.index, judged, default=OK)
 
 
 DERIVATIONS: dict[str, Derivation] = {
