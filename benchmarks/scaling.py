@@ -220,18 +220,18 @@ def prepare(root: Path, region_count: int) -> dict[str, str]:
 def build_in_this_process() -> None:
     """Materialise raw/*, staging/*, the geography, core/observations and marts/indicator_values (with
     their checks) in one run, as `make run`'s build does."""
-    from dagster import AssetCheckSeverity, AssetKey, DagsterInstance
+    from dagster import AssetCheckSeverity, AssetKey, DagsterInstance, execute_job, reconstructable
 
-    from ci_pipeline.definitions import build_definitions
+    from ci_pipeline.definitions import defs, pipeline_job_from_environment
     from ci_pipeline.run import QUIET
 
-    defs = build_definitions()
-    job = defs.resolve_job_def("pipeline_job")
     keys = [key for key in defs.resolve_all_asset_keys()
             if key.path[0] in ("raw", "staging", "geography")
             or key in (AssetKey(["core", "observations"]), AssetKey(["marts", "indicator_values"]))]
     instance = DagsterInstance.get()
-    result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False, asset_selection=keys)
+    # As `make run` does: a launched run of the environment's job, steps in this process, no output kept.
+    result = execute_job(reconstructable(pipeline_job_from_environment), instance, run_config=QUIET,
+                         asset_selection=keys)
     failed = [event.step_key for event in result.all_events if event.is_step_failure]
     checks = [event.asset_check_evaluation_data for event in result.all_events
               if event.event_type_value == "ASSET_CHECK_EVALUATION"]

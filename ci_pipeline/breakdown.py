@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from ci_pipeline import stats
 from ci_pipeline.indicators import APPORTIONABLE_KINDS, Indicator
 from ci_pipeline.periods import PeriodError, parse_period
 from ci_pipeline.schema import observation_key_without
-from ci_pipeline.tidy import concat_compact, text_matches
+from ci_pipeline.tidy import concat_compact, constant_text, text_categories, text_equals
 
 METHODS = ("observed", "aggregated", stats.APPORTIONED_BY_RATE, stats.APPORTIONED, "not_available")
 _BAND = re.compile(r"^(\d+)-(\d+)$")
@@ -56,6 +57,17 @@ def _ages(band: str) -> tuple[int, int | None]:
     raise BreakdownError(f"age band {band!r} is not 'a-b' or 'a+'")
 
 
+def _band_rows(population: pd.DataFrame, low: int, high: int | None) -> pd.DataFrame:
+    """The single-year-of-age rows within [low, high] (high None: no upper end), with their age as `_age`.
+    Each distinct age group is read once and only the rows in the band are copied."""
+    groups = population["age_group"].astype("category")
+    labels = groups.cat.categories.astype("str")
+    ages = pd.Series(np.where(labels.str.match(_SINGLE_AGE), labels, "-1")).astype(int).to_numpy()
+    age_of_row = np.append(ages, -1)[groups.cat.codes.to_numpy()]  # code -1 (null): not an age
+    chosen = (age_of_row >= low) & ((age_of_row <= high) if high is not None else True)
+    return population[chosen].assign(_age=age_of_row[chosen])
+
+
 def aggregate_age_band(population: pd.DataFrame, band: str) -> pd.DataFrame:
     """Single-year-of-age rows summed into one age band per region, period and sex (method aggregated).
 
@@ -64,9 +76,7 @@ def aggregate_age_band(population: pd.DataFrame, band: str) -> pd.DataFrame:
     A "total" sex is added as male + female where the source has no total.
     """
     low, high = _ages(band)
-    single = population[text_matches(population["age_group"], _SINGLE_AGE)].copy()
-    single["_age"] = single["age_group"].astype("str").astype(int)
-    in_band = single[(single["_age"] >= low) & ((single["_age"] <= high) if high is not None else True)]
+    in_band = _band_rows(population, low, high)
     if in_band.empty:
         raise BreakdownError(f"no single-year population rows for the age band {band!r}")
     if high is not None:
@@ -233,12 +243,15 @@ def _nearest_earlier(available: pd.DataFrame, municipality: str, sex: str, year:
 
 def _population_of(observations: pd.DataFrame, population: pd.DataFrame | None,
                    indicator: Indicator) -> pd.DataFrame:
-    """The rows an apportioned indicator is weighed by: of the indicator its apportion_by names, from
-    `population`, or else the harmonised rows of `observations`."""
+    """The rows an apportioned indicator is weighed by, within its age band: of the indicator its
+    apportion_by names, from `population`, or else the harmonised rows of `observations`."""
     wanted = indicator.apportion_by["indicator_id"]
     if population is None:
-        return observations[(observations["indicator_id"] == wanted) & observations["harmonised"]]
-    return population[population["indicator_id"] == wanted]
+        rows = observations[text_equals(observations["indicator_id"], wanted) & observations["harmonised"]]
+    else:
+        rows = population[text_equals(population["indicator_id"], wanted)]
+    low, high = _ages(indicator.apportion_by["age_group"])
+    return _band_rows(rows, low, high).drop(columns="_age")
 
 
 def breakdown(observations: pd.DataFrame, registry: dict[str, Indicator],
@@ -250,33 +263,37 @@ def breakdown(observations: pd.DataFrame, registry: dict[str, Indicator],
     unknown = sorted(set(observations["indicator_id"].unique()) - set(registry))
     if unknown:
         raise BreakdownError(f"indicators not in the registry: {unknown}")
-    parts = []
+    # Every row keeps its place and gets its method; only the district rows apportionment makes are new.
+    # (Selecting each indicator's rows and concatenating them again would copy the whole table twice.)
+    district_methods = {i: registry[i].district_method for i in observations["indicator_id"].unique()}
+    not_available = [i for i, method in district_methods.items() if method == "not_available"]
+    method = pd.Series("observed", index=observations.index, dtype=text_categories(["observed", "not_available"]))
+    method[observations["indicator_id"].isin(not_available).to_numpy()
+           & ~text_equals(observations["region_level"], "district").to_numpy()] = "not_available"
+    parts = [observations.assign(method=method, is_estimate=False,
+                                 weights_period=constant_text(None, len(observations)))]
     bands: dict[str, pd.DataFrame] = {}
-    for indicator_id, rows in observations.groupby("indicator_id", sort=True):
+    for indicator_id, method_name in sorted(district_methods.items()):
         indicator = registry[indicator_id]
-        method = indicator.district_method
-        rows = rows.assign(method="observed", is_estimate=False, weights_period=None)
-        if method == "not_available":
-            rows.loc[rows["region_level"] != "district", "method"] = "not_available"
-        elif method == "aggregated":
+        if method_name == "aggregated":
             raise BreakdownError(
                 f"{indicator_id}: district_method aggregated (from delbydel/grunnkrets) is not implemented; "
                 "only age bands are aggregated, for apportionment"
             )
-        elif method == "apportioned":
+        if method_name == "apportioned":
             _refuse_unless_count(indicator)
             band = indicator.apportion_by["age_group"]
             if band not in bands:
                 bands[band] = aggregate_age_band(_population_of(observations, population, indicator), band)
-            parts.append(apportion(rows.drop(columns=["method", "is_estimate", "weights_period"]), indicator,
-                                   bands[band], _district_shares(observations, indicator)))
-        parts.append(rows)
-    result = concat_compact(parts)
-    published = set(zip(result["indicator_id"], result["age_group"]))
+            counts = observations[text_equals(observations["indicator_id"], indicator_id)]
+            parts.append(apportion(counts, indicator, bands[band], _district_shares(observations, indicator)))
+    # A band the tables already publish (10826's own 0-17, say) is not added a second time.
+    published = set().union(*(map(tuple, part[["indicator_id", "age_group"]].drop_duplicates().astype("str").to_numpy())
+                               for part in parts))
     for band, band_rows in bands.items():
         new = band_rows[[(i, band) not in published for i in band_rows["indicator_id"]]]
-        parts_columns = [c for c in result.columns if c in new.columns]
-        result = concat_compact([result, new[parts_columns].assign(weights_period=None)])
+        parts.append(new[[c for c in parts[0].columns if c in new.columns]].assign(weights_period=None))
+    result = concat_compact(parts)
     result["is_estimate"] = result["is_estimate"].astype(bool)
     return result
 
@@ -294,16 +311,20 @@ def check_district_sums(frame: pd.DataFrame, registry: dict[str, Indicator],
     """
     decimals = decimals or {}
     counts = [i for i, indicator in registry.items() if indicator.kind == "count"]
-    observed = frame[frame["indicator_id"].isin(counts) & frame["harmonised"] & (frame["method"] == "observed")]
     key = observation_key_without("region_code")
+    # Only the columns the sums need are copied: the population table alone is millions of rows.
+    observed = frame.loc[frame["indicator_id"].isin(counts) & frame["harmonised"] & (frame["method"] == "observed"),
+                         [*key, "region_code", "region_level", "value"]]
     districts = observed[observed["region_level"] == "district"].copy()
     districts["municipality"] = districts["region_code"].str[:4]
     sums = districts.groupby(key + ["municipality"], dropna=False).agg(
         district_sum=("value", "sum"), n_districts=("region_code", "size"), _values=("value", "count"),
     ).reset_index()
     sums["complete"] = sums["_values"] == sums["n_districts"]
-    totals = observed[observed["region_level"] == "municipality"][key + ["region_code", "value"]].rename(
-        columns={"region_code": "municipality", "value": "total"})
+    # Only the municipalities with district rows have a sum to compare (a national table has hundreds without).
+    with_districts = observed["region_code"].isin(districts["municipality"].unique())
+    totals = observed.loc[(observed["region_level"] == "municipality") & with_districts,
+                          key + ["region_code", "value"]].rename(columns={"region_code": "municipality", "value": "total"})
     both = sums[sums["complete"]].merge(totals[totals["total"].notna()], on=key + ["municipality"], how="inner")
     both["tolerance"] = [0.5 * 10 ** -decimals.get(i, 0) * n for i, n in zip(both["indicator_id"], both["n_districts"])]
     both["difference"] = both["district_sum"] - both["total"]

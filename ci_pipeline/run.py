@@ -208,15 +208,20 @@ def _refused_wave(result, wave: str, path: Path):
     return WaveReport(wave, path.name, "refused", problem="; ".join(_failures(result)))
 
 
-def _execute(job, instance: DagsterInstance, keys: list[AssetKey], summary: RunSummary, step: str) -> None:
+def _execute(job, instance: DagsterInstance, keys: list[AssetKey], summary: RunSummary, step: str,
+             from_environment: bool) -> None:
     """Run part of pipeline_job (the checks of the selected assets included), tagged with its step, and
-    record what happened in the summary."""
+    record what happened in the summary. `from_environment`: the job is the one the environment's
+    settings give, so it can be run as Dagster runs a launched job."""
     tags = {STEP_TAG: step, TRIGGER_TAG: MAKE_RUN}
-    if job.executor_def is in_process_executor:
+    if job.executor_def is in_process_executor and not (from_environment and instance.is_persistent):
+        # execute_in_process keeps every step's output in memory until the run ends (for its result's
+        # output_for_node): fine for definitions a caller built, not for a build of millions of rows.
         result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False,
                                         asset_selection=keys, tags=tags)
     else:
-        # Step processes (or pods) load the code location again, with the environment's settings.
+        # Step processes (or pods) load the code location again, with the environment's settings; the
+        # in-process executor runs the steps here, one after another, and keeps no output.
         from ci_pipeline.definitions import pipeline_job_from_environment
 
         result = execute_job(reconstructable(pipeline_job_from_environment), instance, run_config=QUIET,
@@ -266,17 +271,18 @@ def run_pipeline(settings: Settings, instance: DagsterInstance, defs=None) -> Ru
         raise ConfigError([(f"environment: CI_PIPELINE_EXECUTOR: {settings.executor} steps run in processes that "
                             "read their settings from the environment, and these settings differ from it: set them "
                             "there")])
+    from_environment = defs is None and settings == Settings.from_env()
     defs = defs or build_definitions(settings)
     summary = RunSummary(success=True, mode=settings.mode, snapshot_root=settings.snapshot_root)
     ingest_survey_waves(defs, instance, settings, summary)
     job = defs.resolve_job_def(PIPELINE_JOB)
     keys = sorted(job.asset_layer.selected_asset_keys, key=lambda k: k.to_user_string())
-    _execute(job, instance, [key for key in keys if is_refresh_key(key)], summary, REFRESH)
+    _execute(job, instance, [key for key in keys if is_refresh_key(key)], summary, REFRESH, from_environment)
     if summary.success:
         selection = build_selection(instance, defs.resolve_asset_graph(), keys)
         if selection:
             summary.build_reason = selection.describe()
-            _execute(job, instance, selection.keys, summary, BUILD)
+            _execute(job, instance, selection.keys, summary, BUILD, from_environment)
             summary.built = summary.success
     _unchanged_marts(settings, summary)
     summary.report = _report_path(instance)

@@ -155,8 +155,8 @@ def to_tidy(table: JsonStatTable, spec: TableSpec, *, provenance: str, snapshot_
     numerator, denominator = _aligned_counts(table, codes, indicator_dim, entries, rows, row_indicator, name)
 
     columns: dict[str, Any] = {
-        "source": _constant(spec.source, len(rows)),
-        "table_id": _constant(spec.table_id, len(rows)),
+        "source": constant_text(spec.source, len(rows)),
+        "table_id": constant_text(spec.table_id, len(rows)),
         "indicator_id": _strings([entry.get("indicator_id") for entry in entries], row_indicator),
     }
     region = [_mapped(name, region_level, code) for code in table.dimensions[roles["region"]].codes]
@@ -181,10 +181,10 @@ def to_tidy(table: JsonStatTable, spec: TableSpec, *, provenance: str, snapshot_
     columns["numerator"] = numerator
     columns["denominator"] = denominator
     columns["status"] = _tidy_status(frame["status"], rows, spec, name)
-    columns["source_updated"] = _constant(source_updated, len(rows))
-    columns["retrieved_at"] = _constant(retrieved_at, len(rows))
-    columns["snapshot_sha256"] = _constant(snapshot_sha256, len(rows))
-    columns["provenance"] = _constant(provenance, len(rows))
+    columns["source_updated"] = constant_text(source_updated, len(rows))
+    columns["retrieved_at"] = constant_text(retrieved_at, len(rows))
+    columns["snapshot_sha256"] = constant_text(snapshot_sha256, len(rows))
+    columns["provenance"] = constant_text(provenance, len(rows))
     return pd.DataFrame(columns, columns=TIDY_COLUMNS)
 
 
@@ -278,7 +278,7 @@ def _age_mapper(spec: TableSpec, name: str):
 def _mapped_column(table: JsonStatTable, dim_id: str | None, codes_of_rows: dict[str, np.ndarray], length: int,
                    name: str, mapper: Any) -> pd.Categorical:
     if dim_id is None:
-        return _constant("total", length)
+        return constant_text("total", length)
     mapped = {code: mapper(code) for code in table.dimensions[dim_id].codes}
     check_distinct(name, dim_id, mapped)
     return _strings(list(mapped.values()), codes_of_rows[dim_id])
@@ -326,7 +326,8 @@ def _strings(categories: list[str | None], codes: np.ndarray) -> pd.Categorical:
                                      validate=False)
 
 
-def _constant(value: str | None, length: int) -> pd.Categorical:
+def constant_text(value: str | None, length: int) -> pd.Categorical:
+    """A compact text column holding `value` (None: null) on every one of `length` rows."""
     codes = np.full(length, -1 if value is None else 0, dtype=np.int8)
     return pd.Categorical.from_codes(codes, dtype=text_categories([] if value is None else [value]), validate=False)
 

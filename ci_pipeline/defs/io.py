@@ -67,6 +67,8 @@ class WarehouseIOManager(ConfigurableIOManager):
                 f"asset {context.asset_key.to_user_string()} has not been materialised under {self._root()}"
                 f" (looked for {parquet} and {as_json})"
             )
+        # Arrow's pool keeps the buffers the Parquet reader used; the frame no longer needs them.
+        release_freed_memory()
         if len(frames) == 1:
             return frames[0]
         return pd.concat(frames, ignore_index=True)

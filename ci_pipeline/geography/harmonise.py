@@ -37,7 +37,7 @@ from ci_pipeline.geography.history import MAPPED_RELATIONS
 from ci_pipeline.geography.parse import GeographyError
 from ci_pipeline.periods import PeriodError, parse_period
 from ci_pipeline.schema import OBSERVATION_KEY
-from ci_pipeline.tidy import compact
+from ci_pipeline.tidy import compact, text_categories
 
 RULES = (
     "same", "unknown_district", "ssb_suffix_2004_division", "pre_2004_oslo_division", "bergen_2020",
@@ -123,13 +123,19 @@ def harmonise(observations: pd.DataFrame, history: pd.DataFrame,
     if missing:
         raise GeographyError(f"harmonise: observations lack columns {missing}")
     # pandas copies on write: a shallow copy keeps the caller's frame unchanged without copying its columns.
-    frame = observations.copy(deep=False)
-    frame["original_region_code"] = frame["region_code"].astype("str")
-    frame["_when"] = _per_distinct(frame, ["period", "period_type"], period_reference_date)
+    frame = observations.copy(deep=False).reset_index(drop=True)
+    # Everything is worked out once per distinct (table, code, period) and spread over the rows by
+    # position: the rows are many (millions in a population table), the combinations few.
+    combos, positions = _distinct(frame, ["source", "table_id", "region_code", "period", "period_type"])
+    when_of = {(period, period_type): period_reference_date(period, period_type)
+               for period, period_type in {(c[3], c[4]) for c in combos}}
+    combos = [(str(source), str(table_id), str(code), when_of[(period, period_type)])
+              for source, table_id, code, period, period_type in combos]
 
     suffixed_by_table: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for source, table_id, code in frame[["source", "table_id", "original_region_code"]].drop_duplicates().itertuples(
-            index=False):
+    codes_by_table: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for source, table_id, code, _ in combos:
+        codes_by_table[(source, table_id)].add(code)
         match = _SUFFIXED_DISTRICT.match(code)
         if match:
             suffixed_by_table[(source, table_id)].add(match.group(1))
@@ -143,34 +149,37 @@ def harmonise(observations: pd.DataFrame, history: pd.DataFrame,
         for entry in entries:
             if entry["relation"] == "renumbered" and entry["current_code"]:
                 predecessors[entry["current_code"]].add(entry["original_code"])
-    codes_by_table: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for source, table_id, code in frame[["source", "table_id", "original_region_code"]].drop_duplicates().itertuples(
-            index=False):
-        codes_by_table[(source, table_id)].add(code)
 
-    keys = ["source", "table_id", "original_region_code", "_when"]
-    # Resolved once per distinct key and spread over the rows by position (a merge would copy every column).
-    combos, positions = _distinct(frame, keys)
-    resolution = compact(pd.DataFrame.from_records([
+    resolution = pd.DataFrame.from_records([
         _resolve_observed_code(c, w, suffixed_by_table.get((s, t), set()), by_code,
                                allow_republished=not (predecessors.get(c, set()) & codes_by_table[(s, t)]))
         for s, t, c, w in combos
-    ]), ["rule", "outcome", "relation", "current_code", "note"])
-    frame = frame.drop(columns=["region_code"]).reset_index(drop=True)
+    ])
+    resolution["original_region_code"] = [code for _, _, code, _ in combos]
+    resolution["_when"] = [when for _, _, _, when in combos]
+    resolution["_candidate"] = _may_collide(combos, resolution)
+    resolution = compact(resolution, ["rule", "outcome", "relation", "current_code", "note", "_when"])
+    frame = frame.drop(columns=["region_code"])
     for column in resolution.columns:
         frame[column] = resolution[column].take(positions).set_axis(frame.index)
     frame = _unmap_collisions(frame, regions)
 
-    level = dict(zip(regions["code"], regions["level"]))
-    name = dict(zip(regions["code"], regions["name_nb"]))
-    known = frame["region_code"].isin(level.keys())
-    frame["region_level"] = frame["region_code"].map(level).where(known, frame["region_level"])
-    frame["region_name"] = frame["region_code"].map(name)
+    code_of_row, codes = pd.factorize(frame["region_code"])
+    # A code with several validity rows takes its last (latest) row's level and name.
+    dimension = regions.drop_duplicates("code", keep="last").set_index("code")
+    known = np.append(pd.Index(codes).isin(dimension.index), False)[code_of_row]
+    # A code outside the dimension keeps the level its source spelling implies.
+    outside = frame.index[~known]
+    source_level = frame["region_level"].iloc[~known].astype("str").to_numpy()
+    frame["region_level"] = _by_code(pd.Series(dimension["level"].reindex(codes).to_numpy(), dtype="str"), code_of_row)
+    if len(outside):
+        _set_rows(frame, outside, "region_level", source_level)
+    frame["region_name"] = _by_code(pd.Series(dimension["name_nb"].reindex(codes).to_numpy(), dtype="str"), code_of_row)
     frame["harmonisation_rule"] = frame["rule"]
     frame["harmonisation_outcome"] = frame["outcome"]
 
     report = _report(frame)
-    frame = frame.drop(columns=["_when", "rule", "outcome", "relation", "current_code", "note"])
+    frame = frame.drop(columns=["_when", "_candidate", "rule", "outcome", "relation", "current_code", "note"])
     ordered = [c for c in observations.columns if c != "region_code"]
     insert_at = list(observations.columns).index("region_code")
     ordered[insert_at:insert_at] = ["region_code"]
@@ -182,18 +191,31 @@ def harmonise(observations: pd.DataFrame, history: pd.DataFrame,
     return frame, report
 
 
-def _distinct(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.MultiIndex, np.ndarray]:
-    """The distinct combinations of `columns` and, for each row, the position of its combination."""
-    rows = pd.MultiIndex.from_frame(frame[columns])
-    distinct = rows.unique()
-    return distinct, distinct.get_indexer(rows)
+def _distinct(frame: pd.DataFrame, columns: list[str]) -> tuple[list[tuple], np.ndarray]:
+    """The distinct combinations of `columns` (null equal to null) and, for each row, the position of its
+    combination. Grouped on the columns' codes: compact columns are never turned into text per row."""
+    positions = frame.groupby(columns, sort=False, observed=True, dropna=False).ngroup().to_numpy()
+    firsts = pd.Series(positions).drop_duplicates().index.to_numpy()
+    return list(frame[columns].iloc[firsts].itertuples(index=False, name=None)), positions
 
 
-def _per_distinct(frame: pd.DataFrame, columns: list[str], function) -> pd.Series:
-    """function(*values) for each row, called once per distinct combination of `columns`."""
-    distinct, positions = _distinct(frame, columns)
-    results = pd.Series([function(*values) for values in distinct], dtype="str")
-    return results.take(positions).set_axis(frame.index)
+def _by_code(values_of_code: pd.Series, code_of_row: np.ndarray) -> pd.Series:
+    """A compact column from one value per distinct code (code -1: null)."""
+    dtype = text_categories(values_of_code.dropna().unique())
+    codes = np.append(dtype.categories.get_indexer(values_of_code), -1)[code_of_row]
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype))
+
+
+def _may_collide(combos: list[tuple[str, str, str, str]], resolution: pd.DataFrame) -> np.ndarray:
+    """Which combinations share today's code with another source spelling of the same table and date:
+    only their rows can collide on the observation key (a table repeating a key under one spelling is
+    the data's duplicate, left for the unique-key expectation to name)."""
+    targets = pd.DataFrame({"table": [(s, t) for s, t, _, _ in combos], "when": [w for _, _, _, w in combos],
+                            "code": resolution["region_code"], "original": [c for _, _, c, _ in combos]})
+    spellings = targets[resolution["harmonised"].to_numpy(bool)].groupby(["table", "when", "code"])["original"].nunique()
+    shared = set(spellings[spellings > 1].index)
+    return np.array([(table, when, code) in shared
+                     for table, when, code in zip(targets["table"], targets["when"], targets["code"])], dtype=bool)
 
 
 def _unmap_collisions(frame: pd.DataFrame, regions: pd.DataFrame) -> pd.DataFrame:
@@ -205,13 +227,15 @@ def _unmap_collisions(frame: pd.DataFrame, regions: pd.DataFrame) -> pd.DataFram
     over districts).
     """
     key = [column for column in OBSERVATION_KEY if column in frame.columns]
-    colliding = frame["harmonised"] & frame.duplicated(key, keep=False)
-    if colliding.any():
+    candidates = frame.index[frame["_candidate"].to_numpy(bool)]
+    colliding = candidates[frame.loc[candidates, "harmonised"].to_numpy(bool)
+                           & frame.loc[candidates, key].duplicated(keep=False).to_numpy()]
+    if len(colliding):
         starts = dict(zip(regions["code"], regions["valid_from"]))
         group = frame.loc[colliding].copy()
         start = group["region_code"].map(starts)
         group["_backcast"] = (group["original_region_code"] == group["region_code"]) & start.notna() & (
-            group["_when"] < start.fillna(""))
+            group["_when"].astype("str") < start.fillna(""))
         group["_respelled"] = group["original_region_code"] != group["region_code"]
         group = group.sort_values(key + ["_backcast", "_respelled"], kind="stable")
         position = group.groupby(key, sort=False).cumcount()
