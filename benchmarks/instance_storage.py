@@ -14,12 +14,11 @@ its ratio to SQLite. Needs PostgreSQL's server binaries (Debian's `postgresql`).
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
-from pipeline_build import REPO, measure
+from build_turns import best_of_turns, local_home, print_best_and_ratios
+from pipeline_build import REPO
 
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
@@ -32,35 +31,20 @@ def main() -> int:
     parser.add_argument("--multiprocess", action="store_true", help="also time CI_PIPELINE_EXECUTOR=multiprocess")
     args = parser.parse_args()
     kinds = ["sqlite", "postgres"] + (["postgres, multiprocess"] if args.multiprocess else [])
-    best: dict[str, float] = {}
     server = PostgresServer.start()
+
+    def environment(kind: str, root: Path, name: str) -> dict[str, str]:
+        if kind == "sqlite":
+            return deployment_env(local_home(root), root / "warehouse", {})
+        executor = "multiprocess" if "multiprocess" in kind else "in_process"
+        return deployment_env(deployed_home(root), root / "warehouse", server.env(server.create_database(name)),
+                              CI_PIPELINE_EXECUTOR=executor)
+
     try:
-        with tempfile.TemporaryDirectory(prefix="ci-bench-instance-") as folder:
-            for turn in range(args.repeat):
-                for number, kind in enumerate(kinds):
-                    root = Path(folder) / f"{turn}-{number}"
-                    root.mkdir()
-                    if kind == "sqlite":
-                        home = root / "dagster_home"
-                        home.mkdir()
-                        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
-                        env = deployment_env(home, root / "warehouse", {})
-                    else:
-                        database = server.create_database(f"bench_{turn}_{number}")
-                        executor = "multiprocess" if "multiprocess" in kind else "in_process"
-                        env = deployment_env(deployed_home(root), root / "warehouse", server.env(database),
-                                             CI_PIPELINE_EXECUTOR=executor)
-                    wall, _, _ = measure([sys.executable, "-m", "ci_pipeline.run"], env)
-                    print(f"turn {turn + 1}: {kind}: {wall:.1f} s", flush=True)
-                    best[kind] = min(best.get(kind, wall), wall)
-                    shutil.rmtree(root)
+        best = best_of_turns(kinds, environment, repeat=args.repeat)
     finally:
         server.stop()
-    print(f"\nbest of {args.repeat} cold `make run` builds (replay mode):")
-    for kind in kinds:
-        print(f"  {kind}: {best[kind]:.1f} s")
-    for kind in kinds[1:]:
-        print(f"ratio {kind} / sqlite: {best[kind] / best['sqlite']:.2f}")
+    print_best_and_ratios(best, kinds, heading=f"best of {args.repeat} cold `make run` builds (replay mode)")
     return 0
 
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
-from pipeline_build import REPO, measure
+from build_turns import best_of_turns, local_home, print_best_and_ratios
+from pipeline_build import REPO
 
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
@@ -28,42 +28,28 @@ from pgserver import deployment_env
 from s3server import S3Server
 
 KINDS = ("local disk", "object storage")
+RUNS = ("cold build", "no-change rerun")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
-    best: dict[str, float] = {}
     server = S3Server.start()
+
+    def environment(kind: str, root: Path, _name: str) -> dict[str, str]:
+        if kind == "local disk":
+            return deployment_env(local_home(root), root / "warehouse", {})
+        return deployment_env(local_home(root), root / "unused", server.env(),
+                              CI_PIPELINE_WAREHOUSE=server.bucket("warehouse"), CI_PIPELINE_REPO_ROOT=str(REPO))
+
     try:
-        with tempfile.TemporaryDirectory(prefix="ci-bench-objectstore-") as folder:
-            for turn in range(args.repeat):
-                for number, kind in enumerate(KINDS):
-                    root = Path(folder) / f"{turn}-{number}"
-                    home = root / "dagster_home"
-                    home.mkdir(parents=True)
-                    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
-                    if kind == "local disk":
-                        env = deployment_env(home, root / "warehouse", {})
-                    else:
-                        env = deployment_env(home, root / "unused", server.env(),
-                                             CI_PIPELINE_WAREHOUSE=server.bucket("warehouse"),
-                                             CI_PIPELINE_REPO_ROOT=str(REPO))
-                    for run in ("cold build", "no-change rerun"):
-                        wall, _, _ = measure([sys.executable, "-m", "ci_pipeline.run"], env)
-                        print(f"turn {turn + 1}: {kind}, {run}: {wall:.1f} s", flush=True)
-                        best[f"{kind}, {run}"] = min(best.get(f"{kind}, {run}", wall), wall)
-                    shutil.rmtree(root)
-                    shutil.rmtree(REPO / "data" / "work", ignore_errors=True)
+        # a bucket's work files (Dagster's stored values, state) go under the repository's data/work
+        best = best_of_turns(KINDS, environment, repeat=args.repeat, runs=RUNS,
+                             after_each=lambda: shutil.rmtree(REPO / "data" / "work", ignore_errors=True))
     finally:
         server.stop()
-    print(f"\nbest of {args.repeat} `make run`s (replay mode):")
-    for key, seconds in best.items():
-        print(f"  {key}: {seconds:.1f} s")
-    for run in ("cold build", "no-change rerun"):
-        print(f"ratio object storage / local disk, {run}: "
-              f"{best[f'object storage, {run}'] / best[f'local disk, {run}']:.2f}")
+    print_best_and_ratios(best, KINDS, heading=f"best of {args.repeat} `make run`s (replay mode)", runs=RUNS)
     return 0
 
 

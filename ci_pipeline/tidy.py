@@ -144,11 +144,13 @@ def to_tidy(table: JsonStatTable, spec: TableSpec, *, provenance: str, snapshot_
     entries = [spec.indicators[code] for code in indicator_codes]
     is_value_category = np.array(["indicator_id" in entry for entry in entries], dtype=bool)
     rows = np.flatnonzero(is_value_category[codes[indicator_dim]])
-    if len(rows) == len(frame):
-        # every cell is a value row (the common case): the per-dimension codes serve as they are
-        codes_of_rows = codes
-    else:
-        codes_of_rows = {dim_id: dim_codes[rows] for dim_id, dim_codes in codes.items()}
+    every_cell = len(rows) == len(frame)
+
+    def of_rows(cells: np.ndarray) -> np.ndarray:
+        # every cell is a value row (the common case): the frame's arrays serve as they are
+        return cells if every_cell else cells[rows]
+
+    codes_of_rows = {dim_id: of_rows(dim_codes) for dim_id, dim_codes in codes.items()}
     row_indicator = codes_of_rows[indicator_dim]
 
     values = frame["value"].to_numpy()
@@ -176,16 +178,18 @@ def to_tidy(table: JsonStatTable, spec: TableSpec, *, provenance: str, snapshot_
     columns["sex"] = _mapped_column(table, roles.get("sex"), codes_of_rows, len(rows), name, _sex_mapper(spec, name))
     columns["age_group"] = _mapped_column(table, roles.get("age"), codes_of_rows, len(rows), name,
                                           _age_mapper(spec, name))
-    columns["value"] = values[rows]
+    columns["value"] = values.copy() if every_cell else values[rows]  # a copy: the frame's array is read-only
     columns["unit"] = _strings([entry.get("unit") for entry in entries], row_indicator)
     columns["numerator"] = numerator
     columns["denominator"] = denominator
-    columns["status"] = _tidy_status(frame["status"], rows, spec, name)
+    columns["status"] = _tidy_status(of_rows(frame["status"].cat.codes.to_numpy()),
+                                     list(frame["status"].cat.categories), spec, name)
     columns["source_updated"] = constant_text(source_updated, len(rows))
     columns["retrieved_at"] = constant_text(retrieved_at, len(rows))
     columns["snapshot_sha256"] = constant_text(snapshot_sha256, len(rows))
     columns["provenance"] = constant_text(provenance, len(rows))
-    return pd.DataFrame(columns, columns=TIDY_COLUMNS)
+    # every column is an array of its own (no view of the table's frame), so none needs copying
+    return pd.DataFrame(columns, columns=TIDY_COLUMNS, copy=False)
 
 
 def check_dimensions(table: JsonStatTable, roles: Mapping[str, str], fixed: Mapping[str, str], name: str,
@@ -303,13 +307,13 @@ def check_status_symbols(name: str, symbols: Iterable[str | None], error: type[V
         raise error(f"{name}: status symbol(s) {unknown} are not known ({' '.join(sorted(STATUS_SYMBOLS))})")
 
 
-def _tidy_status(status: pd.Series, rows: np.ndarray, spec: TableSpec,
-                 name: str) -> pd.api.extensions.ExtensionArray:
-    symbols: list[str | None] = list(status.cat.categories)
+def _tidy_status(row_codes: np.ndarray, symbols: list[str | None], spec: TableSpec, name: str) -> pd.Categorical:
+    """The status of each row (codes into the table's status symbols), its symbols checked."""
     if spec.source == "fhi":
         symbols = [FHI_FLAGS.get(symbol, symbol) for symbol in symbols]
-    row_codes = status.cat.codes.to_numpy()[rows]
-    check_status_symbols(name, (symbols[code] for code in np.unique(row_codes) if code >= 0))
+    # rows per code, shifted by one so that -1 (no status) counts too
+    used = np.flatnonzero(np.bincount(row_codes.astype(np.intp) + 1, minlength=len(symbols) + 1)[1:])
+    check_status_symbols(name, (symbols[code] for code in used))
     return _strings(symbols, row_codes)
 
 
@@ -320,10 +324,11 @@ def _strings(categories: list[str | None], codes: np.ndarray) -> pd.Categorical:
     # the last entry answers code -1 (no category); small codes keep the gather small
     remap = np.array([position[category] if category is not None else -1 for category in categories] + [-1],
                      dtype=code_dtype(len(present)))
-    # categories sorted and distinct already: the codes serve as they are
+    # categories sorted and distinct already: the codes serve as they are, copied (they may be a view of
+    # the table's frame)
     as_they_are = categories == present and codes.dtype == remap.dtype
-    return pd.Categorical.from_codes(codes if as_they_are else remap[codes], dtype=text_categories(present),
-                                     validate=False)
+    return pd.Categorical.from_codes(codes.copy() if as_they_are else remap.take(codes),
+                                     dtype=text_categories(present), validate=False)
 
 
 def constant_text(value: str | None, length: int) -> pd.Categorical:

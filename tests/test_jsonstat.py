@@ -298,6 +298,29 @@ def test_boolean_value_is_an_error():
         read_jsonstat(dataset({"A": ["a", "b"]}, [1, True]))
 
 
+# Cells read from JSON text go through Arrow in one pass; a parsed document's are type-checked one by one.
+@pytest.mark.parametrize("value", [
+    [1, None, 3], [1.5, None, 0], [None, None, None], [0, 1, 2**62 + 1], [2**63, 0, 1], [1.5, ":", None],
+    ["..", 1, 2], [0.5, "", 1], {"0": 1.5, "2": 0}, {"1": 2, "2": ".."},
+])
+def test_json_text_and_a_parsed_document_read_the_same_cells(value):
+    document = dataset({"A": ["a", "b", "c"]}, value)
+    pd.testing.assert_frame_equal(read_jsonstat(orjson.dumps(document)).frame, read_jsonstat(document).frame)
+
+
+@pytest.mark.parametrize("value", [
+    [1, 0.5, True], [0.5, False, 1], [True, 1, 2], [None, 1.5, True], [1, [2], 3], [1, {"a": 2}, 3],
+    {"0": 1.5, "2": True}, {"0": 1, "1": False},
+])
+def test_json_text_and_a_parsed_document_reject_the_same_cell(value):
+    document = dataset({"A": ["a", "b", "c"]}, value)
+    with pytest.raises(JsonStatError, match="cells must be numbers, null or status strings") as from_dict:
+        read_jsonstat(document)
+    with pytest.raises(JsonStatError) as from_text:
+        read_jsonstat(orjson.dumps(document))
+    assert str(from_text.value) == str(from_dict.value)
+
+
 def test_units_and_table_id_are_carried():
     document = dataset({"ContentsCode": ["Personer"]}, [5], extension={"px": {"tableid": "07459"}})
     unit = {"Personer": {"base": "personer", "decimals": 0}}

@@ -3,8 +3,13 @@
 `value` is a dense array or a sparse object keyed by cell number; FHI may mix flag strings into the
 numbers, and such a string becomes the cell's status. `status` is one string for every cell, an array
 (one symbol per cell, or one for all), or a sparse object. The status comes out as small integer codes
-into a list of symbols, ready for a pandas Categorical. Nothing here loops over cells in Python but the
-type check of a `value` array that is not all numbers.
+into a list of symbols, ready for a pandas Categorical.
+
+A `value` parsed here from JSON text can only hold numbers, null, strings, booleans, arrays and objects:
+Arrow converts it in one pass and refuses all but numbers and null, except booleans among floats, which it
+reads as 1 and 0 (so the cells it read as 0 or 1 are checked for booleans). A document that came parsed may
+hold anything (numpy scalars and Decimals, which Arrow would take), so its cells are type-checked one by
+one, as are those of a `value` Arrow refused, to name the first offending cell.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ci_pipeline.jsonstat.model import JsonStatError
 
@@ -22,22 +28,25 @@ _NUMBER_TYPES = frozenset({int, float, type(None)})
 _METADATA_HINT = "a /metadata answer (dimensions only) is read with read_jsonstat_metadata"
 
 
-def read_cells(doc: dict, cell_count: int, where: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """The values (float64) and the status (codes into a list of symbols) of every cell."""
+def read_cells(doc: dict, cell_count: int, where: str, *, from_json_text: bool
+               ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The values (float64) and the status (codes into a list of symbols) of every cell. `from_json_text`:
+    the document was parsed from JSON text (its cells hold JSON's types only)."""
     raw = doc.get("value")
     if raw is None:
         if cell_count:
             raise JsonStatError(
                 f"{where}the dataset has no 'value' but 'size' makes {cell_count:,} cells; {_METADATA_HINT}")
         raw = []
-    values, value_strings = _values(raw, cell_count, where)
+    values, value_strings = _values(raw, cell_count, where, from_json_text)
     status_codes, status_symbols = _status(doc.get("status"), cell_count, where)
     if value_strings is not None:
         status_codes, status_symbols = _merge_value_strings(status_codes, status_symbols, value_strings, where)
     return values, status_codes, status_symbols
 
 
-def _values(raw: Any, cell_count: int, where: str) -> tuple[np.ndarray, np.ndarray | None]:
+def _values(raw: Any, cell_count: int, where: str, from_json_text: bool
+            ) -> tuple[np.ndarray, np.ndarray | None]:
     """The cell values as float64 (NaN for null) and, when the source mixed strings into them, the
     strings as an object array (None elsewhere)."""
     if isinstance(raw, list):
@@ -45,10 +54,10 @@ def _values(raw: Any, cell_count: int, where: str) -> tuple[np.ndarray, np.ndarr
             hint = f"; {_METADATA_HINT}" if not raw else ""
             raise JsonStatError(
                 f"{where}'value' has {len(raw):,} cells but the product of 'size' is {cell_count:,}{hint}")
-        return _numbers(raw, where, positions=None)
+        return _numbers(raw, where, None, from_json_text)
     if isinstance(raw, dict):
         positions = _cell_positions(raw.keys(), cell_count, "value", where)
-        sparse_values, sparse_strings = _numbers(list(raw.values()), where, positions=positions)
+        sparse_values, sparse_strings = _numbers(list(raw.values()), where, positions, from_json_text)
         values = np.full(cell_count, np.nan)
         values[positions] = sparse_values
         strings = None
@@ -59,7 +68,12 @@ def _values(raw: Any, cell_count: int, where: str) -> tuple[np.ndarray, np.ndarr
     raise JsonStatError(f"{where}'value' must be an array or an object, got {type(raw).__name__}")
 
 
-def _numbers(raw: list, where: str, positions: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+def _numbers(raw: list, where: str, positions: np.ndarray | None,
+             from_json_text: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    if from_json_text:
+        numbers = _json_numbers(raw)
+        if numbers is not None:
+            return numbers, None
     kinds = set(map(type, raw))
     if kinds <= _NUMBER_TYPES:
         return np.array(raw, dtype=np.float64), None
@@ -78,6 +92,26 @@ def _numbers(raw: list, where: str, positions: np.ndarray | None) -> tuple[np.nd
     strings = np.where(is_string, cells, None)
     strings[strings == ""] = None
     return values, strings
+
+
+def _json_numbers(raw: list) -> np.ndarray | None:
+    """The cells as float64 (NaN for null) when every one is a number or null, else None. Only for cells
+    parsed from JSON text (see the module's docstring)."""
+    try:
+        # inferred: int64 (Arrow refuses booleans among integers), double (it reads booleans as 1.0 and 0.0
+        # among floats) or null; strings, arrays and objects among numbers are refused
+        cells = pa.array(raw)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return None
+    if cells.type not in (pa.int64(), pa.float64(), pa.null()):
+        return None
+    # int64 beyond 2**53 rounds to the nearest double, as float() does
+    values = cells.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False, writable=True)
+    if cells.type == pa.float64():
+        zero_or_one = np.flatnonzero((values == 0) | (values == 1)).tolist()
+        if bool in set(map(type, map(raw.__getitem__, zero_or_one))):
+            return None
+    return values
 
 
 def _cell_positions(keys: Any, cell_count: int, what: str, where: str) -> np.ndarray:

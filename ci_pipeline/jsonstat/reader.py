@@ -54,7 +54,8 @@ def read_jsonstat_metadata(doc: bytes | str | dict, *, origin: str | None = None
 
 def _read(doc: bytes | str | dict, origin: str | None, *, with_cells: bool) -> JsonStatTable:
     where = f"{origin}: " if origin else ""
-    if isinstance(doc, (bytes, bytearray, memoryview, str)):
+    from_json_text = isinstance(doc, (bytes, bytearray, memoryview, str))
+    if from_json_text:
         try:
             doc = orjson.loads(doc)
         except orjson.JSONDecodeError as exc:
@@ -72,7 +73,7 @@ def _read(doc: bytes | str | dict, origin: str | None, *, with_cells: bool) -> J
                   for dim_id, size in zip(source_ids, sizes)}
 
     if with_cells:
-        values, status_codes, status_symbols = read_cells(doc, prod(sizes), where)
+        values, status_codes, status_symbols = read_cells(doc, prod(sizes), where, from_json_text=from_json_text)
         dimension_codes = _row_major_codes(sizes)
     else:
         values = np.empty(0, dtype=np.float64)
@@ -85,6 +86,8 @@ def _read(doc: bytes | str | dict, origin: str | None, *, with_cells: bool) -> J
     }
     columns["value"] = values
     columns["status"] = _categorical(status_codes, status_symbols)
+    # every column is a new array of the reader's own, so the frame need not copy them
+    frame = pd.DataFrame(columns, copy=False)
     raw_updated = doc.get("updated")
     return JsonStatTable(
         label=doc.get("label"),
@@ -96,7 +99,7 @@ def _read(doc: bytes | str | dict, origin: str | None, *, with_cells: bool) -> J
         roles={role: [names.get(dim_id, dim_id) for dim_id in dims or []]
                for role, dims in (doc.get("role") or {}).items()},
         extension=doc.get("extension") or {},
-        frame=pd.DataFrame(columns),
+        frame=frame,
         updated_raw=None if raw_updated is None else str(raw_updated),
     )
 
