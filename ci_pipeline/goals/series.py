@@ -58,6 +58,13 @@ SERIES_COLUMNS = [
 ]
 
 
+# What a statistics series reads of indicator_values (the others are not turned into plain text).
+STATISTICS_COLUMNS = [
+    "source", "table_id", "region_code", "age_group", "period", "value", "numerator", "denominator", "status",
+    "provenance", "method", "is_estimate",
+]
+
+
 def _empty_series(table_id: str | None = None, source: str | None = None) -> Series:
     return Series(pd.DataFrame(columns=SERIES_COLUMNS), table_id, source)
 
@@ -65,8 +72,8 @@ def _empty_series(table_id: str | None = None, source: str | None = None) -> Ser
 def _statistics_rows(indicator_values: pd.DataFrame, goal: Goal, item: GoalIndicator) -> pd.DataFrame:
     """The indicator's rows for sex total and one age group, from one table; errors say how to choose."""
     where = f"goal {goal.id!r}, indicator {item.indicator_id!r}"
-    rows = plain(indicator_values[(indicator_values["indicator_id"] == item.indicator_id)
-                                  & (indicator_values["sex"] == "total")])
+    chosen = (indicator_values["indicator_id"] == item.indicator_id) & (indicator_values["sex"] == "total")
+    rows = plain(indicator_values.loc[chosen, [c for c in STATISTICS_COLUMNS if c in indicator_values.columns]])
     if item.source is not None:
         rows = rows[rows["source"] == item.source]
     if item.age_group is not None:
@@ -124,8 +131,9 @@ def _statistics_series(rows: pd.DataFrame, regions: tuple[str, ...], registry_en
     frame["question_set_version"] = None
     frame["weighted"] = False
     frame = frame.sort_values(["time", "start"], kind="stable")
-    by_region = {region: Series(group[SERIES_COLUMNS].reset_index(drop=True), table_id, source)
-                 for region, group in frame.groupby("region_code", sort=False)}
+    ordered = frame[SERIES_COLUMNS]
+    by_region = {region: Series(ordered.iloc[positions].reset_index(drop=True), table_id, source)
+                 for region, positions in frame.groupby("region_code", sort=False).indices.items()}
     return {region: by_region.get(region) or _empty_series() for region in regions}
 
 
@@ -239,8 +247,9 @@ def _survey_series(survey_results: pd.DataFrame, indicator_id: str, regions: tup
     frame["method"] = "aggregated"
     frame["is_estimate"] = False
     frame = frame.sort_values("time", kind="stable")
-    by_region = {region: Series(group[SERIES_COLUMNS].reset_index(drop=True), "survey", "survey")
-                 for region, group in frame.groupby("region_code", sort=False)}
+    ordered = frame[SERIES_COLUMNS]
+    by_region = {region: Series(ordered.iloc[positions].reset_index(drop=True), "survey", "survey")
+                 for region, positions in frame.groupby("region_code", sort=False).indices.items()}
     return {region: by_region.get(region) or _empty_series(source="survey") for region in regions}
 
 
