@@ -30,7 +30,9 @@ left out of every test and counted.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,12 +73,12 @@ def is_estimate(value) -> bool:
     return value is not None and not pd.isna(value) and bool(value)
 
 
-def _estimate_row(row: pd.Series) -> bool:
-    return "is_estimate" in row.index and is_estimate(row["is_estimate"])
+def _estimate_row(row: Mapping[str, Any]) -> bool:
+    return "is_estimate" in row and is_estimate(row["is_estimate"])
 
 
-def compare_figures(local: pd.Series | None, reference: pd.Series | None, method: IndicatorMethod,
-                    reference_kind: str, reference_name: str | None = None) -> Comparison:
+def compare_figures(local: Mapping[str, Any] | None, reference: Mapping[str, Any] | None,
+                    method: IndicatorMethod, reference_kind: str, reference_name: str | None = None) -> Comparison:
     """A local figure against a reference: reference_kind FIXED (Norway: its figure is taken as known),
     CONTAINS_LOCAL (Oslo for a bydel: the rest of Oslo is the second sample when Oslo's counts are known,
     else Oslo's figure is taken as fixed) or INDEPENDENT (another bydel: a two-sample test, counts

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
@@ -65,10 +66,21 @@ class SeriesSource:
         if entry.item.is_survey:
             rows = self.survey_results[self.survey_results["indicator_id"] == entry.indicator_id]
             return str(rows["wave_date"].max()) if not rows.empty else None
-        rows = self.indicator_values[(self.indicator_values["indicator_id"] == entry.indicator_id)
-                                     & (self.indicator_values["table_id"].astype(str) == str(entry.table_id))]
-        dates = rows["source_updated"].dropna() if "source_updated" in rows else pd.Series(dtype=object)
-        return str(dates.max()) if not dates.empty else None
+        return self._table_dates.get((entry.indicator_id, str(entry.table_id)))
+
+    @cached_property
+    def _table_dates(self) -> dict[tuple[str, str], str]:
+        """The latest source_updated per indicator and table, found once: every chart asks for its own."""
+        values = self.indicator_values
+        if "source_updated" not in values:
+            return {}
+        tables = values.groupby([values["indicator_id"].astype(str), values["table_id"].astype(str)], sort=False)
+        dates = {}
+        for key, positions in tables.indices.items():
+            updated = values["source_updated"].iloc[positions].dropna()
+            if not updated.empty:
+                dates[key] = str(updated.max())
+        return dates
 
     def definition(self, indicator_id: str) -> str | None:
         entry = self.registry.get(indicator_id)
@@ -95,13 +107,18 @@ def _points(frame: pd.DataFrame) -> list[Point]:
     def number(value: Any) -> float | None:
         return float(value) if present(value) else None
 
+    def column(name: str) -> list:
+        return frame[name].tolist() if name in frame.columns else [None] * len(frame)
+
     return [
         Point(
-            time=float(row["time"]), period=str(row["period"]), value=number(row["value"]),
-            status=row.get("status") if present(row.get("status")) else None,
-            ci_low=number(row.get("ci_low")), ci_high=number(row.get("ci_high")),
-            illustrative=row.get("provenance") == "illustrative",
-            estimate=bool(row["is_estimate"]) if present(row.get("is_estimate")) else False,
+            time=float(time), period=str(period), value=number(value),
+            status=status if present(status) else None,
+            ci_low=number(ci_low), ci_high=number(ci_high),
+            illustrative=provenance == "illustrative",
+            estimate=bool(estimate) if present(estimate) else False,
         )
-        for row in frame.to_dict("records")
+        for time, period, value, status, ci_low, ci_high, provenance, estimate in zip(
+            column("time"), column("period"), column("value"), column("status"), column("ci_low"),
+            column("ci_high"), column("provenance"), column("is_estimate"))
     ]
