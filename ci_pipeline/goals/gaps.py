@@ -19,7 +19,9 @@ def district_gaps(districts: dict[str, Series], polarity: str) -> tuple[dict[str
     higher_is_better = polarity == "higher_is_better"
     by_period: dict[str, list[tuple[str, dict]]] = {}
     for code, series in districts.items():
-        for observation in series.frame.to_dict("records"):
+        columns = list(series.frame.columns)
+        for values in zip(*(series.frame[column].tolist() for column in columns)):
+            observation = dict(zip(columns, values))
             by_period.setdefault(observation["period"], []).append((code, observation))
     gaps = []
     for period, observations in by_period.items():

@@ -64,9 +64,15 @@ class SeriesSource:
     def data_date(self, entry: Entry) -> str | None:
         """When the source last updated the table (survey: the latest wave's date)."""
         if entry.item.is_survey:
-            rows = self.survey_results[self.survey_results["indicator_id"] == entry.indicator_id]
-            return str(rows["wave_date"].max()) if not rows.empty else None
+            return self._wave_dates.get(entry.indicator_id)
         return self._table_dates.get((entry.indicator_id, str(entry.table_id)))
+
+    @cached_property
+    def _wave_dates(self) -> dict[str, str]:
+        """The latest wave's date per survey indicator."""
+        survey = self.survey_results
+        return {indicator_id: str(survey["wave_date"].iloc[positions].max())
+                for indicator_id, positions in survey.groupby("indicator_id", sort=False).indices.items()}
 
     @cached_property
     def _table_dates(self) -> dict[tuple[str, str], str]:
