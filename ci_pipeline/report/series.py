@@ -40,14 +40,16 @@ class SeriesSource:
         self.indicator_values = indicator_values
         self.survey_results = survey_results
         self.registry = registry
-        self._series: dict[str, dict] = {}
+        self._series: dict[tuple, dict] = {}
         self._points: dict[str, dict[str, list[Point]]] = {}
 
     def _region_series(self, entry: Entry) -> dict:
-        if entry.key not in self._series:
-            self._series[entry.key], _ = region_series(
+        # by what the series is read from, not by entry: an indicator several goals follow is read once
+        key = (entry.item.indicator_id, entry.item.source, entry.item.age_group)
+        if key not in self._series:
+            self._series[key], _ = region_series(
                 self.indicator_values, self.survey_results, entry.goal, entry.item, self.registry)
-        return self._series[entry.key]
+        return self._series[key]
 
     def points(self, entry: Entry) -> dict[str, list[Point]]:
         """Per region (Oslo, each bydel, Norway where it has figures), its observations oldest first."""
