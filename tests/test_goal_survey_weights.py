@@ -18,7 +18,7 @@ def test_a_weighted_share_is_counted_over_its_effective_n():
         "ci_low": [0.6, 0.63, np.nan], "ci_high": [0.68, 0.71, np.nan], "weighted": [True, False, True],
         "status": [None, None, ":"], "provenance": "illustrative", "question_set_version": "2024-spring"})
     rows.loc[1, "effective_n"] = 820.0  # unweighted: the effective n is n
-    frame = _survey_series(rows, "survey_x", "0301").frame
+    frame = _survey_series(rows, "survey_x", ("0301",))["0301"].frame
     assert frame["denominator"].tolist()[:2] == [579.6, 820.0]
     assert frame["numerator"].tolist()[:2] == [round(0.64 * 579.6), round(0.67 * 820)]
     assert np.isnan(frame["numerator"].iloc[2]) and frame["status"].iloc[2] == ":"

@@ -17,9 +17,11 @@ from ci_pipeline.goals.series import Series
 def district_gaps(districts: dict[str, Series], polarity: str) -> tuple[dict[str, list], list[dict]]:
     """Per period, the best and worst bydel with a value and the gap between them, oldest first."""
     higher_is_better = polarity == "higher_is_better"
-    by_period: dict[str, list[tuple[str, pd.Series]]] = {}
+    by_period: dict[str, list[tuple[str, dict]]] = {}
     for code, series in districts.items():
-        for _, observation in series.frame.iterrows():
+        columns = list(series.frame.columns)
+        for values in zip(*(series.frame[column].tolist() for column in columns)):
+            observation = dict(zip(columns, values))
             by_period.setdefault(observation["period"], []).append((code, observation))
     gaps = []
     for period, observations in by_period.items():

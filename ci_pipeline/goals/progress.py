@@ -92,10 +92,15 @@ def build_goal_progress(
     `survey_names` maps each survey indicator id to its name in the survey codebook (English only)."""
     names = _region_names(indicator_values)
     drafts: list[_Draft] = []
+    tested: dict[tuple, _TestedSeries] = {}
     for goal in goals:
         for item in goal.indicators:
             indicator_names = _indicator_names(goal, item, registry, survey_names)
-            for draft in _indicator_drafts(indicator_values, survey_results, goal, item, registry, names):
+            # An indicator several goals follow (a gap goal's bydeler, say) is read and tested once.
+            key = (item.indicator_id, item.source, item.age_group)
+            if key not in tested:
+                tested[key] = _tested_series(indicator_values, survey_results, goal, item, registry)
+            for draft in _indicator_drafts(tested[key], goal, item, names):
                 draft.row.update(indicator_names)
                 drafts.append(draft)
     frame = pd.DataFrame([draft.row for draft in drafts], columns=PROGRESS_COLUMNS)
@@ -161,8 +166,51 @@ def _no_target_reason(item: GoalIndicator, region: str) -> str:
     return "the target is for Oslo as a whole"
 
 
-def _indicator_drafts(indicator_values, survey_results, goal, item, registry, names) -> list[_Draft]:
+@dataclass
+class _RegionTests:
+    """What a region's row reads of its series whatever the goal: its trend, its comparisons with Oslo and
+    Norway, and the provenance of the rows they used."""
+
+    trend: stats.TrendFit
+    comparisons: dict[str, Comparison]
+    used_provenance: list
+
+
+@dataclass
+class _TestedSeries:
+    series: dict[str, Series]
+    method: IndicatorMethod
+    tests: dict[str, _RegionTests]
+
+
+def _tested_series(indicator_values, survey_results, goal, item, registry) -> _TestedSeries:
     series, method = region_series(indicator_values, survey_results, goal, item, registry)
+    return _TestedSeries(series, method, {region: _region_tests(region, region_series_, series, method)
+                                          for region, region_series_ in series.items()})
+
+
+def _region_tests(region: str, series: Series, all_series: dict[str, Series],
+                  method: IndicatorMethod) -> _RegionTests:
+    latest = series.latest
+    comparisons: dict[str, Comparison] = {}
+    used_provenance = list(series.frame["provenance"])
+    for name, reference_code, kind in (("oslo", OSLO, CONTAINS_LOCAL), ("norway", NORWAY, FIXED)):
+        reference_series = all_series.get(reference_code)
+        if region in (reference_code, NORWAY):
+            comparison = Comparison()
+        elif reference_series is None:
+            comparison = Comparison(note=f"no {name} figures")
+        else:
+            reference = reference_series.at(latest["period"]) if latest is not None else None
+            comparison = compare_figures(latest, reference, method, kind, name)
+            if reference is not None and comparison.p_value is not None:
+                used_provenance.append(reference["provenance"])
+        comparisons[name] = comparison
+    return _RegionTests(series_trend(series, method), comparisons, used_provenance)
+
+
+def _indicator_drafts(tested: _TestedSeries, goal, item, names) -> list[_Draft]:
+    series, method = tested.series, tested.method
     baselines = {region: _number(_value(s.at(item.baseline_period), "value")) for region, s in series.items()}
     drafts = []
     for region, region_series_ in series.items():
@@ -170,8 +218,8 @@ def _indicator_drafts(indicator_values, survey_results, goal, item, registry, na
         target = region_target(item, region, baselines) if _applies(item, region) else None
         headline = item.headline and ((item.scope == "city" and region == OSLO)
                                       or (item.scope == "each_district" and level == "district"))
-        drafts.append(_region_draft(goal, item, region, level, region_series_, series, method, names, headline,
-                                    target))
+        drafts.append(_region_draft(goal, item, region, level, region_series_, tested.tests[region], method, names,
+                                    headline, target))
     if item.scope == "gap":
         drafts.append(_gap_draft(goal, item, {d: series[d] for d in OSLO_DISTRICTS}, method, names))
     return drafts
@@ -238,24 +286,10 @@ def _unusable(item: GoalIndicator, series: Series, baseline: pd.Series | None, l
     return None
 
 
-def _region_draft(goal, item, region, level, series: Series, all_series: dict[str, Series],
-                  method: IndicatorMethod, names, headline: bool, target: ResolvedTarget | None) -> _Draft:
+def _region_draft(goal, item, region, level, series: Series, tests: _RegionTests, method: IndicatorMethod,
+                  names, headline: bool, target: ResolvedTarget | None) -> _Draft:
     latest, baseline = series.latest, series.at(item.baseline_period)
-    comparisons: dict[str, Comparison] = {}
-    used_provenance = list(series.frame["provenance"])
-    for name, reference_code, kind in (("oslo", OSLO, CONTAINS_LOCAL), ("norway", NORWAY, FIXED)):
-        reference_series = all_series.get(reference_code)
-        if region in (reference_code, NORWAY):
-            comparison = Comparison()
-        elif reference_series is None:
-            comparison = Comparison(note=f"no {name} figures")
-        else:
-            reference = reference_series.at(latest["period"]) if latest is not None else None
-            comparison = compare_figures(latest, reference, method, kind, name)
-            if reference is not None and comparison.p_value is not None:
-                used_provenance.append(reference["provenance"])
-        comparisons[name] = comparison
-    trend = series_trend(series, method)
+    trend, comparisons, used_provenance = tests.trend, tests.comparisons, tests.used_provenance
     row = _common(goal, item, method, series, target)
     row.update({
         "region_code": region,

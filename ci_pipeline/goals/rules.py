@@ -30,7 +30,9 @@ left out of every test and counted.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,12 +73,12 @@ def is_estimate(value) -> bool:
     return value is not None and not pd.isna(value) and bool(value)
 
 
-def _estimate_row(row: pd.Series) -> bool:
-    return "is_estimate" in row.index and is_estimate(row["is_estimate"])
+def _estimate_row(row: Mapping[str, Any]) -> bool:
+    return "is_estimate" in row and is_estimate(row["is_estimate"])
 
 
-def compare_figures(local: pd.Series | None, reference: pd.Series | None, method: IndicatorMethod,
-                    reference_kind: str, reference_name: str | None = None) -> Comparison:
+def compare_figures(local: Mapping[str, Any] | None, reference: Mapping[str, Any] | None,
+                    method: IndicatorMethod, reference_kind: str, reference_name: str | None = None) -> Comparison:
     """A local figure against a reference: reference_kind FIXED (Norway: its figure is taken as known),
     CONTAINS_LOCAL (Oslo for a bydel: the rest of Oslo is the second sample when Oslo's counts are known,
     else Oslo's figure is taken as fixed) or INDEPENDENT (another bydel: a two-sample test, counts
@@ -151,23 +153,27 @@ def series_trend(series: Series, method: IndicatorMethod) -> stats.TrendFit:
     by the rules in the module docstring."""
     survey = series.source == "survey"
     frame = series.frame
+    # numpy, not pandas, on these few rows: the test runs for every region of every goal indicator
+    keep = frame["value"].notna().to_numpy()
     if not frame.empty:
         latest_version = frame["question_set_version"].iloc[-1]
         if latest_version is not None and not pd.isna(latest_version):
-            frame = frame[frame["question_set_version"] == latest_version]
-        frame = frame[frame["value"].notna()]
-    if frame.empty:
+            keep = keep & (frame["question_set_version"] == latest_version).to_numpy()
+    kept = np.flatnonzero(keep)
+    if not len(kept):
         return stats.TrendFit(_planned_test(method, survey), TOO_FEW_POINTS, 0, 0, note="no values")
-    frame = frame.iloc[_non_overlapping(list(zip(frame["start"], frame["end"])))]
-    times, values = frame["time"].to_numpy(float), frame["value"].to_numpy(float)
-    estimates = [is_estimate(flag) for flag in frame["is_estimate"]]
-    errors = ((frame["ci_high"] - frame["ci_low"]) / (2 * stats.Z_CONFIDENCE)).to_numpy(float)
+    starts, ends = frame["start"].to_numpy()[kept], frame["end"].to_numpy()[kept]
+    kept = kept[_non_overlapping(list(zip(starts, ends)))]
+    times, values = frame["time"].to_numpy(float)[kept], frame["value"].to_numpy(float)[kept]
+    estimates = [is_estimate(flag) for flag in frame["is_estimate"].to_numpy()[kept]]
+    low, high = frame["ci_low"].to_numpy(float)[kept], frame["ci_high"].to_numpy(float)[kept]
+    errors = (high - low) / (2 * stats.Z_CONFIDENCE)
     known_errors = bool(np.isfinite(errors).all() and (errors > 0).all())
     if survey:
         if known_errors:
             return stats.least_squares_trend(times, values, errors, is_estimate=estimates)
         return stats.least_squares_trend(times, values, is_estimate=estimates)
-    numerators, denominators = frame["numerator"].to_numpy(float), frame["denominator"].to_numpy(float)
+    numerators, denominators = frame["numerator"].to_numpy(float)[kept], frame["denominator"].to_numpy(float)[kept]
     counted = bool(np.isfinite(numerators).all() and np.isfinite(denominators).all() and (denominators > 0).all())
     if method.test == "binomial" and counted and (numerators <= denominators).all():
         return stats.quasi_binomial_trend(times, numerators, denominators, is_estimate=estimates)

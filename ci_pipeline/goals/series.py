@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -35,8 +36,16 @@ class Series:
     source: str | None
 
     def at(self, period: str) -> pd.Series | None:
-        rows = self.frame[self.frame["period"] == period]
-        return None if rows.empty else rows.iloc[0]
+        position = self._positions.get(period)
+        return None if position is None else self.frame.iloc[position]
+
+    @cached_property
+    def _positions(self) -> dict[str, int]:
+        """The first row of each period: `at` is asked for every region's baseline and latest period."""
+        positions: dict[str, int] = {}
+        for position, period in enumerate(self.frame["period"]):
+            positions.setdefault(period, position)
+        return positions
 
     @property
     def latest(self) -> pd.Series | None:
@@ -49,6 +58,13 @@ SERIES_COLUMNS = [
 ]
 
 
+# What a statistics series reads of indicator_values (the others are not turned into plain text).
+STATISTICS_COLUMNS = [
+    "source", "table_id", "region_code", "age_group", "period", "value", "numerator", "denominator", "status",
+    "provenance", "method", "is_estimate",
+]
+
+
 def _empty_series(table_id: str | None = None, source: str | None = None) -> Series:
     return Series(pd.DataFrame(columns=SERIES_COLUMNS), table_id, source)
 
@@ -56,8 +72,8 @@ def _empty_series(table_id: str | None = None, source: str | None = None) -> Ser
 def _statistics_rows(indicator_values: pd.DataFrame, goal: Goal, item: GoalIndicator) -> pd.DataFrame:
     """The indicator's rows for sex total and one age group, from one table; errors say how to choose."""
     where = f"goal {goal.id!r}, indicator {item.indicator_id!r}"
-    rows = plain(indicator_values[(indicator_values["indicator_id"] == item.indicator_id)
-                                  & (indicator_values["sex"] == "total")])
+    chosen = (indicator_values["indicator_id"] == item.indicator_id) & (indicator_values["sex"] == "total")
+    rows = plain(indicator_values.loc[chosen, [c for c in STATISTICS_COLUMNS if c in indicator_values.columns]])
     if item.source is not None:
         rows = rows[rows["source"] == item.source]
     if item.age_group is not None:
@@ -78,43 +94,67 @@ def _statistics_rows(indicator_values: pd.DataFrame, goal: Goal, item: GoalIndic
     return rows
 
 
-def _statistics_series(rows: pd.DataFrame, region: str, registry_entry: Any) -> Series:
-    region_rows = rows[rows["region_code"] == region]
-    if region_rows.empty:
-        return _empty_series()
-    table_id, source = str(region_rows["table_id"].iloc[0]), str(region_rows["source"].iloc[0])
+def _statistics_series(rows: pd.DataFrame, regions: tuple[str, ...], registry_entry: Any) -> dict[str, Series]:
+    """Each region's series, built for all regions at once: per-region pandas work on small frames costs
+    more than the whole table's."""
     frame = pd.DataFrame(
         {
-            "period": region_rows["period"].astype(str).to_numpy(),
-            "value": region_rows["value"].astype("float64").to_numpy(),
-            "numerator": region_rows["numerator"].astype("float64").to_numpy(),
-            "denominator": region_rows["denominator"].astype("float64").to_numpy(),
-            "status": region_rows["status"].to_numpy(dtype=object),
-            "provenance": region_rows["provenance"].astype(str).to_numpy(),
-            "method": region_rows["method"].to_numpy(dtype=object) if "method" in region_rows else None,
-            "is_estimate": (region_rows["is_estimate"].to_numpy(dtype=object) if "is_estimate" in region_rows
-                            else None),
+            "region_code": rows["region_code"].astype(str).to_numpy(),
+            "period": rows["period"].astype(str).to_numpy(),
+            "value": rows["value"].astype("float64").to_numpy(),
+            "numerator": rows["numerator"].astype("float64").to_numpy(),
+            "denominator": rows["denominator"].astype("float64").to_numpy(),
+            "status": rows["status"].to_numpy(dtype=object),
+            "provenance": rows["provenance"].astype(str).to_numpy(),
+            "method": rows["method"].to_numpy(dtype=object) if "method" in rows else None,
+            "is_estimate": rows["is_estimate"].to_numpy(dtype=object) if "is_estimate" in rows else None,
         }
     )
-    frame["status"] = frame["status"].where(frame["status"].notna(), None)
+    frame = frame[frame["region_code"].isin(regions)]
+    if frame.empty:
+        return {region: _empty_series() for region in regions}
+    table_id, source = str(rows["table_id"].iloc[0]), str(rows["source"].iloc[0])
+    spans = {period: parse_period(period).span for period in frame["period"].unique()}
+    frame["n_years"] = [round(float(end - start)) if end - start >= 1 else 0
+                        for start, end in map(spans.__getitem__, frame["period"])]
+    frame["status"] = frame["status"].astype(object).where(frame["status"].notna(), None)
     pooling = int(getattr(registry_entry, "pooling_years", 1) or 1)
-    spans = [parse_period(p).span for p in frame["period"]]
-    single_years = all(end - start == 1 for start, end in spans)
-    with_values = frame["status"].isna()
-    countable = (frame.loc[with_values, ["numerator", "denominator"]].notna().all(axis=None)
-                 and with_values.any())
-    if pooling > 1 and single_years and countable:
-        frame = _pooled(frame, pooling, unit_scale(registry_entry.unit))
-    else:
-        frame["n_years"] = [round(float(end - start)) if end - start >= 1 else 0 for start, end in spans]
-    frame["start"] = [parse_period(p).span[0] for p in frame["period"]]
-    frame["end"] = [parse_period(p).span[1] for p in frame["period"]]
-    frame["time"] = [parse_period(p).time for p in frame["period"]]
+    if pooling > 1:
+        frame = _pooled_where_countable(frame, pooling, unit_scale(registry_entry.unit), spans)
+        # concat turns the pooled frames' None into NaN; a missing symbol is None throughout
+        frame["status"] = frame["status"].astype(object).where(frame["status"].notna(), None)
+    periods = {period: parse_period(period) for period in frame["period"].unique()}
+    frame["start"] = [periods[p].span[0] for p in frame["period"]]
+    frame["end"] = [periods[p].span[1] for p in frame["period"]]
+    frame["time"] = [periods[p].time for p in frame["period"]]
     frame["ci_low"], frame["ci_high"] = _intervals(frame, registry_entry)
     frame["question_set_version"] = None
     frame["weighted"] = False
-    frame = frame.sort_values(["time", "start"], kind="stable").reset_index(drop=True)
-    return Series(frame[SERIES_COLUMNS], table_id, source)
+    frame = frame.sort_values(["time", "start"], kind="stable")
+    ordered = frame[SERIES_COLUMNS]
+    by_region = {region: Series(ordered.iloc[positions].reset_index(drop=True), table_id, source)
+                 for region, positions in frame.groupby("region_code", sort=False).indices.items()}
+    return {region: by_region.get(region) or _empty_series() for region in regions}
+
+
+def _pooled_where_countable(frame: pd.DataFrame, window: int, scale: float,
+                            spans: Mapping[str, tuple[float, float]]) -> pd.DataFrame:
+    """The regions whose series are single years with numerators and denominators wherever there is a
+    value, pooled into moving windows; the other regions' rows as they are (in their order)."""
+    single_year = [end - start == 1 for start, end in map(spans.__getitem__, frame["period"])]
+    with_values = frame["status"].isna()
+    counted = frame["numerator"].notna() & frame["denominator"].notna()
+    flags = pd.DataFrame({"region_code": frame["region_code"], "single_year": single_year,
+                          "counted": counted | ~with_values, "with_values": with_values})
+    by_region = flags.groupby("region_code", sort=False).agg(
+        single_year=("single_year", "all"), counted=("counted", "all"), with_values=("with_values", "any"))
+    pooled_regions = by_region.index[by_region.all(axis=1)]
+    if pooled_regions.empty:
+        return frame
+    parts = [frame[~frame["region_code"].isin(pooled_regions)]]
+    for region, group in frame[frame["region_code"].isin(pooled_regions)].groupby("region_code", sort=False):
+        parts.append(_pooled(group.reset_index(drop=True), window, scale).assign(region_code=region))
+    return pd.concat(parts, ignore_index=True)
 
 
 def _pooled(frame: pd.DataFrame, window: int, scale: float) -> pd.DataFrame:
@@ -140,21 +180,27 @@ def unit_scale(unit: str) -> float:
     return {"percent": 100.0, "per_1000": 1000.0, "per_100000": 100000.0}.get(unit, 1.0)
 
 
-def _intervals(frame: pd.DataFrame, registry_entry: Any) -> tuple[list, list]:
-    """95 % intervals where counts allow: Wilson for shares, Garwood for counts and rates."""
-    lows, highs = [], []
+def _intervals(frame: pd.DataFrame, registry_entry: Any) -> tuple[np.ndarray, np.ndarray]:
+    """95 % intervals where counts allow (NaN elsewhere): Wilson for shares, Garwood for counts and rates."""
+    lows = np.full(len(frame), np.nan)
+    highs = np.full(len(frame), np.nan)
+    counts = [whole_counts(numerator, denominator)
+              for numerator, denominator in zip(frame["numerator"], frame["denominator"])]
+    usable = [status is None and pair is not None for status, pair in zip(frame["status"], counts)]
+    x = np.array([pair[0] if ok else 0 for pair, ok in zip(counts, usable)], dtype="float64")
+    n = np.array([pair[1] if ok else 0 for pair, ok in zip(counts, usable)], dtype="float64")
+    usable = np.array(usable, dtype=bool)
     scale = unit_scale(registry_entry.unit)
-    for _, row in frame.iterrows():
-        low = high = None
-        counts = whole_counts(row["numerator"], row["denominator"])
-        if row["status"] is None and counts is not None:
-            x, n = counts
-            if registry_entry.test == "binomial" and 0 < n and x <= n:
-                low, high = (bound * scale for bound in stats.wilson_interval(x, n))
-            elif registry_entry.test == "poisson" and n > 0:
-                low, high = (bound / n * scale for bound in stats.garwood_interval(x))
-        lows.append(low)
-        highs.append(high)
+    if registry_entry.test == "binomial":
+        chosen = usable & (n > 0) & (x <= n)
+        low, high = stats.wilson_intervals(x[chosen], n[chosen])
+        lows[chosen], highs[chosen] = low * scale, high * scale
+    elif registry_entry.test == "poisson":
+        # garwood_interval one count at a time: scipy's chi2 quantiles of an array differ in the last digit
+        garwood = {count: stats.garwood_interval(count) for count in x[usable & (n > 0)].astype(int).tolist()}
+        for position in np.flatnonzero(usable & (n > 0)):
+            low, high = garwood[int(x[position])]
+            lows[position], highs[position] = low / n[position] * scale, high / n[position] * scale
     return lows, highs
 
 
@@ -164,17 +210,20 @@ def whole_counts(numerator: Any, denominator: Any) -> tuple[int, int] | None:
     return round(float(numerator)), round(float(denominator))
 
 
-def _survey_series(survey_results: pd.DataFrame, indicator_id: str, region: str) -> Series:
+def _survey_series(survey_results: pd.DataFrame, indicator_id: str, regions: tuple[str, ...]) -> dict[str, Series]:
+    """Each region's survey series (group `all`), built for all regions at once."""
     rows = survey_results[(survey_results["indicator_id"] == indicator_id)
-                          & (survey_results["district_code"] == region)
-                          & (survey_results["group_type"] == "total")]
-    if rows.empty:
-        return _empty_series(source="survey")
-    if rows["wave"].duplicated().any():
+                          & (survey_results["group_type"] == "total")
+                          & survey_results["district_code"].isin(regions)]
+    duplicated = rows.duplicated(["district_code", "wave"])
+    if duplicated.any():
+        region = min(rows.loc[duplicated, "district_code"], key=regions.index)
         raise GoalsError(f"survey_results: more than one 'total' row for {indicator_id} in {region} in a wave")
+    times = {value: _date_time(value) for value in rows["wave_date"].unique()}
     frame = pd.DataFrame({
+        "region_code": rows["district_code"].astype(str).to_numpy(),
         "period": rows["wave"].astype(str).to_numpy(),
-        "time": [_date_time(value) for value in rows["wave_date"]],
+        "time": [times[value] for value in rows["wave_date"]],
         # survey_results holds proportions 0-1; goal_progress speaks percent like the statistics.
         "value": rows["share_positive"].astype("float64").to_numpy() * 100,
         # a weighted share is tested as if from its Kish effective sample (survey_results' effective_n)
@@ -186,7 +235,7 @@ def _survey_series(survey_results: pd.DataFrame, indicator_id: str, region: str)
         "question_set_version": rows["question_set_version"].to_numpy(dtype=object),
         "weighted": rows["weighted"].astype(bool).to_numpy(),
     })
-    frame["status"] = frame["status"].where(frame["status"].notna() & frame["value"].isna(), None)
+    frame["status"] = frame["status"].astype(object).where(frame["status"].notna() & frame["value"].isna(), None)
     # Counts behind the share: positives / n exactly when unweighted, share x effective n when weighted.
     frame["numerator"] = [
         round(share * n) if not pd.isna(share) and not pd.isna(n) else np.nan
@@ -197,8 +246,11 @@ def _survey_series(survey_results: pd.DataFrame, indicator_id: str, region: str)
     frame["n_years"] = 0
     frame["method"] = "aggregated"
     frame["is_estimate"] = False
-    frame = frame.sort_values("time", kind="stable").reset_index(drop=True)
-    return Series(frame[SERIES_COLUMNS], "survey", "survey")
+    frame = frame.sort_values("time", kind="stable")
+    ordered = frame[SERIES_COLUMNS]
+    by_region = {region: Series(ordered.iloc[positions].reset_index(drop=True), "survey", "survey")
+                 for region, positions in frame.groupby("region_code", sort=False).indices.items()}
+    return {region: by_region.get(region) or _empty_series(source="survey") for region in regions}
 
 
 def _date_time(value: Any) -> float:
@@ -224,14 +276,13 @@ def region_series(indicator_values: pd.DataFrame, survey_results: pd.DataFrame, 
                   registry: Mapping[str, Any]) -> tuple[dict[str, Series], IndicatorMethod]:
     """The series of a goal's indicator for Norway (when it has figures), Oslo and each bydel."""
     if item.is_survey:
-        series = {region: _survey_series(survey_results, item.indicator_id, region)
-                  for region in (OSLO, *OSLO_DISTRICTS)}
+        series = _survey_series(survey_results, item.indicator_id, (OSLO, *OSLO_DISTRICTS))
         return series, IndicatorMethod("percent", "share", "binomial")
     if item.indicator_id not in registry:
         raise GoalsError(f"goals.yaml goal {goal.id!r}: indicator {item.indicator_id!r} is not in the registry")
     entry = registry[item.indicator_id]
     statistics = _statistics_rows(indicator_values, goal, item)
-    series = {region: _statistics_series(statistics, region, entry) for region in (NORWAY, OSLO, *OSLO_DISTRICTS)}
+    series = _statistics_series(statistics, (NORWAY, OSLO, *OSLO_DISTRICTS), entry)
     if series[NORWAY].frame.empty:
         del series[NORWAY]
     return series, IndicatorMethod(entry.unit, entry.kind, entry.test)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
@@ -39,14 +40,16 @@ class SeriesSource:
         self.indicator_values = indicator_values
         self.survey_results = survey_results
         self.registry = registry
-        self._series: dict[str, dict] = {}
+        self._series: dict[tuple, dict] = {}
         self._points: dict[str, dict[str, list[Point]]] = {}
 
     def _region_series(self, entry: Entry) -> dict:
-        if entry.key not in self._series:
-            self._series[entry.key], _ = region_series(
+        # by what the series is read from, not by entry: an indicator several goals follow is read once
+        key = (entry.item.indicator_id, entry.item.source, entry.item.age_group)
+        if key not in self._series:
+            self._series[key], _ = region_series(
                 self.indicator_values, self.survey_results, entry.goal, entry.item, self.registry)
-        return self._series[entry.key]
+        return self._series[key]
 
     def points(self, entry: Entry) -> dict[str, list[Point]]:
         """Per region (Oslo, each bydel, Norway where it has figures), its observations oldest first."""
@@ -63,12 +66,29 @@ class SeriesSource:
     def data_date(self, entry: Entry) -> str | None:
         """When the source last updated the table (survey: the latest wave's date)."""
         if entry.item.is_survey:
-            rows = self.survey_results[self.survey_results["indicator_id"] == entry.indicator_id]
-            return str(rows["wave_date"].max()) if not rows.empty else None
-        rows = self.indicator_values[(self.indicator_values["indicator_id"] == entry.indicator_id)
-                                     & (self.indicator_values["table_id"].astype(str) == str(entry.table_id))]
-        dates = rows["source_updated"].dropna() if "source_updated" in rows else pd.Series(dtype=object)
-        return str(dates.max()) if not dates.empty else None
+            return self._wave_dates.get(entry.indicator_id)
+        return self._table_dates.get((entry.indicator_id, str(entry.table_id)))
+
+    @cached_property
+    def _wave_dates(self) -> dict[str, str]:
+        """The latest wave's date per survey indicator."""
+        survey = self.survey_results
+        return {indicator_id: str(survey["wave_date"].iloc[positions].max())
+                for indicator_id, positions in survey.groupby("indicator_id", sort=False).indices.items()}
+
+    @cached_property
+    def _table_dates(self) -> dict[tuple[str, str], str]:
+        """The latest source_updated per indicator and table, found once: every chart asks for its own."""
+        values = self.indicator_values
+        if "source_updated" not in values:
+            return {}
+        tables = values.groupby([values["indicator_id"].astype(str), values["table_id"].astype(str)], sort=False)
+        dates = {}
+        for key, positions in tables.indices.items():
+            updated = values["source_updated"].iloc[positions].dropna()
+            if not updated.empty:
+                dates[key] = str(updated.max())
+        return dates
 
     def definition(self, indicator_id: str) -> str | None:
         entry = self.registry.get(indicator_id)
@@ -95,13 +115,18 @@ def _points(frame: pd.DataFrame) -> list[Point]:
     def number(value: Any) -> float | None:
         return float(value) if present(value) else None
 
+    def column(name: str) -> list:
+        return frame[name].tolist() if name in frame.columns else [None] * len(frame)
+
     return [
         Point(
-            time=float(row["time"]), period=str(row["period"]), value=number(row["value"]),
-            status=row.get("status") if present(row.get("status")) else None,
-            ci_low=number(row.get("ci_low")), ci_high=number(row.get("ci_high")),
-            illustrative=row.get("provenance") == "illustrative",
-            estimate=bool(row["is_estimate"]) if present(row.get("is_estimate")) else False,
+            time=float(time), period=str(period), value=number(value),
+            status=status if present(status) else None,
+            ci_low=number(ci_low), ci_high=number(ci_high),
+            illustrative=provenance == "illustrative",
+            estimate=bool(estimate) if present(estimate) else False,
         )
-        for row in frame.to_dict("records")
+        for time, period, value, status, ci_low, ci_high, provenance, estimate in zip(
+            column("time"), column("period"), column("value"), column("status"), column("ci_low"),
+            column("ci_high"), column("provenance"), column("is_estimate"))
     ]
