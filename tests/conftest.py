@@ -40,6 +40,29 @@ def pipeline_run(tmp_path_factory) -> PipelineRun:
         patch.undo()
 
 
+@dataclass
+class SurveyPanel:
+    codebook: object
+    responses: object  # stored-shape responses of every wave
+    results: object  # the survey_results frame built from them
+    change: object  # the survey_change frame built from them
+
+
+@pytest.fixture(scope="session")
+def survey_panel() -> SurveyPanel:
+    """Three small synthetic waves with a panel (200 of 700 keys return in every wave), so many cells are
+    near or below the disclosure thresholds, and the survey marts built from them (library code only)."""
+    from survey_support import SURVEYS, panel_responses
+
+    from ci_pipeline.surveys.codebook import load_codebook
+    from ci_pipeline.surveys.publish import build_survey_marts
+
+    codebook = load_codebook(SURVEYS)
+    responses = panel_responses(codebook, 700, seed=0)
+    results, change = build_survey_marts(responses, codebook)
+    return SurveyPanel(codebook, responses, results.frame, change.frame)
+
+
 @pytest.fixture(scope="session")
 def store(pipeline_run):
     """The mart store the shared run published into."""

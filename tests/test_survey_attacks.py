@@ -12,7 +12,7 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 import pytest
-from survey_support import SURVEYS, WAVE, generator, panel_responses, valid_frame, write_csv
+from survey_support import SURVEYS, WAVE, generator, valid_frame, write_csv
 
 from ci_pipeline.marts import MartStore
 from ci_pipeline.surveys.aggregate import CELL_KEYS, aggregate_responses
@@ -23,7 +23,6 @@ from ci_pipeline.surveys.ingest import WaveRefused, process_wave, stored_respons
 from ci_pipeline.surveys.publish import (
     _results_grid,
     _results_lower_bounds,
-    build_survey_marts,
     build_survey_results,
     change_lines,
     results_lines,
@@ -38,20 +37,8 @@ def codebook():
     return load_codebook(SURVEYS)
 
 
-@pytest.fixture(scope="module")
-def panel(codebook):
-    """Three small waves (500 respondents each, 200 in all three) with many cells near the thresholds."""
-    return panel_responses(codebook, 500, seed=100)
-
-
-@pytest.fixture(scope="module")
-def published(panel, codebook):
-    results, change = build_survey_marts(panel, codebook)
-    return results.frame, change.frame
-
-
-def test_cross_indicator_attack_recovers_nothing(published, codebook):
-    results, _ = published
+def test_cross_indicator_attack_recovers_nothing(survey_panel, codebook):
+    results = survey_panel.results
     cell = ["wave", "district_code", "group_type", "group_value"]
     hidden = results[results["n"].isna()]
     elsewhere = results[results["n"].notna()][cell].drop_duplicates()
@@ -65,9 +52,10 @@ def test_cross_indicator_attack_recovers_nothing(published, codebook):
     assert subtraction_attack(filled, results_lines(filled, codebook), "n", "share_positive").empty
 
 
-def test_interval_attack_on_the_published_marts_recovers_nothing(published, panel, codebook):
-    results, change = published
-    truth = _results_grid(aggregate_responses(panel, codebook), codebook).sort_values(CELL_KEYS, ignore_index=True)
+def test_interval_attack_on_the_published_marts_recovers_nothing(survey_panel, codebook):
+    results, change = survey_panel.results, survey_panel.change
+    truth = _results_grid(aggregate_responses(survey_panel.responses, codebook), codebook)
+    truth = truth.sort_values(CELL_KEYS, ignore_index=True)
     assert (truth[CELL_KEYS].to_numpy() == results[CELL_KEYS].to_numpy()).all()
     # the attacker also uses survey_change: n_pairs of a district bound its n from below
     table = results_table(truth, codebook, _results_lower_bounds(truth, change.fillna({"n_pairs": 0}), codebook))
@@ -81,8 +69,8 @@ def test_interval_attack_on_the_published_marts_recovers_nothing(published, pane
     assert subtraction_attack(change, change_lines(change, codebook), "n_pairs", "share_improved").empty
 
 
-def test_attribute_attack_finds_no_small_minority_in_published_cells(published):
-    results, change = published
+def test_attribute_attack_finds_no_small_minority_in_published_cells(survey_panel):
+    results, change = survey_panel.results, survey_panel.change
     shown = results[results["share_positive"].notna() & ~results["weighted"] & (results["n"] < RULES.attribute_max_n)]
     positives = (shown["share_positive"] * shown["n"]).round()
     assert len(shown) > 50

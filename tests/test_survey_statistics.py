@@ -10,7 +10,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from survey_support import generator, panel_responses
+from survey_support import generator
 
 from ci_pipeline.config import ConfigError
 from ci_pipeline.stats import wilson_intervals
@@ -259,19 +259,7 @@ def test_protect_widens_a_narrow_interval_and_hides_attribute_cells():
     assert not size_hidden.any() and value_hidden[1] and value_hidden.sum() == 2
 
 
-@pytest.fixture(scope="module")
-def small_panel(codebook):
-    """Three small waves with a panel (200 of 700 keys return) so many cells are below the thresholds."""
-    return panel_responses(codebook, 700, seed=0)
-
-
-@pytest.fixture(scope="module")
-def small_marts(codebook, small_panel):
-    results, change = build_survey_marts(small_panel, codebook)
-    return results.frame, change.frame
-
-
-def test_the_survey_sql_runs_where_the_caller_says_and_each_connection_is_closed(codebook, small_panel, small_marts):
+def test_the_survey_sql_runs_where_the_caller_says_and_each_connection_is_closed(codebook, survey_panel):
     # The Dagster layer passes its DuckDBResource's get_connection; any factory of closing connections works.
     opened = []
 
@@ -284,17 +272,17 @@ def test_the_survey_sql_runs_where_the_caller_says_and_each_connection_is_closed
         finally:
             connection.close()
 
-    results, change = build_survey_marts(small_panel, codebook, connect=connect)
+    results, change = build_survey_marts(survey_panel.responses, codebook, connect=connect)
     assert len(opened) == 3  # change per person, the weighting cells, the cells
     for connection in opened:
         with pytest.raises(duckdb.ConnectionException):
             connection.execute("SELECT 1")
-    pd.testing.assert_frame_equal(results.frame, small_marts[0])
-    pd.testing.assert_frame_equal(change.frame, small_marts[1])
+    pd.testing.assert_frame_equal(results.frame, survey_panel.results)
+    pd.testing.assert_frame_equal(change.frame, survey_panel.change)
 
 
-def test_published_results_follow_the_thresholds_and_resist_the_attack(codebook, small_marts):
-    mart = small_marts[0]
+def test_published_results_follow_the_thresholds_and_resist_the_attack(codebook, survey_panel):
+    mart = survey_panel.results
     suppressed = mart["status"] == ":"
     assert suppressed.any() and (~suppressed).any()
     assert mart.loc[suppressed, ["share_positive", "mean", "ci_low", "ci_high"]].isna().all().all()
@@ -314,8 +302,8 @@ def test_published_results_follow_the_thresholds_and_resist_the_attack(codebook,
     assert subtraction_attack(mart, results_lines(mart, codebook), "n", "share_positive").empty
 
 
-def test_published_change_follows_the_thresholds_and_resists_the_attack(codebook, small_marts):
-    mart = small_marts[1]
+def test_published_change_follows_the_thresholds_and_resists_the_attack(codebook, survey_panel):
+    mart = survey_panel.change
     suppressed = mart["status"] == ":"
     assert suppressed.any() and (~suppressed).any()
     assert (mart["n_pairs"].dropna() >= 10).all()
