@@ -26,7 +26,6 @@ Kish's effective n of the final weights goes into every interval (intervals.weig
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -105,21 +104,31 @@ def _margin_errors(weights: np.ndarray, codes: np.ndarray, totals: np.ndarray, p
 
 def _bounded_scaling(weights: np.ndarray, total: float, low: float, high: float) -> np.ndarray:
     """clip(f * weights, low, high) with the factor f that makes them sum to `total` (or all at a bound
-    when even that cannot reach it). The sum is increasing in f: bisect on log f, then solve exactly for
-    the weights left between the bounds."""
+    when even that cannot reach it). The sum is increasing and piecewise linear in f, with a corner
+    where a weight meets a bound (f = low / w or high / w): find the two corners around `total` by halving
+    over the sorted corners, interpolate between them, then solve exactly for the weights left between
+    the bounds."""
     n = len(weights)
     if total <= low * n or total >= high * n:
         return np.full(n, low if total <= low * n else high)
-    f_low, f_high = low / weights.max(), high / weights.min()  # all at the lower / at the upper bound
-    for _ in range(200):
-        middle = math.sqrt(f_low * f_high)
-        if np.clip(weights * middle, low, high).sum() < total:
-            f_low = middle
+
+    def summed(f: float) -> float:
+        return float(np.clip(weights * f, low, high).sum())
+
+    # At the first corner every weight is at the lower bound (sum n * low < total), at the last every
+    # weight is at the upper one (n * high > total).
+    corners = np.unique(np.concatenate((low / weights, high / weights)))
+    below, above = 0, len(corners) - 1
+    while above - below > 1:
+        middle = (below + above) // 2
+        if summed(corners[middle]) < total:
+            below = middle
         else:
-            f_high = middle
-        if f_high <= f_low * (1 + 1e-12):
-            break
-    scaled = np.clip(weights * f_high, low, high)
+            above = middle
+    f_low, f_high = corners[below], corners[above]
+    sum_low, sum_high = summed(f_low), summed(f_high)
+    factor = f_low + (total - sum_low) * (f_high - f_low) / (sum_high - sum_low)
+    scaled = np.clip(weights * factor, low, high)
     free = (scaled > low) & (scaled < high)
     if free.any():
         fixed = scaled[~free].sum()
