@@ -136,11 +136,15 @@ def build_definitions(settings: Settings | None = None, include_checks: bool = T
     )
 
 
-defs = build_definitions()
+_IMPORTED_WITH = Settings.from_env()
+defs = build_definitions(_IMPORTED_WITH)
 
 
 def pipeline_job_from_environment():
-    """pipeline_job of the definitions the environment's settings give: what run.py hands an out-of-process
-    executor, whose step processes load this module again (dagster.reconstructable needs a module-level
-    function)."""
-    return defs.resolve_job_def("pipeline_job")
+    """pipeline_job of the definitions the environment's settings give now: what run.py hands
+    dagster.execute_job (which needs a module-level function). A step process loads this module afresh;
+    in a process whose environment changed since it imported this module (a test pointing a run at its
+    own warehouse), the definitions are built again for the settings of now."""
+    settings = Settings.from_env()
+    current = defs if settings == _IMPORTED_WITH else build_definitions(settings)
+    return current.resolve_job_def("pipeline_job")
