@@ -1,11 +1,27 @@
 """Shared fixtures: one replay-mode run of the whole pipeline into a temporary warehouse, reused by the
 end-to-end tests that only read its results (tests that corrupt inputs make their own runs)."""
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from support import dagster_home
+
+from ci_pipeline.report.browser import CHROMIUM_ENV, find_chromium
+
+# The whole-pipeline runs of the tests print no district PDFs: their 32 pages cost 20-60 s a run, and
+# nothing those tests check is in them. The PDFs (and the report in a browser) are tested where they are
+# made, in test_report_pdf and test_report_browser, with the Chromium this machine has: the `chromium`
+# fixture, found before this override.
+MACHINE_CHROMIUM = find_chromium()
+os.environ[CHROMIUM_ENV] = "none"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path | None:
+    """This machine's Chromium (CI_PIPELINE_CHROMIUM or chromium on PATH), or None where there is none."""
+    return MACHINE_CHROMIUM
 
 
 @dataclass

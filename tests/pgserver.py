@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
+from ci_pipeline.report.browser import CHROMIUM_ENV
+
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY_INSTANCE = REPO / "deploy" / "dagster.yaml"
 SERVER_PROGRAMS = ("initdb", "pg_ctl", "postgres")
@@ -174,8 +176,10 @@ class PostgresServer:
 
 
 def deployment_env(home: Path, warehouse: Path, postgres_env: dict[str, str], **settings: str) -> dict[str, str]:
-    """The process environment of a deployed `make run`: nothing inherited that could point elsewhere."""
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("CI_PIPELINE_", "DAGSTER_"))}
+    """The process environment of a deployed `make run`: nothing inherited that could point elsewhere, but
+    the tests' choice of browser (conftest: no PDFs in whole-pipeline runs)."""
+    inherited = {k: v for k, v in os.environ.items()
+                 if not k.startswith(("CI_PIPELINE_", "DAGSTER_")) or k == CHROMIUM_ENV}
     return {**inherited, "DAGSTER_HOME": str(home), "CI_PIPELINE_WAREHOUSE": str(warehouse), **postgres_env,
             **settings}
 

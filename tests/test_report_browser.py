@@ -18,7 +18,7 @@ import pytest
 from report_fixture import report_inputs, write
 
 from ci_pipeline.report import adapter
-from ci_pipeline.report.browser import Browser, find_chromium
+from ci_pipeline.report.browser import Browser
 
 pytestmark = pytest.mark.slow  # headless Chromium and axe-core
 
@@ -46,8 +46,7 @@ def built(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    chromium = find_chromium()
+def browser(chromium):
     if chromium is None:
         _missing("chromium", ".ci/run installs Debian's chromium (apt-get install -y chromium)")
     with Browser(chromium, window=(1280, 1000)) as session:

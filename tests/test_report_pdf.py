@@ -17,8 +17,6 @@ from pathlib import Path
 import pytest
 from report_fixture import report_inputs, write
 
-from ci_pipeline.report.browser import find_chromium
-
 pytestmark = pytest.mark.slow  # headless Chromium printing PDFs, rendered with poppler
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -36,8 +34,7 @@ def _tool(name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    chromium = find_chromium()
+def built(tmp_path_factory, chromium):
     if chromium is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is missing in CI: .ci/run installs Debian's chromium")
