@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ci_pipeline.catalogue import TableSpec
 from ci_pipeline.jsonstat import JsonStatError, JsonStatTable
@@ -365,8 +366,22 @@ def compact(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.Dat
 def plain(frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` with its compact (categorical) columns as plain str columns: for the few rows code works on
     value by value, where categoricals would need equal categories to compare or combine."""
-    categorical = {c: "str" for c, dtype in frame.dtypes.items() if isinstance(dtype, pd.CategoricalDtype)}
-    return frame.astype(categorical) if categorical else frame
+    categorical = [c for c, dtype in frame.dtypes.items() if isinstance(dtype, pd.CategoricalDtype)]
+    return frame.assign(**{c: _as_text(frame[c]) for c in categorical}) if categorical else frame
+
+
+_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # what .astype("str") gives
+
+
+def _as_text(series: pd.Series) -> pd.Series:
+    """series.astype("str") for a categorical; one of text, decoded by Arrow: about 5x faster than pandas,
+    which goes through a Python object per row."""
+    if series.cat.categories.dtype != "str":
+        return series.astype("str")
+    codes = series.cat.codes.to_numpy()
+    dictionary = pa.array(series.cat.categories, type=pa.large_string())
+    text = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), dictionary).cast(pa.large_string())
+    return pd.Series(pd.array(text, dtype=_TEXT), index=series.index, name=series.name)
 
 
 def text_equals(series: pd.Series, text: str) -> pd.Series:
