@@ -114,12 +114,15 @@ def build(path: Path, warehouse: Path | str, all_views: Iterable[View],
         _search_here(con, warehouse)
         if filesystem is not None:
             con.register_filesystem(filesystem)
+        # One transaction: on its own, each of the few hundred COMMENT statements is a commit to the file.
+        con.execute("BEGIN TRANSACTION")
         for view in all_views:
             con.execute(view.sql())
             con.execute(f"COMMENT ON VIEW {_ident(view.name)} IS {_literal(view.comment())}")
             for column in _columns(con, view.name):
                 con.execute(f"COMMENT ON COLUMN {_ident(view.name)}.{_ident(column)} "
                             f"IS {_literal(view.column_comment(column))}")
+        con.execute("COMMIT")
         if while_open is not None:
             while_open()
     finally:
