@@ -33,17 +33,11 @@ def read_cells(doc: dict, cell_count: int, where: str, *, from_json_text: bool,
     """The values (float64) and the status (codes into a list of symbols) of every cell. `from_json_text`:
     the document was parsed from JSON text (its cells hold JSON's types only). `dense_values`: the `value`
     array, already read from the text as float64 (the document then has no `value`)."""
-    if dense_values is not None:
+    if dense_values is None:
+        values, value_strings = _values(doc.get("value"), cell_count, where, from_json_text)
+    else:
         _check_cell_count(len(dense_values), cell_count, where)
         values, value_strings = dense_values, None
-    else:
-        raw = doc.get("value")
-        if raw is None:
-            if cell_count:
-                raise JsonStatError(
-                    f"{where}the dataset has no 'value' but 'size' makes {cell_count:,} cells; {_METADATA_HINT}")
-            raw = []
-        values, value_strings = _values(raw, cell_count, where, from_json_text)
     status_codes, status_symbols = _status(doc.get("status"), cell_count, where)
     if value_strings is not None:
         status_codes, status_symbols = _merge_value_strings(status_codes, status_symbols, value_strings, where)
@@ -54,6 +48,11 @@ def _values(raw: Any, cell_count: int, where: str, from_json_text: bool
             ) -> tuple[np.ndarray, np.ndarray | None]:
     """The cell values as float64 (NaN for null) and, when the source mixed strings into them, the
     strings as an object array (None elsewhere)."""
+    if raw is None:
+        if cell_count:
+            raise JsonStatError(
+                f"{where}the dataset has no 'value' but 'size' makes {cell_count:,} cells; {_METADATA_HINT}")
+        raw = []
     if isinstance(raw, list):
         _check_cell_count(len(raw), cell_count, where)
         return _numbers(raw, where, None, from_json_text)

@@ -107,12 +107,15 @@ def _numbers(text: bytes) -> np.ndarray | None:
 
 def _json_number_syntax(lines: bytes, characters: np.ndarray, line_ends: np.ndarray) -> bool:
     """Whether the elements (`lines`, one a line; `characters` the same between a leading and a trailing
-    newline, `line_ends` its newlines) keep the rules of JSON's number syntax that Arrow's parser does not: no leading zero ("01",
-    "-01"), a '.' only between digits ("1.", ".5") and a '+' only after the exponent's 'e' ("+1")."""
+    newline, `line_ends` its newlines) keep the rules of JSON's number syntax that Arrow's parser does not:
+    no leading zero ("01", "-01"), a '.' only between digits ("1.", ".5"), a '+' only after the exponent's
+    'e' ("+1")."""
+    # where an element's integer part begins, as a mask over characters[1:]: after a newline, or after
+    # the '-' that begins an element
     element_starts = line_ends[:-1]
     if b"-" in lines:
-        # a '-' that starts an element counts as part of the element's start
-        element_starts = element_starts | ((characters[:-1] == _MINUS) & np.concatenate(([False], line_ends[:-2])))
+        starting_minus = (characters[:-1] == _MINUS) & np.concatenate(([False], line_ends[:-2]))
+        element_starts = element_starts | starting_minus
     first_zeros = np.flatnonzero(element_starts & (characters[1:] == _ZERO)) + 1
     if _is_digit(characters[first_zeros + 1]).any():
         return False

@@ -80,8 +80,8 @@ def _read(doc: bytes | str | dict, origin: str | None, *, with_cells: bool) -> J
                   for dim_id, size in zip(source_ids, sizes)}
 
     if with_cells:
-        values, status_codes, status_symbols = read_cells(doc, prod(sizes), where, from_json_text=from_json_text,
-                                                          dense_values=dense_values)
+        values, status_codes, status_symbols = read_cells(
+            doc, prod(sizes), where, from_json_text=from_json_text, dense_values=dense_values)
         dimension_codes = _row_major_codes(sizes)
     else:
         values = np.empty(0, dtype=np.float64)
