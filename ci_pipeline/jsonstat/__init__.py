@@ -20,7 +20,9 @@ Its modules:
 - reader.py: `read_jsonstat()`, `read_jsonstat_metadata()`, `parse_timestamp()`: the document checked
   and laid out as the table's frame;
 - dimensions.py: `id`/`size`/`dimension` and each dimension's categories, labels and children;
-- cells.py: `value` and `status` (dense or sparse, flag strings among the values) as numpy arrays.
+- cells.py: `value` and `status` (dense or sparse, flag strings among the values) as numpy arrays;
+- dense_values.py: a dense `value` array of numbers and nulls read from the JSON text, without a Python
+  object per cell (the rest of the document goes to orjson).
 """
 
 from ci_pipeline.jsonstat.model import Dimension, JsonStatError, JsonStatTable, JsonStatWarning

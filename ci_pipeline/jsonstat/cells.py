@@ -28,17 +28,16 @@ _NUMBER_TYPES = frozenset({int, float, type(None)})
 _METADATA_HINT = "a /metadata answer (dimensions only) is read with read_jsonstat_metadata"
 
 
-def read_cells(doc: dict, cell_count: int, where: str, *, from_json_text: bool
-               ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def read_cells(doc: dict, cell_count: int, where: str, *, from_json_text: bool,
+               dense_values: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """The values (float64) and the status (codes into a list of symbols) of every cell. `from_json_text`:
-    the document was parsed from JSON text (its cells hold JSON's types only)."""
-    raw = doc.get("value")
-    if raw is None:
-        if cell_count:
-            raise JsonStatError(
-                f"{where}the dataset has no 'value' but 'size' makes {cell_count:,} cells; {_METADATA_HINT}")
-        raw = []
-    values, value_strings = _values(raw, cell_count, where, from_json_text)
+    the document was parsed from JSON text (its cells hold JSON's types only). `dense_values`: the `value`
+    array, already read from the text as float64 (the document then has no `value`)."""
+    if dense_values is None:
+        values, value_strings = _values(doc.get("value"), cell_count, where, from_json_text)
+    else:
+        _check_cell_count(len(dense_values), cell_count, where)
+        values, value_strings = dense_values, None
     status_codes, status_symbols = _status(doc.get("status"), cell_count, where)
     if value_strings is not None:
         status_codes, status_symbols = _merge_value_strings(status_codes, status_symbols, value_strings, where)
@@ -49,11 +48,13 @@ def _values(raw: Any, cell_count: int, where: str, from_json_text: bool
             ) -> tuple[np.ndarray, np.ndarray | None]:
     """The cell values as float64 (NaN for null) and, when the source mixed strings into them, the
     strings as an object array (None elsewhere)."""
-    if isinstance(raw, list):
-        if len(raw) != cell_count:
-            hint = f"; {_METADATA_HINT}" if not raw else ""
+    if raw is None:
+        if cell_count:
             raise JsonStatError(
-                f"{where}'value' has {len(raw):,} cells but the product of 'size' is {cell_count:,}{hint}")
+                f"{where}the dataset has no 'value' but 'size' makes {cell_count:,} cells; {_METADATA_HINT}")
+        raw = []
+    if isinstance(raw, list):
+        _check_cell_count(len(raw), cell_count, where)
         return _numbers(raw, where, None, from_json_text)
     if isinstance(raw, dict):
         positions = _cell_positions(raw.keys(), cell_count, "value", where)
@@ -66,6 +67,14 @@ def _values(raw: Any, cell_count: int, where: str, from_json_text: bool
             strings[positions] = sparse_strings
         return values, strings
     raise JsonStatError(f"{where}'value' must be an array or an object, got {type(raw).__name__}")
+
+
+def _check_cell_count(count: int, cell_count: int, where: str) -> None:
+    """A dense `value` has one entry per cell."""
+    if count != cell_count:
+        hint = f"; {_METADATA_HINT}" if not count else ""
+        raise JsonStatError(
+            f"{where}'value' has {count:,} cells but the product of 'size' is {cell_count:,}{hint}")
 
 
 def _numbers(raw: list, where: str, positions: np.ndarray | None,

@@ -1,10 +1,11 @@
 """Reading one JSON-stat 2.0 answer into a `JsonStatTable`: `read_jsonstat()` (dimensions and cells),
 `read_jsonstat_metadata()` (dimensions only) and `parse_timestamp()` (the source's `updated`).
 
-The document is parsed with orjson (unless it comes parsed), checked to be a 2.0 dataset (a JSON-stat
-1.x answer gets an error saying what to request instead), its dimensions read by
-ci_pipeline.jsonstat.dimensions and its cells by ci_pipeline.jsonstat.cells; this module lays them out
-as the frame: one categorical column of category positions per dimension, built with np.repeat/np.tile
+The document is parsed with orjson (unless it comes parsed; in a bytes body, a dense `value` array of
+numbers and nulls is read by ci_pipeline.jsonstat.dense_values without a Python object per cell), checked
+to be a 2.0 dataset (a JSON-stat 1.x answer gets an error saying what to request instead), its dimensions
+read by ci_pipeline.jsonstat.dimensions and its cells by ci_pipeline.jsonstat.cells; this module lays them
+out as the frame: one categorical column of category positions per dimension, built with np.repeat/np.tile
 over `size`, never cell by cell, then `value` and `status`.
 """
 
@@ -20,6 +21,7 @@ import pandas as pd
 
 from ci_pipeline.archive import read_source_timestamp
 from ci_pipeline.jsonstat.cells import code_dtype, read_cells
+from ci_pipeline.jsonstat.dense_values import parse_with_dense_values
 from ci_pipeline.jsonstat.dimensions import ids_and_sizes, read_dimension, table_names
 from ci_pipeline.jsonstat.model import JsonStatError, JsonStatTable, JsonStatWarning
 
@@ -55,7 +57,12 @@ def read_jsonstat_metadata(doc: bytes | str | dict, *, origin: str | None = None
 def _read(doc: bytes | str | dict, origin: str | None, *, with_cells: bool) -> JsonStatTable:
     where = f"{origin}: " if origin else ""
     from_json_text = isinstance(doc, (bytes, bytearray, memoryview, str))
-    if from_json_text:
+    dense_values = None
+    if with_cells and isinstance(doc, bytes):
+        parsed = parse_with_dense_values(doc)
+        if parsed is not None:
+            doc, dense_values = parsed
+    if isinstance(doc, (bytes, bytearray, memoryview, str)):
         try:
             doc = orjson.loads(doc)
         except orjson.JSONDecodeError as exc:
@@ -73,7 +80,8 @@ def _read(doc: bytes | str | dict, origin: str | None, *, with_cells: bool) -> J
                   for dim_id, size in zip(source_ids, sizes)}
 
     if with_cells:
-        values, status_codes, status_symbols = read_cells(doc, prod(sizes), where, from_json_text=from_json_text)
+        values, status_codes, status_symbols = read_cells(
+            doc, prod(sizes), where, from_json_text=from_json_text, dense_values=dense_values)
         dimension_codes = _row_major_codes(sizes)
     else:
         values = np.empty(0, dtype=np.float64)
