@@ -12,11 +12,13 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import sparse
+from scipy.optimize import linprog
 from survey_support import SURVEYS, WAVE, generator, valid_frame, write_csv
 
 from ci_pipeline.marts import MartStore
 from ci_pipeline.surveys.aggregate import CELL_KEYS, aggregate_responses
-from ci_pipeline.surveys.attack import judge, subtraction_attack
+from ci_pipeline.surveys.attack import Attacker, judge, subtraction_attack
 from ci_pipeline.surveys.codebook import load_codebook
 from ci_pipeline.surveys.disclosure_table import DisclosureError, DisclosureRules
 from ci_pipeline.surveys.ingest import WaveRefused, process_wave, stored_response_files
@@ -67,6 +69,41 @@ def test_interval_attack_on_the_published_marts_recovers_nothing(survey_panel, c
     assert judge(table, size_hidden, value_hidden, protected, RULES) == []
     assert subtraction_attack(results, results_lines(results, codebook), "n", "share_positive").empty
     assert subtraction_attack(change, change_lines(change, codebook), "n_pairs", "share_improved").empty
+
+
+def test_the_interval_attack_agrees_with_linear_programmes_solved_from_scratch(survey_panel, codebook):
+    """The attacker re-solves each block through HiGHS hot-started from its last basis; scipy's linprog
+    solves every bound on its own. Both on the published view and on one hiding only the small cells
+    (where many intervals are narrow)."""
+    results = survey_panel.results
+    truth = _results_grid(aggregate_responses(survey_panel.responses, codebook), codebook)
+    truth = truth.sort_values(CELL_KEYS, ignore_index=True)
+    table = results_table(truth, codebook)
+    published = results["n"].isna().to_numpy(), results["share_positive"].isna().to_numpy()
+    small = truth["n"].to_numpy() < RULES.min_n
+    compared, narrow = 0, 0
+    for size_hidden, value_hidden in (published, (small, small)):
+        attacker = Attacker(table, np.where(size_hidden, np.nan, table.n),
+                            np.where(value_hidden[:, None], np.nan, table.values))
+        for block in np.unique(table.block)[:2]:
+            variables, _, lp, _ = attacker.system(block)
+            a_eq = sparse.csr_array((lp.a_matrix_.value_, lp.a_matrix_.index_, lp.a_matrix_.start_),
+                                    shape=(lp.num_row_, lp.num_col_))
+            bounds = [(low, None if np.isinf(high) else high) for low, high in zip(lp.col_lower_, lp.col_upper_)]
+            for position, (kind, row, category) in enumerate(variables):
+                interval = []
+                for maximise in (False, True):
+                    objective = np.zeros(len(variables))
+                    objective[position] = -1.0 if maximise else 1.0
+                    solved = linprog(objective, A_eq=a_eq, b_eq=np.asarray(lp.row_lower_), bounds=bounds,
+                                     method="highs")
+                    expected = np.inf if solved.status == 3 else (-solved.fun if maximise else solved.fun)
+                    found = attacker.bound(kind, row, category, maximise)
+                    assert found == pytest.approx(expected, rel=1e-9, abs=1e-9), (kind, row, category, maximise)
+                    interval.append(found)
+                    compared += 1
+                narrow += kind == "n" and interval[1] - interval[0] < RULES.min_n
+    assert compared > 800 and narrow > 5
 
 
 def test_attribute_attack_finds_no_small_minority_in_published_cells(survey_panel):

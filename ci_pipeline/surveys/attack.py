@@ -12,19 +12,24 @@ the simplest attack (published totals minus published parts), kept as an indepen
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import isnan
 
+import highspy
 import numpy as np
 import pandas as pd
-from scipy import sparse
-from scipy.optimize import linprog
 
 from ci_pipeline.surveys.disclosure_table import TOLERANCE, DisclosureError, DisclosureRules, Line, Table
 
 
 def _block_system(n, size, size_is_n, values, lines: list[Line], rows: np.ndarray):
     """Variables and equalities of one block: unknown n ("n"), unknown weighted sizes ("w", for a weighted
-    indicator whose n is hidden) and unknown category amounts ("v"). Returns (variables, index, A_eq, b_eq)."""
-    local = {int(r): i for i, r in enumerate(rows)}
+    indicator whose n is hidden) and unknown category amounts ("v"). Returns (variables, index, A_eq, b_eq),
+    A_eq row-wise compressed: (row starts, columns, coefficients)."""
+    rows = rows.tolist()
+    # the block's cells as Python floats, by position in the table (a block has tens to hundreds of cells)
+    n, size, size_is_n = (dict(zip(rows, column[rows].tolist())) for column in (n, size, size_is_n))
+    values = dict(zip(rows, values[rows].tolist()))
+    categories = range(len(values[rows[0]])) if rows else range(0)
     variables, index = [], {}
 
     def variable(key: tuple) -> None:
@@ -32,69 +37,90 @@ def _block_system(n, size, size_is_n, values, lines: list[Line], rows: np.ndarra
         variables.append(key)
 
     for r in rows:
-        if np.isnan(n[r]):
-            variable(("n", int(r), 0))
-        if np.isnan(size[r]) and not size_is_n[r]:
-            variable(("w", int(r), 0))
-        for k in range(values.shape[1]):
-            if np.isnan(values[r, k]):
-                variable(("v", int(r), k))
-    equations, rhs = [], []
+        if isnan(n[r]):
+            variable(("n", r, 0))
+        if isnan(size[r]) and not size_is_n[r]:
+            variable(("w", r, 0))
+        for k in categories:
+            if isnan(values[r][k]):
+                variable(("v", r, k))
+    starts, columns, coefficients, rhs = [0], [], [], []
 
     def add(terms: list[tuple[tuple, float]], known: float) -> None:
-        row = np.zeros(len(variables))
+        row: dict[int, float] = {}
         for key, coefficient in terms:
-            row[index[key]] += coefficient
-        if row.any():
-            equations.append(row)
+            row[index[key]] = row.get(index[key], 0.0) + coefficient
+        row = {column: coefficient for column, coefficient in row.items() if coefficient}
+        if row:
+            columns.extend(row)
+            coefficients.extend(row.values())
+            starts.append(len(columns))
             rhs.append(known)
 
-    measures = [("n", None, n), ("w", None, size)] + [("v", k, values[:, k]) for k in range(values.shape[1])]
+    measures = [("n", None, n), ("w", None, size)] + [
+        ("v", k, {r: cell[k] for r, cell in values.items()}) for k in categories]
     for total, parts in lines:
-        if total not in local:
+        total = int(total)
+        if total not in n:
             continue
-        members = [(int(total), -1.0)] + [(int(p), 1.0) for p in parts]
+        members = [(total, -1.0)] + [(p, 1.0) for p in parts.tolist()]
         for kind, column, amounts in measures:
             if kind == "w" and size_is_n[total]:
                 continue  # unweighted: the sizes are the n, already in the n lines
             terms, known = [], 0.0
             for member, sign in members:
-                if np.isnan(amounts[member]):
+                if isnan(amounts[member]):
                     terms.append(((kind, member, column or 0), sign))
                 else:
                     known -= sign * amounts[member]
             if terms:
                 add(terms, known)
     for r in rows:
-        unknown = [k for k in range(values.shape[1]) if np.isnan(values[r, k])]
+        unknown = [k for k in categories if isnan(values[r][k])]
         if not unknown:
             continue
-        terms = [(("v", int(r), k), 1.0) for k in unknown]
-        known = -sum(values[r, k] for k in range(values.shape[1]) if k not in unknown)
-        if np.isnan(size[r]):
-            terms.append((("n" if size_is_n[r] else "w", int(r), 0), -1.0))  # categories add up to the size
+        terms = [(("v", r, k), 1.0) for k in unknown]
+        known = -sum(values[r][k] for k in categories if k not in unknown)
+        if isnan(size[r]):
+            terms.append((("n" if size_is_n[r] else "w", r, 0), -1.0))  # categories add up to the size
         else:
             known += size[r]
         add(terms, known)
-    a_eq = sparse.csr_array(np.array(equations)) if equations else None
+    a_eq = (np.array(starts, dtype=np.int32), np.array(columns, dtype=np.int32), np.array(coefficients))
     return variables, index, a_eq, np.array(rhs)
 
 
-def _variable_bounds(table: Table, variables: list[tuple]) -> list[tuple[float, float | None]]:
-    return [(table.n_lower[row], None if np.isinf(table.n_upper[row]) else table.n_upper[row]) if kind == "n"
-            else (0.0, None) for kind, row, _ in variables]
+def _linear_programme(table: Table, variables: list[tuple], a_eq: tuple[np.ndarray, np.ndarray, np.ndarray],
+                      b_eq: np.ndarray) -> highspy.HighsLp:
+    """The block's equalities with every variable's bounds (n within what the other table reveals, the rest
+    non-negative), and no objective yet."""
+    lp = highspy.HighsLp()
+    lp.num_row_, lp.num_col_ = len(b_eq), len(variables)
+    lp.col_cost_ = np.zeros(len(variables))
+    lp.col_lower_ = np.array([table.n_lower[row] if kind == "n" else 0.0 for kind, row, _ in variables])
+    lp.col_upper_ = np.array([table.n_upper[row] if kind == "n" else np.inf for kind, row, _ in variables])
+    lp.row_lower_ = lp.row_upper_ = b_eq
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.num_row_, lp.a_matrix_.num_col_ = lp.num_row_, lp.num_col_
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a_eq
+    return lp
 
 
-def _bound(a_eq, b_eq, bounds, position: int, maximise: bool) -> float:
-    objective = np.zeros(len(bounds))
-    objective[position] = -1.0 if maximise else 1.0
-    result = linprog(objective, A_eq=a_eq, b_eq=b_eq if a_eq is not None else None, bounds=bounds,
-                     method="highs")
-    if result.status == 3:  # unbounded
-        return np.inf if maximise else 0.0
-    if result.status != 0:
-        raise DisclosureError(f"the interval attack could not be solved (status {result.status}: {result.message})")
-    return -result.fun if maximise else result.fun
+def _solver(lp: highspy.HighsLp) -> highspy._Highs:
+    # The core class, not highspy.Highs: that wrapper sets up its callbacks on construction, which prints
+    # HiGHS's banner to stdout before output can be turned off; the solver is the same.
+    solver = highspy._Highs()
+    solver.setOptionValue("output_flag", False)
+    # A block's programme has tens to hundreds of variables: presolving it costs more than it saves. Every
+    # later solve changes only the objective, so the last optimal basis stays feasible and the primal
+    # simplex goes on from it (the dual simplex would first repair its dual feasibility).
+    solver.setOptionValue("presolve", "off")
+    solver.setOptionValue("simplex_strategy", int(highspy.simplex_constants.SimplexStrategy.kSimplexStrategyPrimal))
+    solver.passModel(lp)
+    return solver
+
+
+Target = tuple[str, int, int, float]  # (kind, row, category, the value a variable must be able to reach)
 
 
 @dataclass(frozen=True)
@@ -117,42 +143,65 @@ class Attacker:
         for line in table.lines:
             self._lines.setdefault(int(table.block[line[0]]), []).append(line)
 
-    def system(self, block: int):
+    def system(self, block: int) -> tuple[list[tuple], dict[tuple, int], highspy.HighsLp, highspy._Highs]:
+        """(variables, their index, the linear programme, its solver) of one block. The solver keeps the
+        model and its last basis, so each bound only changes the objective and starts from the last
+        optimum."""
         if block not in self._systems:
             rows = np.flatnonzero(self.table.block == block)
             variables, index, a_eq, b_eq = _block_system(self.published_n, self.size, self.table.size_is_n,
                                                          self.published_values, self._lines.get(block, []), rows)
-            self._systems[block] = (variables, index, a_eq, b_eq, _variable_bounds(self.table, variables))
+            lp = _linear_programme(self.table, variables, a_eq, b_eq)
+            self._systems[block] = (variables, index, lp, _solver(lp))
         return self._systems[block]
 
     def bound(self, kind: str, row: int, category: int, maximise: bool) -> float:
         """The attacker's maximum (or minimum) of one count of one cell; its value if published."""
-        _, index, a_eq, b_eq, bounds = self.system(int(self.table.block[row]))
+        variables, index, _, solver = self.system(int(self.table.block[row]))
         key = (kind, row, category)
         if key not in index:
             return self.published_n[row] if kind == "n" else self.published_values[row, category]
-        return _bound(a_eq, b_eq, bounds, index[key], maximise)
+        objective = np.zeros(len(variables))
+        objective[index[key]] = -1.0 if maximise else 1.0
+        solver.changeColsCost(len(variables), np.arange(len(variables), dtype=np.int32), objective)
+        solver.run()
+        status = solver.getModelStatus()
+        if status == highspy.HighsModelStatus.kUnbounded:
+            return np.inf if maximise else 0.0
+        if status != highspy.HighsModelStatus.kOptimal:
+            raise DisclosureError(f"the interval attack could not bound the {kind} of cell {row} "
+                                  f"(HiGHS: {solver.modelStatusToString(status)})")
+        found = solver.getInfo().objective_function_value
+        return -found if maximise else found
 
-    def reachable(self, block: int, targets: list[tuple[str, int, int, float]]) -> np.ndarray:
-        """Whether one point the published cells allow has every asked variable at least its target (then
-        each can reach it, and no own linear programme is needed). `targets`: (kind, row, category, target)."""
-        variables, index, a_eq, b_eq, bounds = self.system(block)
+    def unplaced(self, block: int, targets: list[Target]) -> list[Target]:
+        """The targets of one block that rounds of one linear programme cannot place: a round looks for one
+        point the published cells allow with every asked variable at least its target, and places those
+        that reach it there (each can reach its target, and needs no own linear programme); the rest try
+        again, until a round places none."""
+        variables, index, lp, _ = self.system(block)
         count, extra = len(variables), len(targets)
         # maximise sum(t) with t_i <= variable_i - target_i and t_i <= 0: all reach their target iff sum(t) = 0
-        a_ub = np.zeros((extra, count + extra))
-        for i, (kind, row, category, _) in enumerate(targets):
-            a_ub[i, index[(kind, row, category)]] = -1.0
-            a_ub[i, count + i] = 1.0
-        b_ub = np.array([-target for *_, target in targets])
-        objective = np.concatenate((np.zeros(count), -np.ones(extra)))
-        if a_eq is not None:
-            a_eq = sparse.hstack((a_eq, sparse.csr_array((a_eq.shape[0], extra)))).tocsr()
-        result = linprog(objective, A_ub=sparse.csr_array(a_ub), b_ub=b_ub, A_eq=a_eq,
-                         b_eq=b_eq if a_eq is not None else None,
-                         bounds=bounds + [(None, 0)] * extra, method="highs")
-        if result.status != 0:
-            return np.zeros(extra, dtype=bool)
-        return result.x[count:] > -TOLERANCE
+        solver = _solver(lp)
+        solver.addCols(extra, -np.ones(extra), np.full(extra, -np.inf), np.zeros(extra), 0,
+                       np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32), np.zeros(0))
+        columns = np.array([[index[(kind, row, category)], count + i]
+                            for i, (kind, row, category, _) in enumerate(targets)], dtype=np.int32)
+        solver.addRows(extra, np.full(extra, -np.inf), np.array([-target for *_, target in targets]), 2 * extra,
+                       np.arange(0, 2 * extra, 2, dtype=np.int32), columns.ravel(), np.tile([-1.0, 1.0], extra))
+        unplaced = np.ones(extra, dtype=bool)
+        while unplaced.any():
+            solver.run()
+            if solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                break  # not solved: the rest get their own bounds, which raise if those cannot be solved either
+            placed = unplaced & (np.asarray(solver.getSolution().col_value[count:]) > -TOLERANCE)
+            if not placed.any():
+                break
+            unplaced &= ~placed
+            # a placed target's t with no cost leaves its row free: the programme of the rest, from this basis
+            solver.changeColsCost(int(placed.sum()), (count + np.flatnonzero(placed)).astype(np.int32),
+                                  np.zeros(int(placed.sum())))
+        return [target for target, left in zip(targets, unplaced) if left]
 
 
 def judge(table: Table, size_hidden: np.ndarray, value_hidden: np.ndarray, size_protected: np.ndarray,
@@ -165,7 +214,7 @@ def judge(table: Table, size_hidden: np.ndarray, value_hidden: np.ndarray, size_
     threshold; only the cells it cannot place there get their own minimum and maximum."""
     published_n = np.where(size_hidden, np.nan, table.n)
     published_values = np.where(value_hidden[:, None], np.nan, table.values)
-    checks: dict[int, list[tuple[str, int, int, float]]] = {}
+    checks: dict[int, list[Target]] = {}
     for row in np.flatnonzero(size_protected & size_hidden):
         checks.setdefault(int(table.block[row]), []).append(("n", int(row), 0, table.n[row] + rules.min_n))
     for row in np.flatnonzero(value_hidden & table.attribute_cells(rules)):
@@ -177,13 +226,7 @@ def judge(table: Table, size_hidden: np.ndarray, value_hidden: np.ndarray, size_
     attacker = Attacker(table, published_n, published_values)
     findings = []
     for block, targets in checks.items():
-        # Each round places the cells it can; the rest try again, until a round places none.
-        while targets:
-            reached = attacker.reachable(block, targets)
-            if not reached.any():
-                break
-            targets = [target for target, ok in zip(targets, reached) if not ok]
-        for kind, row, k, target in targets:
+        for kind, row, k, target in attacker.unplaced(block, targets):
             high = attacker.bound(kind, row, k, maximise=True)
             if kind == "v":
                 if high < target - TOLERANCE:
