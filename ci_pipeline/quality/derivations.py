@@ -31,6 +31,7 @@ from typing_extensions import TypedDict  # pydantic needs this TypedDict before 
 from ci_pipeline.config import Number, forbid_extra_keys
 from ci_pipeline.periods import PeriodError, parse_period
 from ci_pipeline.schema import observation_key_without
+from ci_pipeline.tidy import group_numbers
 
 OK = "ok"
 SERIES_KEY = observation_key_without("period")
@@ -167,7 +168,7 @@ def series_without_gaps(frame: pd.DataFrame, args: dict[str, Any], context: dict
     """
     series_key = list(args.get("series_key", SERIES_KEY))
     calendar_key = [c for c in ["source", "table_id", "indicator_id", "period_type"] if c in frame.columns]
-    calendar = _group_numbers(frame, calendar_key)
+    calendar = group_numbers(frame, calendar_key)
     period_codes, periods = pd.factorize(_text(frame["period"]).to_numpy(), use_na_sentinel=False)
     periods = np.asarray(periods, dtype=object)
     # Each distinct period's place in text order, and the periods each calendar has, ranked that way.
@@ -177,7 +178,7 @@ def series_without_gaps(frame: pd.DataFrame, args: dict[str, Any], context: dict
     pairs, row_pair = np.unique(calendar * len(periods) + text_rank[period_codes], return_inverse=True)
     pair_calendar = pairs // max(len(periods), 1)
     row_rank = (np.arange(len(pairs)) - np.searchsorted(pair_calendar, pair_calendar, side="left"))[row_pair]
-    series = _group_numbers(frame, [*dict.fromkeys([*series_key, *calendar_key])])
+    series = group_numbers(frame, [*dict.fromkeys([*series_key, *calendar_key])])
     order = np.lexsort((row_rank, series))
     step = np.diff(row_rank[order])
     after_gap = (series[order][1:] == series[order][:-1]) & (step > 1)
@@ -220,7 +221,7 @@ def district_sums_match_municipal(frame: pd.DataFrame, args: dict[str, Any],
     named, municipalities = pd.factorize(pd.concat([digits.str[:4], normalise(distinct).astype("str")],
                                                    ignore_index=True))
     municipality = np.where(is_district, named[:len(distinct)][code_of_row], named[len(distinct):][code_of_row])
-    group = _group_numbers(frame, group_key) * len(municipalities) + municipality
+    group = group_numbers(frame, group_key) * len(municipalities) + municipality
     values = frame["value"].to_numpy(dtype=float, na_value=np.nan)
     summed = counted & is_district & ~is_total_row & ~_text(frame["status"]).eq(".").fillna(False).to_numpy(bool)
     groups, group_of_summed = np.unique(group[summed], return_inverse=True)
@@ -239,13 +240,6 @@ def district_sums_match_municipal(frame: pd.DataFrame, args: dict[str, Any],
               for row, ok, code, period, count, s, v in zip(totals.tolist(), within, codes, periods,
                                                             districts[position].tolist(), district_sum, total)}
     return _verdicts(len(frame), frame.index, judged, default=None)
-
-
-def _group_numbers(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """A number per row, the same for rows equal in `columns` (null equal to null)."""
-    if not columns:
-        return np.zeros(len(frame), dtype=np.int64)
-    return frame.groupby(columns, sort=False, observed=True, dropna=False).ngroup().to_numpy(dtype=np.int64)
 
 
 def _verdicts(length: int, index: pd.Index, judged: dict[int, str], default: str | None) -> pd.Series:
