@@ -29,6 +29,7 @@ from pydantic import Field, StrictStr
 from typing_extensions import TypedDict  # pydantic needs this TypedDict before Python 3.12
 
 from ci_pipeline.config import Number, forbid_extra_keys
+from ci_pipeline.geography.district_sums import district_sums_against_totals
 from ci_pipeline.periods import PeriodError, parse_period
 from ci_pipeline.schema import observation_key_without
 from ci_pipeline.tidy import group_numbers
@@ -200,7 +201,7 @@ def district_sums_match_municipal(frame: pd.DataFrame, args: dict[str, Any],
     Districts with status '.' (did not exist then) count as absent; any other missing value (suppressed,
     missing) means the group is not judged, since its sum is not known. Tables listed in `except_tables`
     (ids) are not judged: their districts are documented not to add up to their total. Each distinct
-    code is read once; the rows are summed by integer group numbers, never copied.
+    code is read once; the rows are summed by ci_pipeline.geography.district_sums, never copied.
     """
     units = [str(u) for u in args.get("units", ["persons"])]
     absolute = float(args.get("absolute_tolerance", 0))
@@ -218,27 +219,16 @@ def district_sums_match_municipal(frame: pd.DataFrame, args: dict[str, Any],
     is_total_row = is_district & digits.str.endswith("00").to_numpy()[code_of_row]
     municipal = (level == "municipality").fillna(False).to_numpy(bool) | is_total_row
     # The municipality of each row: a district's first four digits, else its own (normalised) code.
-    named, municipalities = pd.factorize(pd.concat([digits.str[:4], normalise(distinct).astype("str")],
-                                                   ignore_index=True))
+    named, _ = pd.factorize(pd.concat([digits.str[:4], normalise(distinct).astype("str")], ignore_index=True))
     municipality = np.where(is_district, named[:len(distinct)][code_of_row], named[len(distinct):][code_of_row])
-    group = group_numbers(frame, group_key) * len(municipalities) + municipality
-    values = frame["value"].to_numpy(dtype=float, na_value=np.nan)
     summed = counted & is_district & ~is_total_row & ~_text(frame["status"]).eq(".").fillna(False).to_numpy(bool)
-    groups, group_of_summed = np.unique(group[summed], return_inverse=True)
-    known = ~np.isnan(values[summed])
-    district_sums = np.bincount(group_of_summed, weights=np.where(known, values[summed], 0.0), minlength=len(groups))
-    districts = np.bincount(group_of_summed, minlength=len(groups))
-    complete = np.bincount(group_of_summed, weights=known, minlength=len(groups)) == districts
-    totals = np.flatnonzero(counted & municipal & ~np.isnan(values))
-    position = np.searchsorted(groups, group[totals]).clip(max=max(len(groups) - 1, 0))
-    matched = (groups[position] == group[totals]) & complete[position] if len(groups) else np.zeros(len(totals), bool)
-    totals, position = totals[matched], position[matched]
-    total, district_sum = values[totals], district_sums[position]
-    within = np.abs(total - district_sum) <= np.maximum(absolute, relative * np.abs(total))
-    codes, periods = distinct.to_numpy()[code_of_row[totals]], _text(frame["period"]).to_numpy()[totals]
+    sums = district_sums_against_totals(frame, group_key, municipality, summed, counted & municipal)
+    within = np.abs(sums.total - sums.district_sum) <= np.maximum(absolute, relative * np.abs(sums.total))
+    codes = distinct.to_numpy()[code_of_row[sums.totals]]
+    periods = _text(frame["period"]).to_numpy()[sums.totals]
     judged = {row: OK if ok else f"{code} {period}: {count} districts sum to {s:g}, total is {v:g}"
-              for row, ok, code, period, count, s, v in zip(totals.tolist(), within, codes, periods,
-                                                            districts[position].tolist(), district_sum, total)}
+              for row, ok, code, period, count, s, v in zip(sums.totals.tolist(), within, codes, periods,
+                                                            sums.districts.tolist(), sums.district_sum, sums.total)}
     return _verdicts(len(frame), frame.index, judged, default=None)
 
 
