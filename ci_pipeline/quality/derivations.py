@@ -87,10 +87,6 @@ def _text(column: pd.Series) -> pd.Series:
     return column.astype("str")
 
 
-def _judged(values: np.ndarray, index: pd.Index) -> pd.Series:
-    return pd.Series(values, index=index, dtype=object)
-
-
 def _period_bounds(periods: pd.Series) -> tuple[pd.Series, pd.Series]:
     """[start, end) of each period (ci_pipeline.periods; NaT when not understood)."""
     bounds = {}
@@ -132,7 +128,10 @@ def region_valid_for_period(frame: pd.DataFrame, args: dict[str, Any], context: 
         keys = pd.DataFrame({"source_code": codes, "period": _text(frame["source_updated"])})
     else:
         keys = pd.DataFrame({"source_code": codes, "period": context["now"].date().isoformat()}, index=frame.index)
-    pairs = keys.drop_duplicates().reset_index(drop=True)
+    # Judged once per distinct (code, period) pair; pair_of_row numbers each row's pair.
+    pair_of_row = group_numbers(keys, ["source_code", "period"])
+    first_rows = pd.Series(pair_of_row).drop_duplicates()
+    pairs = keys.iloc[first_rows.index.to_numpy()].reset_index(drop=True)
     pairs["code"] = normalise(pairs["source_code"].astype("str")).astype("str")
     if as_of == "period":
         pairs["start"], pairs["end"] = _period_bounds(pairs["period"])
@@ -153,10 +152,12 @@ def region_valid_for_period(frame: pd.DataFrame, args: dict[str, Any], context: 
     verdict = np.where(per_pair["valid"], OK, np.where(
         pairs["start"].isna(), "period not understood",
         np.where(per_pair["known"], "not valid then", "not in the regions dimension")))
-    pairs["verdict"] = [v if v == OK else f"{code} {period}: {v}"
-                        for v, code, period in zip(verdict, pairs["source_code"], pairs["period"])]
-    mapped = keys.merge(pairs[["source_code", "period", "verdict"]], on=["source_code", "period"], how="left")
-    return _judged(mapped["verdict"].to_numpy(), frame.index)
+    problem_of_pair = np.full(len(pairs), None, dtype=object)
+    problem_of_pair[first_rows.to_numpy()] = [None if v == OK else f"{code} {period}: {v}"
+                                              for v, code, period in zip(verdict, pairs["source_code"], pairs["period"])]
+    rows = np.flatnonzero(pd.notna(problem_of_pair)[pair_of_row])
+    judged = dict(zip(rows.tolist(), problem_of_pair[pair_of_row[rows]].tolist()))
+    return _verdicts(len(frame), frame.index, judged, default=OK)
 
 
 def series_without_gaps(frame: pd.DataFrame, args: dict[str, Any], context: dict[str, Any]) -> pd.Series:
