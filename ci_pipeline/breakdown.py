@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ci_pipeline import stats
-from ci_pipeline.geography.district_sums import district_sums_against_totals
+from ci_pipeline.geography.district_sums import district_sums_against_totals, municipality_numbers
 from ci_pipeline.indicators import APPORTIONABLE_KINDS, Indicator
 from ci_pipeline.periods import PeriodError, parse_period
 from ci_pipeline.schema import observation_key_without
@@ -320,8 +320,7 @@ def check_district_sums(frame: pd.DataFrame, registry: dict[str, Indicator],
     # The municipality of each row: a district's first four digits, else its own code.
     code_of_row, codes = pd.factorize(observed["region_code"], use_na_sentinel=False)
     codes = pd.Series(np.asarray(codes, dtype=object), dtype="str")
-    named, _ = pd.factorize(pd.concat([codes.str[:4], codes], ignore_index=True), use_na_sentinel=False)
-    municipality = np.where(is_district, named[:len(codes)][code_of_row], named[len(codes):][code_of_row])
+    municipality = municipality_numbers(code_of_row, codes.str[:4], codes, is_district)
     sums = district_sums_against_totals(observed, key, municipality, is_district,
                                         (observed["region_level"] == "municipality").to_numpy(bool))
     both = observed.iloc[sums.totals][key].assign(

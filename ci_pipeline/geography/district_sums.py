@@ -25,9 +25,19 @@ class DistrictSums:
     districts: np.ndarray  # how many district rows were added up
 
 
+def municipality_numbers(code_of_row: np.ndarray, as_district: pd.Series, as_total: pd.Series,
+                         is_district: np.ndarray) -> np.ndarray:
+    """A number per row for its municipality, from two readings of each distinct code (`code_of_row`
+    indexes them): `as_district`, the municipality a district code belongs to, on the `is_district`
+    rows; `as_total`, the municipality the code itself names, on the others. Equal names get equal
+    numbers, null one of its own."""
+    named, _ = pd.factorize(pd.concat([as_district, as_total], ignore_index=True), use_na_sentinel=False)
+    return np.where(is_district, named[:len(as_district)][code_of_row], named[len(as_district):][code_of_row])
+
+
 def district_sums_against_totals(frame: pd.DataFrame, key: list[str], municipality: np.ndarray,
                                  districts: np.ndarray, totals: np.ndarray) -> DistrictSums:
-    """Rows equal in `key` and in `municipality` (a non-negative integer per row: the same number for a
+    """Rows equal in `key` and in `municipality` (municipality_numbers: the same number for a
     municipality's total and for its districts) form a group. The group's `districts` rows (a mask) are
     added up and set against each of its `totals` rows (a mask) that has a value. A group with a district
     whose value is missing (suppressed, say) has no known sum, and a total without districts nothing to

@@ -29,7 +29,7 @@ from pydantic import Field, StrictStr
 from typing_extensions import TypedDict  # pydantic needs this TypedDict before Python 3.12
 
 from ci_pipeline.config import Number, forbid_extra_keys
-from ci_pipeline.geography.district_sums import district_sums_against_totals
+from ci_pipeline.geography.district_sums import district_sums_against_totals, municipality_numbers
 from ci_pipeline.periods import PeriodError, parse_period
 from ci_pipeline.schema import observation_key_without
 from ci_pipeline.tidy import group_numbers
@@ -220,8 +220,7 @@ def district_sums_match_municipal(frame: pd.DataFrame, args: dict[str, Any],
     is_total_row = is_district & digits.str.endswith("00").to_numpy()[code_of_row]
     municipal = (level == "municipality").fillna(False).to_numpy(bool) | is_total_row
     # The municipality of each row: a district's first four digits, else its own (normalised) code.
-    named, _ = pd.factorize(pd.concat([digits.str[:4], normalise(distinct).astype("str")], ignore_index=True))
-    municipality = np.where(is_district, named[:len(distinct)][code_of_row], named[len(distinct):][code_of_row])
+    municipality = municipality_numbers(code_of_row, digits.str[:4], normalise(distinct).astype("str"), is_district)
     summed = counted & is_district & ~is_total_row & ~_text(frame["status"]).eq(".").fillna(False).to_numpy(bool)
     sums = district_sums_against_totals(frame, group_key, municipality, summed, counted & municipal)
     within = np.abs(sums.total - sums.district_sum) <= np.maximum(absolute, relative * np.abs(sums.total))
