@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ci_pipeline import stats
+from ci_pipeline.geography.district_sums import district_sums_against_totals, municipality_numbers
 from ci_pipeline.indicators import APPORTIONABLE_KINDS, Indicator
 from ci_pipeline.periods import PeriodError, parse_period
 from ci_pipeline.schema import observation_key_without
@@ -315,18 +316,17 @@ def check_district_sums(frame: pd.DataFrame, registry: dict[str, Indicator],
     # Only the columns the sums need are copied: the population table alone is millions of rows.
     observed = frame.loc[frame["indicator_id"].isin(counts) & frame["harmonised"] & (frame["method"] == "observed"),
                          [*key, "region_code", "region_level", "value"]]
-    districts = observed[observed["region_level"] == "district"].copy()
-    districts["municipality"] = districts["region_code"].str[:4]
-    sums = districts.groupby(key + ["municipality"], dropna=False).agg(
-        district_sum=("value", "sum"), n_districts=("region_code", "size"), _values=("value", "count"),
-    ).reset_index()
-    sums["complete"] = sums["_values"] == sums["n_districts"]
-    # Only the municipalities with district rows have a sum to compare (a national table has hundreds without).
-    with_districts = observed["region_code"].isin(districts["municipality"].unique())
-    totals = observed.loc[(observed["region_level"] == "municipality") & with_districts,
-                          key + ["region_code", "value"]].rename(columns={"region_code": "municipality", "value": "total"})
-    both = sums[sums["complete"]].merge(totals[totals["total"].notna()], on=key + ["municipality"], how="inner")
+    is_district = (observed["region_level"] == "district").to_numpy(bool)
+    # The municipality of each row: a district's first four digits, else its own code.
+    code_of_row, codes = pd.factorize(observed["region_code"], use_na_sentinel=False)
+    codes = pd.Series(np.asarray(codes, dtype=object), dtype="str")
+    municipality = municipality_numbers(code_of_row, codes.str[:4], codes, is_district)
+    sums = district_sums_against_totals(observed, key, municipality, is_district,
+                                        (observed["region_level"] == "municipality").to_numpy(bool))
+    both = observed.iloc[sums.totals][key].assign(
+        region_code=observed["region_code"].iloc[sums.totals].astype("str"), n_districts=sums.districts,
+        district_sum=sums.district_sum, total=sums.total)
     both["tolerance"] = [0.5 * 10 ** -decimals.get(i, 0) * n for i, n in zip(both["indicator_id"], both["n_districts"])]
     both["difference"] = both["district_sum"] - both["total"]
-    off = both[both["difference"].abs() > both["tolerance"]].rename(columns={"municipality": "region_code"})
-    return off[REPORT_COLUMNS].reset_index(drop=True)
+    off = both[both["difference"].abs() > both["tolerance"]]
+    return off.sort_values([*key, "region_code"], kind="stable")[REPORT_COLUMNS].reset_index(drop=True)

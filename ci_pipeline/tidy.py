@@ -347,6 +347,14 @@ def text_categories(values: Iterable[str]) -> pd.CategoricalDtype:
     return pd.CategoricalDtype(pd.Index(sorted(values), dtype="str"), ordered=True)
 
 
+def group_numbers(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """A number per row, the same for rows equal in `columns` (null equal to null). Grouped on the
+    columns' codes: compact columns are never turned into text per row."""
+    if not columns:
+        return np.zeros(len(frame), dtype=np.int64)
+    return frame.groupby(columns, sort=False, observed=True, dropna=False).ngroup().to_numpy(dtype=np.int64)
+
+
 def compact(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
     """`frame` with its text columns (or `columns`) as categoricals with sorted categories: a code per
     row instead of a string, for the columns of tidy observations that repeat a few values many times."""

@@ -181,3 +181,14 @@ def test_district_sums_within_rounding_pass_and_differences_are_reported():
     assert report[["region_code", "period", "district_sum", "total", "difference", "n_districts"]].values.tolist() == [
         ["0301", "2021", 100.0, 95.0, 5.0, 3]]
     assert check_district_sums(frame, REGISTRY, decimals={"population": -1}).empty  # tolerance 0.5*10*3 = 15
+
+
+def test_district_sums_report_is_in_key_order_and_skips_groups_with_a_missing_district():
+    values = {"2022": (30.0, 60.0, 10.0), "2019": (30.0, 60.0, 10.0), "2021": (30.0, None, 10.0)}
+    rows = [tidy(code, "district", "population", year, value, table_id="10826", status=None if value else ":")
+            for year, by_district in values.items() for code, value in zip(DISTRICTS, by_district)]
+    rows += [tidy("0301", "municipality", "population", year, 90.0, table_id="10826") for year in values]
+    frame = pd.DataFrame(rows).assign(method="observed", is_estimate=False)
+    report = check_district_sums(frame, REGISTRY)
+    assert report[["region_code", "period", "district_sum", "total", "n_districts"]].values.tolist() == [
+        ["0301", "2019", 100.0, 90.0, 3], ["0301", "2022", 100.0, 90.0, 3]]

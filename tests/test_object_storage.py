@@ -15,7 +15,7 @@ prefix and verified, then LATEST is replaced by one PUT conditional on the ETag 
   when its holder is gone;
 - DuckDB queries the marts in the bucket (the catalogue's copy there, the marts read through the fsspec
   filesystem registered in DuckDB), and the whole pipeline runs into a bucket twice, the second time
-  publishing nothing, with the same marts as on local disk.
+  rebuilding and publishing nothing, with the same marts as on local disk.
 """
 
 from __future__ import annotations
@@ -411,6 +411,7 @@ def test_the_pipeline_runs_into_a_bucket_twice_and_the_second_run_publishes_noth
     finally:
         instance.dispose()
     assert first.success and second.success
+    assert first.built and not second.built, "an unchanged night rebuilds nothing"
     assert first.marts and all(m["published"] for m in first.marts.values())
     assert not any(m["published"] for m in second.marts.values()), "an unchanged night publishes nothing"
 

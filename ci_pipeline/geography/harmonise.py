@@ -37,7 +37,7 @@ from ci_pipeline.geography.history import MAPPED_RELATIONS
 from ci_pipeline.geography.parse import GeographyError
 from ci_pipeline.periods import PeriodError, parse_period
 from ci_pipeline.schema import OBSERVATION_KEY
-from ci_pipeline.tidy import compact, text_categories
+from ci_pipeline.tidy import compact, group_numbers, text_categories
 
 RULES = (
     "same", "unknown_district", "ssb_suffix_2004_division", "pre_2004_oslo_division", "bergen_2020",
@@ -193,8 +193,8 @@ def harmonise(observations: pd.DataFrame, history: pd.DataFrame,
 
 def _distinct(frame: pd.DataFrame, columns: list[str]) -> tuple[list[tuple], np.ndarray]:
     """The distinct combinations of `columns` (null equal to null) and, for each row, the position of its
-    combination. Grouped on the columns' codes: compact columns are never turned into text per row."""
-    positions = frame.groupby(columns, sort=False, observed=True, dropna=False).ngroup().to_numpy()
+    combination."""
+    positions = group_numbers(frame, columns)
     firsts = pd.Series(positions).drop_duplicates().index.to_numpy()
     return list(frame[columns].iloc[firsts].itertuples(index=False, name=None)), positions
 

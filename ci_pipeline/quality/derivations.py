@@ -29,8 +29,10 @@ from pydantic import Field, StrictStr
 from typing_extensions import TypedDict  # pydantic needs this TypedDict before Python 3.12
 
 from ci_pipeline.config import Number, forbid_extra_keys
+from ci_pipeline.geography.district_sums import district_sums_against_totals, municipality_numbers
 from ci_pipeline.periods import PeriodError, parse_period
 from ci_pipeline.schema import observation_key_without
+from ci_pipeline.tidy import group_numbers
 
 OK = "ok"
 SERIES_KEY = observation_key_without("period")
@@ -85,10 +87,6 @@ def _text(column: pd.Series) -> pd.Series:
     return column.astype("str")
 
 
-def _judged(values: np.ndarray, index: pd.Index) -> pd.Series:
-    return pd.Series(values, index=index, dtype=object)
-
-
 def _period_bounds(periods: pd.Series) -> tuple[pd.Series, pd.Series]:
     """[start, end) of each period (ci_pipeline.periods; NaT when not understood)."""
     bounds = {}
@@ -130,7 +128,10 @@ def region_valid_for_period(frame: pd.DataFrame, args: dict[str, Any], context: 
         keys = pd.DataFrame({"source_code": codes, "period": _text(frame["source_updated"])})
     else:
         keys = pd.DataFrame({"source_code": codes, "period": context["now"].date().isoformat()}, index=frame.index)
-    pairs = keys.drop_duplicates().reset_index(drop=True)
+    # Judged once per distinct (code, period) pair; pair_of_row numbers each row's pair.
+    pair_of_row = group_numbers(keys, ["source_code", "period"])
+    first_rows = pd.Series(pair_of_row).drop_duplicates()
+    pairs = keys.iloc[first_rows.index.to_numpy()].reset_index(drop=True)
     pairs["code"] = normalise(pairs["source_code"].astype("str")).astype("str")
     if as_of == "period":
         pairs["start"], pairs["end"] = _period_bounds(pairs["period"])
@@ -151,10 +152,12 @@ def region_valid_for_period(frame: pd.DataFrame, args: dict[str, Any], context: 
     verdict = np.where(per_pair["valid"], OK, np.where(
         pairs["start"].isna(), "period not understood",
         np.where(per_pair["known"], "not valid then", "not in the regions dimension")))
-    pairs["verdict"] = [v if v == OK else f"{code} {period}: {v}"
-                        for v, code, period in zip(verdict, pairs["source_code"], pairs["period"])]
-    mapped = keys.merge(pairs[["source_code", "period", "verdict"]], on=["source_code", "period"], how="left")
-    return _judged(mapped["verdict"].to_numpy(), frame.index)
+    problem_of_pair = np.full(len(pairs), None, dtype=object)
+    problem_of_pair[first_rows.to_numpy()] = [None if v == OK else f"{code} {period}: {v}"
+                                              for v, code, period in zip(verdict, pairs["source_code"], pairs["period"])]
+    rows = np.flatnonzero(pd.notna(problem_of_pair)[pair_of_row])
+    judged = dict(zip(rows.tolist(), problem_of_pair[pair_of_row[rows]].tolist()))
+    return _verdicts(len(frame), frame.index, judged, default=OK)
 
 
 def series_without_gaps(frame: pd.DataFrame, args: dict[str, Any], context: dict[str, Any]) -> pd.Series:
@@ -167,7 +170,7 @@ def series_without_gaps(frame: pd.DataFrame, args: dict[str, Any], context: dict
     """
     series_key = list(args.get("series_key", SERIES_KEY))
     calendar_key = [c for c in ["source", "table_id", "indicator_id", "period_type"] if c in frame.columns]
-    calendar = _group_numbers(frame, calendar_key)
+    calendar = group_numbers(frame, calendar_key)
     period_codes, periods = pd.factorize(_text(frame["period"]).to_numpy(), use_na_sentinel=False)
     periods = np.asarray(periods, dtype=object)
     # Each distinct period's place in text order, and the periods each calendar has, ranked that way.
@@ -177,7 +180,7 @@ def series_without_gaps(frame: pd.DataFrame, args: dict[str, Any], context: dict
     pairs, row_pair = np.unique(calendar * len(periods) + text_rank[period_codes], return_inverse=True)
     pair_calendar = pairs // max(len(periods), 1)
     row_rank = (np.arange(len(pairs)) - np.searchsorted(pair_calendar, pair_calendar, side="left"))[row_pair]
-    series = _group_numbers(frame, [*dict.fromkeys([*series_key, *calendar_key])])
+    series = group_numbers(frame, [*dict.fromkeys([*series_key, *calendar_key])])
     order = np.lexsort((row_rank, series))
     step = np.diff(row_rank[order])
     after_gap = (series[order][1:] == series[order][:-1]) & (step > 1)
@@ -199,7 +202,7 @@ def district_sums_match_municipal(frame: pd.DataFrame, args: dict[str, Any],
     Districts with status '.' (did not exist then) count as absent; any other missing value (suppressed,
     missing) means the group is not judged, since its sum is not known. Tables listed in `except_tables`
     (ids) are not judged: their districts are documented not to add up to their total. Each distinct
-    code is read once; the rows are summed by integer group numbers, never copied.
+    code is read once; the rows are summed by ci_pipeline.geography.district_sums, never copied.
     """
     units = [str(u) for u in args.get("units", ["persons"])]
     absolute = float(args.get("absolute_tolerance", 0))
@@ -217,35 +220,16 @@ def district_sums_match_municipal(frame: pd.DataFrame, args: dict[str, Any],
     is_total_row = is_district & digits.str.endswith("00").to_numpy()[code_of_row]
     municipal = (level == "municipality").fillna(False).to_numpy(bool) | is_total_row
     # The municipality of each row: a district's first four digits, else its own (normalised) code.
-    named, municipalities = pd.factorize(pd.concat([digits.str[:4], normalise(distinct).astype("str")],
-                                                   ignore_index=True))
-    municipality = np.where(is_district, named[:len(distinct)][code_of_row], named[len(distinct):][code_of_row])
-    group = _group_numbers(frame, group_key) * len(municipalities) + municipality
-    values = frame["value"].to_numpy(dtype=float, na_value=np.nan)
+    municipality = municipality_numbers(code_of_row, digits.str[:4], normalise(distinct).astype("str"), is_district)
     summed = counted & is_district & ~is_total_row & ~_text(frame["status"]).eq(".").fillna(False).to_numpy(bool)
-    groups, group_of_summed = np.unique(group[summed], return_inverse=True)
-    known = ~np.isnan(values[summed])
-    district_sums = np.bincount(group_of_summed, weights=np.where(known, values[summed], 0.0), minlength=len(groups))
-    districts = np.bincount(group_of_summed, minlength=len(groups))
-    complete = np.bincount(group_of_summed, weights=known, minlength=len(groups)) == districts
-    totals = np.flatnonzero(counted & municipal & ~np.isnan(values))
-    position = np.searchsorted(groups, group[totals]).clip(max=max(len(groups) - 1, 0))
-    matched = (groups[position] == group[totals]) & complete[position] if len(groups) else np.zeros(len(totals), bool)
-    totals, position = totals[matched], position[matched]
-    total, district_sum = values[totals], district_sums[position]
-    within = np.abs(total - district_sum) <= np.maximum(absolute, relative * np.abs(total))
-    codes, periods = distinct.to_numpy()[code_of_row[totals]], _text(frame["period"]).to_numpy()[totals]
+    sums = district_sums_against_totals(frame, group_key, municipality, summed, counted & municipal)
+    within = np.abs(sums.total - sums.district_sum) <= np.maximum(absolute, relative * np.abs(sums.total))
+    codes = distinct.to_numpy()[code_of_row[sums.totals]]
+    periods = _text(frame["period"]).to_numpy()[sums.totals]
     judged = {row: OK if ok else f"{code} {period}: {count} districts sum to {s:g}, total is {v:g}"
-              for row, ok, code, period, count, s, v in zip(totals.tolist(), within, codes, periods,
-                                                            districts[position].tolist(), district_sum, total)}
+              for row, ok, code, period, count, s, v in zip(sums.totals.tolist(), within, codes, periods,
+                                                            sums.districts.tolist(), sums.district_sum, sums.total)}
     return _verdicts(len(frame), frame.index, judged, default=None)
-
-
-def _group_numbers(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """A number per row, the same for rows equal in `columns` (null equal to null)."""
-    if not columns:
-        return np.zeros(len(frame), dtype=np.int64)
-    return frame.groupby(columns, sort=False, observed=True, dropna=False).ngroup().to_numpy(dtype=np.int64)
 
 
 def _verdicts(length: int, index: pd.Index, judged: dict[int, str], default: str | None) -> pd.Series:
