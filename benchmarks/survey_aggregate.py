@@ -90,8 +90,8 @@ def best_of(repeat: int, run) -> tuple[float, object]:
 def check_same_cells(cells: pd.DataFrame, sql_cells: dict) -> None:
     """Both computations must give the same n, share and mean for every cell."""
     hand = pd.DataFrame(sql_cells)
-    hand["group_type"] = np.where(hand["sex"].notna(), "sex", np.where(hand["age_band"].notna(), "age_band", "all"))
-    hand["group_value"] = hand["sex"].fillna(hand["age_band"]).fillna("all")
+    hand["group_type"] = np.where(hand["sex"].notna(), "sex", np.where(hand["age_band"].notna(), "age_band", "total"))
+    hand["group_value"] = hand["sex"].fillna(hand["age_band"]).fillna("total")
     joined = cells.merge(hand, on=["wave", "indicator_id", "district_code", "group_type", "group_value"],
                          suffixes=("", "_sql"), how="outer", indicator=True)
     if (joined["_merge"] != "both").any() or (joined["n"] != joined["n_sql"]).any():
