@@ -20,9 +20,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as scipy_stats
 
 from ci_pipeline.stats.common import ALPHA, share_counts, whole_count
+
+# scipy.stats (and statsmodels) take seconds to import: they are imported where a figure is computed, so
+# loading the definitions (every `make run`, the UI's code server) does not pay for them.
 
 # R's poisson.test (and scipy's binomtest) count outcomes as "as extreme" when their probability is
 # within this relative tolerance of the observed one, so ties are not lost to floating-point noise.
@@ -46,6 +48,7 @@ class TestResult:
 
 def binomial_test(successes: float, trials: float, reference_proportion: float) -> TestResult:
     """Exact two-sided binomial test of x out of n against a fixed proportion (0-1)."""
+    from scipy import stats as scipy_stats
     x, n = share_counts(successes, trials)
     if not 0 <= reference_proportion <= 1:
         raise ValueError(f"reference proportion must be within 0-1, got {reference_proportion}")
@@ -61,6 +64,7 @@ def poisson_test(observed: float, expected: float) -> TestResult:
     The two-sided p-value sums the probabilities of all counts no more likely than the observed one
     (the method of R's poisson.test and of scipy's binomtest).
     """
+    from scipy import stats as scipy_stats
     x = whole_count(observed, "observed count")
     if expected is None or math.isnan(expected) or expected < 0:
         raise ValueError(f"expected count must be a non-negative number, got {expected}")
@@ -89,6 +93,7 @@ def poisson_test(observed: float, expected: float) -> TestResult:
 
 def compare_two_shares(x1: float, n1: float, x2: float, n2: float) -> TestResult:
     """Fisher's exact two-sided test of x1/n1 against x2/n2 (two independent samples)."""
+    from scipy import stats as scipy_stats
     a, n_a = share_counts(x1, n1, "first ")
     b, n_b = share_counts(x2, n2, "second ")
     if n_a == 0 or n_b == 0:
@@ -107,6 +112,7 @@ def compare_two_rates(x1: float, exposure1: float, x2: float, exposure2: float) 
     Given the total x1 + x2, x1 is binomial with p = exposure1 / (exposure1 + exposure2) under equal
     rates (R's two-sample poisson.test).
     """
+    from scipy import stats as scipy_stats
     a = whole_count(x1, "first count")
     b = whole_count(x2, "second count")
     if not exposure1 > 0 or not exposure2 > 0:

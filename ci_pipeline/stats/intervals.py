@@ -4,9 +4,11 @@ Wilson interval of a weighted share over Kish's effective sample size (survey ce
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats as scipy_stats
 
 from ci_pipeline.stats.common import CONFIDENCE, share_counts, whole_count
+
+# scipy.stats (and statsmodels) take seconds to import: they are imported where a figure is computed, so
+# loading the definitions (every `make run`, the UI's code server) does not pay for them.
 
 
 def wilson_interval(successes: float, trials: float, confidence: float = CONFIDENCE) -> tuple[float, float]:
@@ -23,6 +25,7 @@ def wilson_intervals(successes, trials, confidence: float = CONFIDENCE) -> tuple
 
     Unlike wilson_interval the counts are not checked: `successes` and `trials` may be fractional (a
     weighted count over Kish's effective sample size), which is how survey cells use it."""
+    from scipy import stats as scipy_stats
     successes = np.asarray(successes, dtype="float64")
     n = np.asarray(trials, dtype="float64")
     z = scipy_stats.norm.ppf(0.5 + confidence / 2)
@@ -72,6 +75,7 @@ def clopper_pearson_interval(
     successes: float, trials: float, confidence: float = CONFIDENCE
 ) -> tuple[float, float]:
     """Exact (Clopper-Pearson) interval for a proportion (0-1); (0, 1) when n is 0."""
+    from scipy import stats as scipy_stats
     x, n = share_counts(successes, trials)
     if n == 0:
         return 0.0, 1.0
@@ -83,6 +87,7 @@ def clopper_pearson_interval(
 
 def garwood_interval(count: float, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Exact (Garwood) interval for a Poisson count; divide by the exposure for a rate."""
+    from scipy import stats as scipy_stats
     x = whole_count(count, "count")
     tail = (1 - confidence) / 2
     low = 0.0 if x == 0 else float(scipy_stats.chi2.ppf(tail, 2 * x) / 2)

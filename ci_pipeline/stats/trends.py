@@ -45,11 +45,11 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import statsmodels.api as sm
-from scipy import stats as scipy_stats
-from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from ci_pipeline.stats.common import ALPHA, as_array
+
+# scipy.stats (and statsmodels) take seconds to import: they are imported where a figure is computed, so
+# loading the definitions (every `make run`, the UI's code server) does not pay for them.
 
 MIN_POINTS = 5
 MIN_POINTS_KNOWN_SE = 3
@@ -136,18 +136,24 @@ def _too_few(test: str, t: np.ndarray, n_excluded: int, minimum: int, slope_scal
 
 
 def _t_p_value(slope: float, se: float, df: int) -> float:
+    from scipy import stats as scipy_stats
     return float(2 * scipy_stats.t.sf(abs(slope / se), df))
 
 
-def _quasi_fit(test: str, family, endog: np.ndarray, t: np.ndarray, offset: np.ndarray | None, n_excluded: int,
+def _quasi_fit(test: str, endog: np.ndarray, t: np.ndarray, offset: np.ndarray | None, n_excluded: int,
                slope_scale: str, dispersion_floor: float) -> TrendFit:
+    from statsmodels.genmod.families import Binomial, Poisson
+    from statsmodels.genmod.generalized_linear_model import GLM
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+    family = Poisson() if test == QUASI_POISSON else Binomial()
     design = np.column_stack([np.ones_like(t), t - t.mean()])  # centred: the slope is unchanged, the fit steadier
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         # Converged when the coefficients stop moving: with counts in the millions the deviance itself
         # carries rounding noise above 1e-10, and statsmodels 0.15 (deviance criterion) never settles there.
-        result = sm.GLM(endog, design, family=family, offset=offset).fit(method="IRLS", maxiter=100, tol=1e-10,
-                                                                         tol_criterion="params")
+        result = GLM(endog, design, family=family, offset=offset).fit(method="IRLS", maxiter=100, tol=1e-10,
+                                                                      tol_criterion="params")
     # Separation is ruled out before fitting (exactly, from where the events lie); statsmodels' own
     # PerfectSeparationWarning also fires on a perfect fit (a constant series), which is testable.
     trouble = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
@@ -190,7 +196,7 @@ def quasi_poisson_trend(times, counts, exposures=None, *, is_estimate,
         return TrendFit(QUASI_POISSON, UNBOUNDED_SLOPE, len(t), n_excluded, slope_scale="log_rate",
                         note="all events fall in the first or the last period: the slope has no finite estimate")
     offset = None if exposure is None else np.log(exposure)
-    return _quasi_fit(QUASI_POISSON, sm.families.Poisson(), x, t, offset, n_excluded, "log_rate", dispersion_floor)
+    return _quasi_fit(QUASI_POISSON, x, t, offset, n_excluded, "log_rate", dispersion_floor)
 
 
 def quasi_binomial_trend(times, successes, trials, *, is_estimate,
@@ -219,8 +225,7 @@ def quasi_binomial_trend(times, successes, trials, *, is_estimate,
                         note="the shares are 0 up to some time and 1 after it (or the reverse): "
                              "the slope has no finite estimate")
     endog = np.column_stack([x, n - x])
-    return _quasi_fit(QUASI_BINOMIAL, sm.families.Binomial(), endog, t, None, n_excluded, "log_odds",
-                      dispersion_floor)
+    return _quasi_fit(QUASI_BINOMIAL, endog, t, None, n_excluded, "log_odds", dispersion_floor)
 
 
 def weighted_line(t: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float, float, float]:
