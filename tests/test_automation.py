@@ -181,3 +181,42 @@ def test_http_settings_come_from_the_environment():
                                          r"than or equal to 1 \(got '0'\)$"):
         Settings.from_env({"CI_PIPELINE_REQUESTS_PER_MINUTE": "0"})
 
+
+
+def test_an_unchanged_klass_geography_is_not_materialised_again(tmp_path):
+    """An unchanged refresh leaves the geography (and its expectation suites) alone; a stored file that is
+    gone, or a new code version (here: an edited suite that audits the regions), builds it again."""
+    import shutil
+
+    from ci_pipeline.definitions import build_definitions
+
+    regions = dg.AssetKey(["geography", "regions"])
+    geography = [regions, dg.AssetKey(["geography", "region_history"])]
+    instance = dg.DagsterInstance.ephemeral()
+    settings = Settings.from_env({}).with_(warehouse_root=tmp_path / "warehouse", mode="replay")
+
+    jobs = {}
+
+    def refresh(settings: Settings) -> tuple[set, list]:
+        if settings not in jobs:
+            jobs[settings] = build_definitions(settings).resolve_implicit_global_asset_job_def()
+        result = jobs[settings].execute_in_process(instance=instance, asset_selection=geography)
+        assert result.success
+        return ({event.asset_key for event in result.get_asset_materialization_events()},
+                [(e.asset_key, e.passed) for e in result.get_asset_check_evaluations()])
+
+    built, checked = refresh(settings)
+    assert built == set(geography) and checked == [(regions, True)]
+    assert refresh(settings) == (set(), [])
+
+    (tmp_path / "warehouse" / "assets" / "geography" / "regions.parquet").unlink()
+    assert refresh(settings)[0] == set(geography)
+    assert refresh(settings) == (set(), [])
+
+    checks = tmp_path / "checks"
+    shutil.copytree(settings.checks_root, checks)
+    suite = checks / "geography_regions.yaml"
+    suite.write_text(suite.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    edited = settings.with_(checks_root=checks)
+    assert refresh(edited) == (set(geography), [(regions, True)])
+    assert refresh(edited) == (set(), [])
