@@ -30,7 +30,6 @@ from ci_pipeline.defs.annotations import annotate, check_owner_groups
 from ci_pipeline.defs.automation import build_after_refresh_sensor, nightly_refresh, refresh_job
 from ci_pipeline.defs.checks import build_suite_checks, unknown_suite_assets
 from ci_pipeline.defs.costs import COST_ASSETS
-from ci_pipeline.defs.freshness import build_freshness_checks
 from ci_pipeline.defs.geography import build_geography_assets
 from ci_pipeline.defs.goals import GOAL_ASSETS
 from ci_pipeline.defs.io import WarehouseIOManager
@@ -80,7 +79,8 @@ def _partitioned(assets) -> set[AssetKey]:
 def build_definitions(settings: Settings | None = None, include_checks: bool = True) -> Definitions:
     """All definitions for one settings object (paths, mode, HTTP behaviour; from the environment when
     not given), so tests and benchmarks can point them at a temporary warehouse or snapshot archive. Every
-    asset, check, sensor and the IO manager reads them from the one `pipeline` resource."""
+    asset, check, sensor and the IO manager reads them from the one `pipeline` resource. include_checks=False
+    leaves out the expectation suites (each raw asset's freshness check is part of its own step)."""
     settings = settings or Settings.from_env()
     specs = load_catalogue(settings.catalogue_root)
     geography_assets = build_geography_assets([spec.name for spec in specs])
@@ -122,7 +122,7 @@ def build_definitions(settings: Settings | None = None, include_checks: bool = T
     pipeline = PipelineResource(settings=settings)
     return Definitions(
         assets=assets,
-        asset_checks=[*checks, *(build_freshness_checks(specs) if include_checks else [])],
+        asset_checks=checks,
         jobs=[pipeline_job, refresh_job, *SURVEY_JOBS],
         schedules=[nightly_refresh],
         sensors=[*SURVEY_SENSORS, build_after_refresh],

@@ -1,5 +1,5 @@
 """Assets for every catalogue entry in assets/sources/{ssb,fhi,oslo,reference}/: raw (archived answers,
-or a reference entry's checksummed files) and staging (tidy).
+or a reference entry's checksummed files, with its freshness check: defs/freshness.py) and staging (tidy).
 
 Adding a table is adding a YAML file: this factory turns each entry into its two assets, whatever its
 source family.
@@ -18,6 +18,7 @@ from dagster import (
 )
 
 from ci_pipeline.catalogue import CatalogueEntry
+from ci_pipeline.defs.freshness import freshness_check_spec, freshness_result
 from ci_pipeline.defs.resources import PipelineResource, api_pool
 from ci_pipeline.defs.versions import source_data_version
 from ci_pipeline.ingest import SourceState, fetch_table, staged_observations
@@ -60,8 +61,9 @@ def _assets_for(spec: CatalogueEntry) -> list[AssetsDefinition]:
         description=_describe(spec, "raw"),
         tags={"source": spec.source},
         pool=api_pool(spec.source),
+        check_specs=[freshness_check_spec(spec)],
     )
-    def raw_table(context: AssetExecutionContext, pipeline: PipelineResource) -> Output[dict]:
+    def raw_table(context: AssetExecutionContext, pipeline: PipelineResource):
         settings = pipeline.settings
         result = fetch_table(spec, pipeline.clients, SourceState(settings.state_root / spec.source))
         if result.files:
@@ -75,7 +77,7 @@ def _assets_for(spec: CatalogueEntry) -> list[AssetsDefinition]:
         else:
             context.log.info(f"{spec.name}: unchanged since the last fetch (updated {result.updated}); not downloaded")
         summary = result.summary()
-        return Output(
+        yield Output(
             summary,
             # The source's own version: downstream is out of sync exactly when this changes.
             data_version=DataVersion(source_data_version(summary)),
@@ -94,6 +96,7 @@ def _assets_for(spec: CatalogueEntry) -> list[AssetsDefinition]:
                    if "flags" in result.table_info else {}),
             },
         )
+        yield freshness_result(spec, summary, settings)
 
     @asset(
         key=["staging", spec.name],
