@@ -18,6 +18,11 @@ setting `file_search_path`; a reader points that setting at the catalogue's fold
 A working directory that holds the same relative path can only be a copy of the same warehouse: version
 folders are immutable and named by microsecond timestamps, so the files found there are the same bytes.
 
+A catalogue this process wrote is remembered with the views it holds and its file's identity (inode,
+modification time, size): the next build starts from a copy of it and rewrites only the views that
+changed, and checking it against the views expected reads nothing while the file is the one written.
+Any other catalogue (another process's, or one changed since) is read and rebuilt in full.
+
 The file is written in DuckDB's 1.5 storage format (STORAGE_VERSION), which DuckDB 1.5 and later open: the
 DuckDB CLI that `make setup` installs from PyPI (duckdb-cli) is 1.5.x, and DuckDB 2.0's default format is
 unreadable before 2.0.
@@ -25,7 +30,9 @@ unreadable before 2.0.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -104,11 +111,22 @@ def views(mart: str, latest: str, files: dict[str, str]) -> tuple[View, View]:
 
 
 def build(path: Path, warehouse: Path | str, all_views: Iterable[View],
-          while_open: Callable[[], None] | None = None, filesystem: Any = None) -> None:
+          while_open: Callable[[], None] | None = None, filesystem: Any = None,
+          start_from: Path | None = None) -> None:
     """Write a new catalogue at `path` (which must not exist) holding `all_views` and their comments;
     `warehouse` is where the views' relative paths are found while they are created, `filesystem` the
-    fsspec filesystem their URLs are read through (object storage). `while_open` is called once everything
-    is written, before the file is closed."""
+    fsspec filesystem their URLs are read through (object storage). `start_from`: the current catalogue;
+    when this process wrote it (see `written_views`), `path` starts as its copy and only the views that
+    differ are dropped and created. `while_open` is called once everything is written, before the file
+    is closed."""
+    all_views = list(all_views)
+    held = written_views(start_from) if start_from is not None else None
+    if held is None:
+        dropped, created = [], all_views
+    else:
+        shutil.copyfile(start_from, path)
+        dropped = [view for view in held if view not in all_views]
+        created = [view for view in all_views if view not in held]
     con = duckdb.connect(str(path), config={"storage_compatibility_version": STORAGE_VERSION})
     try:
         _search_here(con, warehouse)
@@ -116,7 +134,9 @@ def build(path: Path, warehouse: Path | str, all_views: Iterable[View],
             con.register_filesystem(filesystem)
         # One transaction: on its own, each of the few hundred COMMENT statements is a commit to the file.
         con.execute("BEGIN TRANSACTION")
-        for view in all_views:
+        for view in dropped:
+            con.execute(f"DROP VIEW {_ident(view.name)}")
+        for view in created:
             con.execute(view.sql())
             con.execute(f"COMMENT ON VIEW {_ident(view.name)} IS {_literal(view.comment())}")
             for column in _columns(con, view.name):
@@ -129,8 +149,36 @@ def build(path: Path, warehouse: Path | str, all_views: Iterable[View],
         con.close()
 
 
+# The catalogues this process wrote: resolved path -> (the file's identity, the views it holds).
+_WRITTEN: dict[Path, tuple[tuple[int, int, int], tuple[View, ...]]] = {}
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return status.st_ino, status.st_mtime_ns, status.st_size
+
+
+def remember(path: Path, all_views: Iterable[View]) -> None:
+    """Record that the catalogue now at `path` (renamed there after `build`) holds `all_views`."""
+    _WRITTEN[Path(path).resolve()] = (_identity(path), tuple(all_views))
+
+
+def written_views(path: Path) -> tuple[View, ...] | None:
+    """The views of the catalogue at `path` when this process wrote that very file (same inode,
+    modification time and size as when it was remembered), else None: it has to be read."""
+    recorded = _WRITTEN.get(Path(path).resolve())
+    if recorded is None or recorded[0] is None or recorded[0] != _identity(path):
+        return None
+    return recorded[1]
+
+
 def disagreement(path: Path, expected: list[View]) -> str | None:
     """Why the catalogue at `path` does not hold `expected` (files, paths relative, comments), or None."""
+    if written_views(path) == tuple(expected):
+        return None
     if not path.exists():
         return "it was missing"
     try:

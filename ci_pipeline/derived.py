@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ci_pipeline.archive import worst_provenance
+from ci_pipeline.archive import PROVENANCES, worst_provenance
 from ci_pipeline.breakdown import aggregate_age_band
 from ci_pipeline.indicators import Indicator
 from ci_pipeline.schema import OBSERVATION_KEY
@@ -58,8 +58,20 @@ class DerivationReport:
     without_denominator: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _part_rows(observations: pd.DataFrame, part: Mapping, where: str) -> pd.DataFrame:
-    """One row per region, period and sex: the part's count (value or status), with what it came from."""
+def _part_rows(observations: pd.DataFrame, part: Mapping, where: str, made: dict | None = None) -> pd.DataFrame:
+    """One row per region, period and sex: the part's count (value or status), with what it came from.
+    `made`: the parts made so far from the same observations (several derivations share a denominator,
+    and the population table is most of the rows), which the caller must not change."""
+    key = tuple(sorted((name, str(value)) for name, value in part.items()))
+    if made is not None and key in made:
+        return made[key]
+    rows = _made_rows(observations, part, where)
+    if made is not None:
+        made[key] = rows
+    return rows
+
+
+def _made_rows(observations: pd.DataFrame, part: Mapping, where: str) -> pd.DataFrame:
     rows = observations[(observations["source"] == part["source"])
                         & text_equals(observations["table_id"], str(part["table_id"]))
                         & (observations["indicator_id"] == part["indicator_id"])
@@ -89,16 +101,17 @@ def _part_rows(observations: pd.DataFrame, part: Mapping, where: str) -> pd.Data
 def _sum_groups(rows: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
     """The groups summed per region, period and sex; a key lacking a group, or with a symbol in any
     group, gets no value (the first symbol, or ".." for a missing group)."""
+    # Grouped reductions only: a Python function per group cost more than the rest of the derivation.
     grouped = rows.groupby(JOIN, sort=True, dropna=False)
-    summed = grouped.agg(
-        value=("value", lambda values: values.sum(min_count=1)),
-        status=("status", lambda statuses: next((s for s in statuses if pd.notna(s)), None)),
-        groups=("age_group", "nunique"),
-        provenance=("provenance", worst_provenance),
-        source_updated=("source_updated", "max"),
-        retrieved_at=("retrieved_at", "max"),
-        _shas=("snapshot_sha256", lambda shas: tuple(sorted(set(shas)))),
-    ).reset_index()
+    summed = pd.DataFrame({
+        "value": grouped["value"].sum(min_count=1),
+        "status": grouped["status"].first(),  # the first symbol (nulls skipped)
+        "groups": grouped["age_group"].nunique(),
+        "provenance": _worst_provenance_per_group(rows["provenance"], grouped),
+        "source_updated": grouped["source_updated"].max(),
+        "retrieved_at": grouped["retrieved_at"].max(),
+    }).reset_index()
+    summed["_shas"] = _distinct_sorted_per_group(rows["snapshot_sha256"], grouped)
     incomplete = summed["groups"] < len(groups)
     summed.loc[incomplete & summed["status"].isna(), "status"] = ".."
     summed.loc[summed["status"].notna(), "value"] = np.nan
@@ -106,17 +119,36 @@ def _sum_groups(rows: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
     return summed.drop(columns="groups").merge(firsts, on=JOIN, how="left")
 
 
+def _worst_provenance_per_group(provenance: pd.Series, grouped) -> np.ndarray:
+    """worst_provenance of each group's values, by their rank in PROVENANCES."""
+    worst_provenance(provenance.unique())  # names an unknown value (or all null) as worst_provenance does
+    rank = provenance.map({value: position for position, value in enumerate(PROVENANCES)}).astype("float64")
+    worst = rank.groupby(grouped.ngroup().to_numpy()).max()
+    if worst.isna().any():
+        raise ValueError("no provenance to rank: every value is null")
+    return np.asarray(PROVENANCES, dtype=object)[worst.to_numpy(dtype=int)]
+
+
+def _distinct_sorted_per_group(values: pd.Series, grouped) -> list[tuple]:
+    """Each group's distinct values, sorted, as a tuple (groups in the order of the grouped reductions)."""
+    pairs = pd.DataFrame({"group": grouped.ngroup().to_numpy(), "value": values.to_numpy(dtype=object)})
+    pairs = pairs.drop_duplicates().sort_values(["group", "value"], kind="stable")
+    bounds = np.flatnonzero(np.diff(pairs["group"].to_numpy())) + 1
+    return [tuple(part) for part in np.split(pairs["value"].to_numpy(), bounds)]
+
+
 def derive_indicator(observations: pd.DataFrame, indicator: Indicator,
-                     report: DerivationReport | None = None) -> pd.DataFrame:
-    """The rows of one derived indicator (the observation columns plus method, is_estimate, weights_period)."""
+                     report: DerivationReport | None = None, parts: dict | None = None) -> pd.DataFrame:
+    """The rows of one derived indicator (the observation columns plus method, is_estimate, weights_period);
+    `parts`: the numerators and denominators made so far from the same observations (see _part_rows)."""
     derivation = indicator.derived
     if derivation is None:
         raise DerivationError(f"{indicator.id}: the registry gives no derivation")
     if indicator.unit not in SCALES:
         raise DerivationError(f"{indicator.id}: a derived value needs a unit of {sorted(SCALES)}, not {indicator.unit!r}")
     where = f"derived indicator {indicator.id}"
-    numerator = _part_rows(observations, derivation["numerator"], f"{where}, numerator")
-    denominator = _part_rows(observations, derivation["denominator"], f"{where}, denominator")
+    numerator = _part_rows(observations, derivation["numerator"], f"{where}, numerator", parts)
+    denominator = _part_rows(observations, derivation["denominator"], f"{where}, denominator", parts)
     offset = derivation["denominator_period_offset"]
     denominator = denominator.assign(period=(denominator["period"].astype(int) - offset).astype(str))
 
@@ -173,7 +205,8 @@ def _latest(left: pd.Series, right: pd.Series) -> list[str | None]:
 def derive_indicators(observations: pd.DataFrame, registry: Mapping[str, Indicator],
                       report: DerivationReport | None = None) -> pd.DataFrame:
     """Every derived indicator of the registry, in id order, with the columns of `observations`."""
-    frames = [derive_indicator(observations, indicator, report)
+    parts: dict = {}
+    frames = [derive_indicator(observations, indicator, report, parts)
               for indicator_id, indicator in sorted(registry.items()) if indicator.derived is not None]
     if not frames:
         return observations.iloc[0:0]

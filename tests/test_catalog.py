@@ -203,6 +203,34 @@ def test_a_catalogue_whose_comments_are_not_the_contracts_is_rebuilt(tmp_path):
     assert store.repair() == []
 
 
+def catalogue_contents(path: Path) -> tuple[set, set]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        views = set(con.execute("SELECT view_name, sql, comment FROM duckdb_views() WHERE NOT internal").fetchall())
+        columns = set(con.execute("SELECT table_name, column_name, column_index, comment FROM duckdb_columns() "
+                                  "WHERE NOT internal").fetchall())
+    return views, columns
+
+
+def test_a_catalogue_rewritten_view_by_view_holds_what_a_build_from_scratch_holds(tmp_path):
+    """Within one process each publish and prune starts from the catalogue it wrote and rewrites only the
+    views that changed; another process, which reads the file, finds what a full build writes."""
+    store = MartStore(tmp_path / "warehouse")
+    store.publish(MART, frame([1.0]), now=T1)
+    store.publish("other", frame([5.0, 6.0]), now=T1)
+    store.publish(MART, frame([2.0]).drop(columns="label"), now=T2)
+    store.prune(MART, keep=1)
+    copy = tmp_path / "copy.duckdb"
+    shutil.copyfile(store.catalog_path, copy)
+    assert catalog.written_views(copy) is None  # not the file this process wrote: it is read
+    assert catalog.disagreement(copy, store._views()) is None
+    scratch = tmp_path / "scratch.duckdb"
+    catalog.build(scratch, store.root, store._views())
+    assert catalogue_contents(copy) == catalogue_contents(scratch)
+    with catalog.connect(store.root) as con:
+        assert con.execute("SELECT count(*) FROM demo").fetchone()[0] == 1
+        assert versions_in(con, "demo_versions") == store.versions(MART) == [store.latest_version(MART)]
+
+
 def test_contract_names_the_known_datasets():
     assert contract("goals") is MARTS["goals"]
     with pytest.raises(KeyError, match="no contract for 'goal' in ci_pipeline/schema.py"):

@@ -316,15 +316,17 @@ class MartStore(StoreRepair):
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=CATALOG_TEMP_PREFIX, suffix=".duckdb")
         os.close(fd)
         os.unlink(tmp)
+        views = self._views()
         try:
-            catalog.build(Path(tmp), self.root, self._views(), while_open=lambda: reached("catalog_open", None),
-                          filesystem=self.backend.filesystem())
+            catalog.build(Path(tmp), self.root, views, while_open=lambda: reached("catalog_open", None),
+                          filesystem=self.backend.filesystem(), start_from=self.catalog_path)
             os.chmod(tmp, FILE_MODE)
             with open(tmp, "rb") as handle:
                 os.fsync(handle.fileno())
             reached("catalog_written", None)
             os.replace(tmp, self.catalog_path)
             fsync_dir(self.root)
+            catalog.remember(self.catalog_path, views)
             if self.backend.filesystem() is not None:  # analysts elsewhere open the store's copy
                 self.backend.put(CATALOG_FILE, self.catalog_path.read_bytes())
         finally:
