@@ -355,6 +355,16 @@ def group_numbers(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     return frame.groupby(columns, sort=False, observed=True, dropna=False).ngroup().to_numpy(dtype=np.int64)
 
 
+def distinct_rows(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The distinct combinations of `columns` (null equal to null), in the order they first occur, and for
+    each row the position of its combination among them: work done once per combination is spread back
+    over the rows by position."""
+    numbers = group_numbers(frame, columns)
+    # ngroup numbers groups in the order they first occur, so the first rows are in number order.
+    firsts = pd.Series(numbers).drop_duplicates().index.to_numpy()
+    return frame[columns].iloc[firsts].reset_index(drop=True), numbers
+
+
 def compact(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
     """`frame` with its text columns (or `columns`) as categoricals with sorted categories: a code per
     row instead of a string, for the columns of tidy observations that repeat a few values many times."""

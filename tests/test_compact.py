@@ -45,3 +45,23 @@ def test_text_equals_and_matches_through_categories():
     for column in (compact(_frame(values, np.zeros(4)))["code"], _frame(values, np.zeros(4))["code"]):
         assert text_equals(column, "0301").tolist() == [True, False, False, False]
         assert text_matches(column, re.compile(r"^\d+$")).tolist() == [True, True, False, False]
+
+
+def test_distinct_rows_numbers_each_row_by_its_combination_in_order_of_first_occurrence():
+    from ci_pipeline.tidy import distinct_rows, group_numbers
+
+    frame = compact(pd.DataFrame({
+        "code": ["0301", "030101", "0301", None, None, "030101", "0301"],
+        "period": ["2024", "2024", "2023", "2024", "2024", "2024", "2024"],
+        "value": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0],
+    }), ["code", "period"])
+    distinct, numbers = distinct_rows(frame, ["code", "period"])
+    assert distinct.astype("object").where(distinct.notna(), None).values.tolist() == [
+        ["0301", "2024"], ["030101", "2024"], ["0301", "2023"], [None, "2024"]]
+    assert numbers.tolist() == [0, 1, 2, 3, 3, 1, 0]
+    # Spreading the distinct rows back by number gives every row's own combination (null equal to null).
+    spread = distinct.iloc[numbers].reset_index(drop=True)
+    pd.testing.assert_frame_equal(spread, frame[["code", "period"]].reset_index(drop=True))
+    assert (numbers == group_numbers(frame, ["code", "period"])).all()
+    empty, none = distinct_rows(frame.iloc[:0], ["code", "period"])
+    assert len(empty) == 0 and len(none) == 0

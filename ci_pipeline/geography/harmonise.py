@@ -37,7 +37,7 @@ from ci_pipeline.geography.history import MAPPED_RELATIONS
 from ci_pipeline.geography.parse import GeographyError
 from ci_pipeline.periods import PeriodError, parse_period
 from ci_pipeline.schema import OBSERVATION_KEY
-from ci_pipeline.tidy import compact, group_numbers, text_categories
+from ci_pipeline.tidy import compact, distinct_rows, text_categories
 
 RULES = (
     "same", "unknown_district", "ssb_suffix_2004_division", "pre_2004_oslo_division", "bergen_2020",
@@ -126,7 +126,8 @@ def harmonise(observations: pd.DataFrame, history: pd.DataFrame,
     frame = observations.copy(deep=False).reset_index(drop=True)
     # Everything is worked out once per distinct (table, code, period) and spread over the rows by
     # position: the rows are many (millions in a population table), the combinations few.
-    combos, positions = _distinct(frame, ["source", "table_id", "region_code", "period", "period_type"])
+    distinct, positions = distinct_rows(frame, ["source", "table_id", "region_code", "period", "period_type"])
+    combos = list(distinct.itertuples(index=False, name=None))
     when_of = {(period, period_type): period_reference_date(period, period_type)
                for period, period_type in {(c[3], c[4]) for c in combos}}
     combos = [(str(source), str(table_id), str(code), when_of[(period, period_type)])
@@ -189,14 +190,6 @@ def harmonise(observations: pd.DataFrame, history: pd.DataFrame,
     frame["harmonised"] = frame["harmonised"].astype(bool)
     frame["aggregate_of_districts"] = frame["aggregate_of_districts"].astype(bool)
     return frame, report
-
-
-def _distinct(frame: pd.DataFrame, columns: list[str]) -> tuple[list[tuple], np.ndarray]:
-    """The distinct combinations of `columns` (null equal to null) and, for each row, the position of its
-    combination."""
-    positions = group_numbers(frame, columns)
-    firsts = pd.Series(positions).drop_duplicates().index.to_numpy()
-    return list(frame[columns].iloc[firsts].itertuples(index=False, name=None)), positions
 
 
 def _by_code(values_of_code: pd.Series, code_of_row: np.ndarray) -> pd.Series:

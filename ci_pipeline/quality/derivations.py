@@ -32,7 +32,7 @@ from ci_pipeline.config import Number, forbid_extra_keys
 from ci_pipeline.geography.district_sums import district_sums_against_totals, municipality_numbers
 from ci_pipeline.periods import PeriodError, parse_period
 from ci_pipeline.schema import observation_key_without
-from ci_pipeline.tidy import group_numbers
+from ci_pipeline.tidy import distinct_rows, group_numbers
 
 OK = "ok"
 SERIES_KEY = observation_key_without("period")
@@ -128,10 +128,8 @@ def region_valid_for_period(frame: pd.DataFrame, args: dict[str, Any], context: 
         keys = pd.DataFrame({"source_code": codes, "period": _text(frame["source_updated"])})
     else:
         keys = pd.DataFrame({"source_code": codes, "period": context["now"].date().isoformat()}, index=frame.index)
-    # Judged once per distinct (code, period) pair; pair_of_row numbers each row's pair.
-    pair_of_row = group_numbers(keys, ["source_code", "period"])
-    first_rows = pd.Series(pair_of_row).drop_duplicates()
-    pairs = keys.iloc[first_rows.index.to_numpy()].reset_index(drop=True)
+    # Judged once per distinct (code, period) pair; pair_of_row is each row's pair.
+    pairs, pair_of_row = distinct_rows(keys, ["source_code", "period"])
     pairs["code"] = normalise(pairs["source_code"].astype("str")).astype("str")
     if as_of == "period":
         pairs["start"], pairs["end"] = _period_bounds(pairs["period"])
@@ -153,8 +151,8 @@ def region_valid_for_period(frame: pd.DataFrame, args: dict[str, Any], context: 
         pairs["start"].isna(), "period not understood",
         np.where(per_pair["known"], "not valid then", "not in the regions dimension")))
     problem_of_pair = np.full(len(pairs), None, dtype=object)
-    problem_of_pair[first_rows.to_numpy()] = [None if v == OK else f"{code} {period}: {v}"
-                                              for v, code, period in zip(verdict, pairs["source_code"], pairs["period"])]
+    problem_of_pair[:] = [None if v == OK else f"{code} {period}: {v}"
+                          for v, code, period in zip(verdict, pairs["source_code"], pairs["period"])]
     rows = np.flatnonzero(pd.notna(problem_of_pair)[pair_of_row])
     judged = dict(zip(rows.tolist(), problem_of_pair[pair_of_row[rows]].tolist()))
     return _verdicts(len(frame), frame.index, judged, default=OK)
