@@ -174,20 +174,36 @@ def rake(respondents: pd.DataFrame, margins: Sequence[Margin], *, base_weights=N
         if not 0 < low < 1 < high:
             raise RakingError(f"trimming bounds must satisfy 0 < low < 1 < high, got {trim}")
         bounds = (low * population / n, high * population / n)
-    for iteration in range(1, max_iterations + 1):
+
+    def cycle() -> list[np.ndarray]:
+        """One raking cycle over every margin, in place; the margins' errors after it."""
         for _, codes, totals, _, present in coded:
             achieved = np.bincount(codes, weights=weights, minlength=len(totals))
             factors = np.divide(totals, achieved, out=np.ones_like(totals), where=present)
-            weights *= factors[codes]
+            np.multiply(weights, factors[codes], out=weights)
             if bounds is not None:
                 for level in np.unique(codes[(weights < bounds[0]) | (weights > bounds[1])]):
                     members = codes == level
                     weights[members] = _bounded_scaling(weights[members], totals[level], *bounds)
-        errors = [_margin_errors(weights, codes, totals, present) for _, codes, totals, _, present in coded]
+        return [_margin_errors(weights, codes, totals, present) for _, codes, totals, _, present in coded]
+
+    # A cycle's result depends on the weights it starts from alone. Weights that repeat, bit for bit, those
+    # after an earlier cycle repeat from there on with the same period, and none of those met the margins:
+    # the cap would be reached, with the weights the rest of the cycles modulo the period lead to. The
+    # weights after cycles 1, 2, 4, 8, ... are kept to compare with (Brent's cycle detection).
+    checkpoint, checkpoint_cycle = weights.copy(), 0
+    for iteration in range(1, max_iterations + 1):
+        errors = cycle()
         worst = max(float(error.max()) for error in errors)
         if worst <= tolerance:
             break
-    else:
+        if np.array_equal(weights, checkpoint):
+            for _ in range((max_iterations - iteration) % (iteration - checkpoint_cycle)):
+                errors = cycle()
+            break
+        if iteration & (iteration - 1) == 0:
+            checkpoint, checkpoint_cycle = weights.copy(), iteration
+    if worst > tolerance:
         position, error = max(enumerate(errors), key=lambda pair: pair[1].max())
         margin, _, _, keys, present = coded[position]
         level = [key for key, has_respondents in zip(keys, present) if has_respondents][int(error.argmax())]
