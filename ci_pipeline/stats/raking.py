@@ -77,23 +77,21 @@ def _level_codes(respondents: pd.DataFrame, margin: Margin) -> tuple[np.ndarray,
     missing = [column for column in margin.columns if column not in respondents.columns]
     if missing:
         raise RakingError(f"margin {margin.name}: the respondents have no column(s) {missing}")
-    values = respondents[list(margin.columns)]
-    empty = values.isna().any(axis=1)
+    columns = [respondents[column].to_numpy(dtype=object) for column in margin.columns]
+    empty = np.logical_or.reduce([pd.isna(column) for column in columns])
     if empty.any():
-        raise RakingError(f"margin {margin.name}: respondents {values.index[empty][:5].tolist()} have no value")
+        raise RakingError(f"margin {margin.name}: respondents {respondents.index[empty][:5].tolist()} have no value")
     keys = list(margin.totals)
     position = {key: i for i, key in enumerate(keys)}
-    own = (values.iloc[:, 0] if len(margin.columns) == 1 else pd.Series(list(values.itertuples(index=False, name=None)),
-                                                                        index=values.index))
-    codes = own.map(position)
-    unknown = codes.isna()
-    if unknown.any():
-        raise RakingError(f"margin {margin.name}: level(s) {sorted(map(str, set(own[unknown])))[:5]} of the "
-                          "respondents have no population")
+    own = columns[0] if len(columns) == 1 else list(zip(*columns))
+    codes = np.fromiter((position.get(value, -1) for value in own), dtype=int, count=len(respondents))
+    if (codes < 0).any():
+        unknown = sorted(map(str, {own[i] for i in np.flatnonzero(codes < 0)}))
+        raise RakingError(f"margin {margin.name}: level(s) {unknown[:5]} of the respondents have no population")
     totals = np.asarray([float(margin.totals[key]) for key in keys])
     if not np.isfinite(totals).all() or (totals < 0).any():
         raise RakingError(f"margin {margin.name}: populations must be finite and non-negative")
-    return codes.to_numpy(dtype=int), totals, keys
+    return codes, totals, keys
 
 
 def _margin_errors(weights: np.ndarray, codes: np.ndarray, totals: np.ndarray, present: np.ndarray) -> np.ndarray:
