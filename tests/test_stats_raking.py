@@ -149,6 +149,21 @@ def test_raking_errors_name_the_margin_and_level():
                    max_iterations=50)
 
 
+
+def test_a_raking_caught_in_a_cycle_ends_as_its_iteration_cap_would():
+    # Ages A, B, C and sex cannot all be met within 0.3-3x the mean weight. The weights settle into a
+    # repeating cycle in which B and C end up equally far off, and which of the two the error names depends
+    # on the number of cycles run: the messages are those of the raking run cycle by cycle up to the cap
+    # (the implementation before cycles were detected), level C after an odd number, B after an even one.
+    counts = {("A", "f"): 1, ("A", "m"): 2, ("B", "f"): 3, ("B", "m"): 5, ("C", "f"): 2, ("C", "m"): 7}
+    sample = pd.DataFrame([cell for cell, count in counts.items() for _ in range(count)], columns=["age", "sex"])
+    margins = [stats.Margin(("age",), {"A": 1382.0, "B": 531.0, "C": 789.0}),
+               stats.Margin(("sex",), {"f": 1080.0, "m": 1622.0})]
+    for cap, level in ((4, "B"), (999, "C"), (1000, "B"), (1001, "C"), (5000, "B")):
+        with pytest.raises(stats.RakingError, match=rf"not converge in {cap} cycles: margin age, level '{level}' is "
+                                                    r"still 12\.58% off"):
+            stats.rake(sample, margins, trim=(0.3, 3.0), max_iterations=cap)
+
 @PROPERTY
 @given(cells=st.lists(st.tuples(st.sampled_from("ABCD"), st.sampled_from(["13-15", "16-18"]),
                                 st.sampled_from(["female", "male"]), st.floats(1, 10)), min_size=4, max_size=80),

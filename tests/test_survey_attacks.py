@@ -106,6 +106,81 @@ def test_the_interval_attack_agrees_with_linear_programmes_solved_from_scratch(s
     assert compared > 800 and narrow > 5
 
 
+
+def _interval_from_the_cells(cells: pd.DataFrame, n: np.ndarray, positives: np.ndarray, oslo: str,
+                             variable: tuple[str, int], maximise: bool) -> float:
+    """The attacker's bound on one count of an unweighted block, written from the table's meaning alone: every
+    cell has a count n = positives + not positives, each unknown where hidden and at least 0; Oslo's cell
+    is the sum of its districts' cells, and a "total" cell the sum of its sex cells and of its age-band
+    cells, for each of the three counts."""
+    rows = range(len(cells))
+    index = {(what, row): i for i, (what, row) in enumerate((what, row) for row in rows
+                                                              for what in ("n", "positive", "other"))}
+    equations, known = [], []
+
+    def equal(terms: list[tuple[str, int, float]], value: float) -> None:
+        row = np.zeros(len(index))
+        for what, cell, coefficient in terms:
+            row[index[(what, cell)]] += coefficient
+        equations.append(row)
+        known.append(value)
+
+    for row in rows:
+        equal([("positive", row, 1.0), ("other", row, 1.0), ("n", row, -1.0)], 0.0)
+        if not np.isnan(n[row]):
+            equal([("n", row, 1.0)], n[row])
+        if not np.isnan(positives[row]):
+            equal([("positive", row, 1.0)], positives[row])
+    position = {key: row for row, key in enumerate(zip(cells["district_code"], cells["group_type"],
+                                                       cells["group_value"]))}
+    sums = [(key, [position[(district, *key[1:])] for district in cells["district_code"].unique() if district != oslo])
+            for key in position if key[0] == oslo]
+    for district in cells["district_code"].unique():
+        for split in ("sex", "age_band"):
+            parts = [row for (code, kind, _), row in position.items() if code == district and kind == split]
+            sums.append(((district, "total", "total"), parts))
+    for total, parts in sums:
+        for what in ("n", "positive", "other"):
+            equal([(what, position[total], -1.0)] + [(what, part, 1.0) for part in parts], 0.0)
+    objective = np.zeros(len(index))
+    objective[index[variable]] = -1.0 if maximise else 1.0
+    solved = linprog(objective, A_eq=np.array(equations), b_eq=np.array(known), bounds=(0, None), method="highs")
+    assert solved.status in (0, 3), solved.message
+    return np.inf if solved.status == 3 else (-solved.fun if maximise else solved.fun)
+
+
+def test_the_interval_attack_agrees_with_the_table_written_out_independently(survey_panel, codebook):
+    """The attacker builds its equations itself (_block_system), so a wrong one would also be in a programme
+    read back from it. Here one indicator of one wave at a time is written out from the published cells'
+    meaning and solved by scipy's linprog, for every hidden count: on the published view and on one hiding
+    only the small cells."""
+    results = survey_panel.results
+    truth = _results_grid(aggregate_responses(survey_panel.responses, codebook), codebook)
+    truth = truth.sort_values(CELL_KEYS, ignore_index=True)
+    assert truth[CELL_KEYS].equals(results[CELL_KEYS]) and not truth["weighted"].any()
+    table = results_table(truth, codebook)
+    published = results["n"].isna().to_numpy(), results["share_positive"].isna().to_numpy()
+    small = truth["n"].to_numpy() < RULES.min_n
+    compared = 0
+    for size_hidden, value_hidden in (published, (small, small)):
+        n = np.where(size_hidden, np.nan, truth["n"].to_numpy(dtype="float64"))
+        positives = np.where(value_hidden, np.nan, truth["positives"].to_numpy(dtype="float64"))
+        attacker = Attacker(table, n, np.where(value_hidden[:, None], np.nan, table.values))
+        for block in np.unique(table.block)[:2]:
+            rows = np.flatnonzero(table.block == block)
+            cells = truth.iloc[rows].reset_index(drop=True)
+            for local, row in enumerate(rows):
+                asked = [("n", 0, "n")] if size_hidden[row] else []
+                asked += [("v", 0, "positive"), ("v", 1, "other")] if value_hidden[row] else []
+                for kind, category, what in asked:
+                    for maximise in (False, True):
+                        expected = _interval_from_the_cells(cells, n[rows], positives[rows], codebook.oslo_code,
+                                                            (what, local), maximise)
+                        found = attacker.bound(kind, int(row), category, maximise)
+                        assert found == pytest.approx(expected, rel=1e-9, abs=1e-7), (kind, row, category, maximise)
+                        compared += 1
+    assert compared > 100
+
 def test_attribute_attack_finds_no_small_minority_in_published_cells(survey_panel):
     results, change = survey_panel.results, survey_panel.change
     shown = results[results["share_positive"].notna() & ~results["weighted"] & (results["n"] < RULES.attribute_max_n)]

@@ -77,23 +77,21 @@ def _level_codes(respondents: pd.DataFrame, margin: Margin) -> tuple[np.ndarray,
     missing = [column for column in margin.columns if column not in respondents.columns]
     if missing:
         raise RakingError(f"margin {margin.name}: the respondents have no column(s) {missing}")
-    values = respondents[list(margin.columns)]
-    empty = values.isna().any(axis=1)
+    columns = [respondents[column].to_numpy(dtype=object) for column in margin.columns]
+    empty = np.logical_or.reduce([pd.isna(column) for column in columns])
     if empty.any():
-        raise RakingError(f"margin {margin.name}: respondents {values.index[empty][:5].tolist()} have no value")
+        raise RakingError(f"margin {margin.name}: respondents {respondents.index[empty][:5].tolist()} have no value")
     keys = list(margin.totals)
     position = {key: i for i, key in enumerate(keys)}
-    own = (values.iloc[:, 0] if len(margin.columns) == 1 else pd.Series(list(values.itertuples(index=False, name=None)),
-                                                                        index=values.index))
-    codes = own.map(position)
-    unknown = codes.isna()
-    if unknown.any():
-        raise RakingError(f"margin {margin.name}: level(s) {sorted(map(str, set(own[unknown])))[:5]} of the "
-                          "respondents have no population")
+    own = columns[0] if len(columns) == 1 else list(zip(*columns))
+    codes = np.fromiter((position.get(value, -1) for value in own), dtype=int, count=len(respondents))
+    if (codes < 0).any():
+        unknown = sorted(map(str, {own[i] for i in np.flatnonzero(codes < 0)}))
+        raise RakingError(f"margin {margin.name}: level(s) {unknown[:5]} of the respondents have no population")
     totals = np.asarray([float(margin.totals[key]) for key in keys])
     if not np.isfinite(totals).all() or (totals < 0).any():
         raise RakingError(f"margin {margin.name}: populations must be finite and non-negative")
-    return codes.to_numpy(dtype=int), totals, keys
+    return codes, totals, keys
 
 
 def _margin_errors(weights: np.ndarray, codes: np.ndarray, totals: np.ndarray, present: np.ndarray) -> np.ndarray:
@@ -174,20 +172,36 @@ def rake(respondents: pd.DataFrame, margins: Sequence[Margin], *, base_weights=N
         if not 0 < low < 1 < high:
             raise RakingError(f"trimming bounds must satisfy 0 < low < 1 < high, got {trim}")
         bounds = (low * population / n, high * population / n)
-    for iteration in range(1, max_iterations + 1):
+
+    def cycle() -> list[np.ndarray]:
+        """One raking cycle over every margin, in place; the margins' errors after it."""
         for _, codes, totals, _, present in coded:
             achieved = np.bincount(codes, weights=weights, minlength=len(totals))
             factors = np.divide(totals, achieved, out=np.ones_like(totals), where=present)
-            weights *= factors[codes]
+            np.multiply(weights, factors[codes], out=weights)
             if bounds is not None:
                 for level in np.unique(codes[(weights < bounds[0]) | (weights > bounds[1])]):
                     members = codes == level
                     weights[members] = _bounded_scaling(weights[members], totals[level], *bounds)
-        errors = [_margin_errors(weights, codes, totals, present) for _, codes, totals, _, present in coded]
+        return [_margin_errors(weights, codes, totals, present) for _, codes, totals, _, present in coded]
+
+    # A cycle's result depends on the weights it starts from alone. Weights that repeat, bit for bit, those
+    # after an earlier cycle repeat from there on with the same period, and none of those met the margins:
+    # the cap would be reached, with the weights the rest of the cycles modulo the period lead to. The
+    # weights after cycles 1, 2, 4, 8, ... are kept to compare with (Brent's cycle detection).
+    checkpoint, checkpoint_cycle = weights.copy(), 0
+    for iteration in range(1, max_iterations + 1):
+        errors = cycle()
         worst = max(float(error.max()) for error in errors)
         if worst <= tolerance:
             break
-    else:
+        if np.array_equal(weights, checkpoint):
+            for _ in range((max_iterations - iteration) % (iteration - checkpoint_cycle)):
+                errors = cycle()
+            break
+        if iteration & (iteration - 1) == 0:
+            checkpoint, checkpoint_cycle = weights.copy(), iteration
+    if worst > tolerance:
         position, error = max(enumerate(errors), key=lambda pair: pair[1].max())
         margin, _, _, keys, present = coded[position]
         level = [key for key, has_respondents in zip(keys, present) if has_respondents][int(error.argmax())]

@@ -91,33 +91,51 @@ def district_population(population: pd.DataFrame, codebook: Codebook) -> pd.Data
     SSB spells the 2004 Oslo districts "030101a"; the same digits without the suffix are the 1988-2003
     division, a different area, so within a table that has suffixed codes only they are used. sex is
     "total" where the table has no sex split."""
-    rows = population
+    rows = population[[column for column in ("indicator_id", "source", "table_id", "region_code", "period", "sex",
+                                             "age_group", "value") if column in population.columns]]
     if "indicator_id" in rows.columns:
         rows = rows[rows["indicator_id"].isin(POPULATION_INDICATORS)]
     rows = rows[rows["value"].notna()]
     # a table without source or table_id columns (a bare frame) is one table named ""; groupby drops nulls
     tables, sources = (rows[column].fillna("").astype("str") if column in rows.columns
                        else pd.Series("", index=rows.index) for column in ("table_id", "source"))
-    codes = rows["region_code"].astype("str").str.strip()
-    ssb_spelled = codes.str.fullmatch(r"\d{6}a")
+    codes, ssb_spelled, in_codebook = _per_distinct(rows["region_code"], lambda values: _district_spelling(
+        values, codebook))
     suffixed_tables = set(tables[ssb_spelled])
-    keep = ssb_spelled | ~tables.isin(suffixed_tables)
-    codes = codes.where(~ssb_spelled, codes.str[:6])
-    keep &= codes.isin(list(codebook.districts))
-    ages = pd.to_numeric(rows["age_group"].astype("str").str.extract(r"^(\d+)\+?$")[0], errors="coerce")
+    keep = (ssb_spelled | ~tables.isin(suffixed_tables).to_numpy()) & in_codebook
+    (ages,) = _per_distinct(rows["age_group"], lambda values: (
+        pd.to_numeric(values.astype("str").str.extract(r"^(\d+)\+?$")[0], errors="coerce").to_numpy(),))
     low, high = codebook.age_range
-    keep &= ages.between(low, high)
+    keep &= (ages >= low) & (ages <= high)
+    (years,) = _per_distinct(rows["period"], lambda values: (values.astype("str").str[:4].astype(int).to_numpy(),))
     band_of_age = {age: codebook.age_band_for_age(age) for age in range(low, high + 1)}
     frame = pd.DataFrame({
         "source": sources[keep], "table_id": tables[keep],
-        "year": rows["period"].astype("str").str[:4].astype(int)[keep],
-        "district_code": codes[keep],
+        "year": pd.Series(years, index=rows.index)[keep],
+        "district_code": pd.Series(codes, index=rows.index, dtype="str")[keep],
         "sex": rows["sex"].astype("str")[keep],
-        "age_band": ages[keep].astype(int).map(band_of_age),
+        "age_band": pd.Series(ages[keep].astype(int), index=rows.index[keep]).map(band_of_age),
         "persons": rows["value"].astype(float)[keep],
     })
     return frame.groupby(["source", "table_id", "year", "district_code", "sex", "age_band"], as_index=False)[
         "persons"].sum()
+
+
+def _per_distinct(values: pd.Series, derive) -> tuple[np.ndarray, ...]:
+    """derive(the distinct values), each of its arrays spread back over `values`: a population table repeats
+    a few hundred codes over a hundred thousand rows, and pandas' string functions cost per row."""
+    positions, distinct = pd.factorize(values, use_na_sentinel=False)
+    return tuple(np.asarray(derived)[positions] for derived in derive(pd.Series(distinct)))
+
+
+def _district_spelling(region_codes: pd.Series, codebook: Codebook) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(district code, whether SSB spelled it "030101a", whether it is a district of the codebook) per region
+    code."""
+    codes = region_codes.astype("str").str.strip()
+    ssb_spelled = codes.str.fullmatch(r"\d{6}a")
+    codes = codes.where(~ssb_spelled, codes.str[:6])
+    return (codes.to_numpy(dtype=object), ssb_spelled.to_numpy(dtype=bool),
+            codes.isin(list(codebook.districts)).to_numpy(dtype=bool))
 
 
 def _table_label(rows: pd.DataFrame) -> str:
@@ -174,15 +192,16 @@ def _within_bounds(persons: float, respondents: float, total_persons: float, tot
     return TRIM_BOUNDS[0] <= ratio <= TRIM_BOUNDS[1]
 
 
-def _collapsed_levels(bands: Sequence[str], respondents: pd.Series, persons: pd.Series) -> dict[str, str]:
+def _collapsed_levels(bands: Sequence[str], respondents: dict[str, int], persons: dict[str, float]
+                      ) -> dict[str, str]:
     """Age band -> its raking level. A band whose residents the trimmed weights of its respondents cannot
     represent (none, or too few or too many for the bounds) is joined to the neighbouring level whose
     union comes closest to the district's mean weight, repeatedly, until every level can be met."""
     groups = [[band] for band in bands]
-    n_total, persons_total = respondents.sum(), persons.sum()
+    n_total, persons_total = sum(respondents.values()), _summed(persons[band] for band in sorted(persons))
 
     def sums(group):
-        return float(persons.reindex(group).fillna(0).sum()), float(respondents.reindex(group).fillna(0).sum())
+        return _summed(persons.get(band, 0.0) for band in group), float(sum(respondents.get(band, 0) for band in group))
 
     def distance(group):  # how far the group's mean weight is from the district's, in log terms
         p, r = sums(group)
@@ -200,29 +219,49 @@ def _collapsed_levels(bands: Sequence[str], respondents: pd.Series, persons: pd.
     return {band: "+".join(group) for group in groups for band in group}
 
 
-def _rake_district(counts: pd.DataFrame, age: pd.DataFrame, sex: pd.DataFrame | None, bands: Sequence[str],
-                   where: str) -> tuple[pd.DataFrame, object, list[str]]:
-    """Weights per sex x age band of one district's respondents (counts: sex, age_band, n). Age bands the
-    bounds cannot meet are collapsed first; a split by sex they cannot meet (one sex without respondents,
-    or too few of one) is left out, and when the two margins cannot be met together within the bounds the
-    district is raked to its age bands alone. Each of these is noted."""
+def _summed(values) -> float:
+    """A sum as pandas' Series.sum (numpy's pairwise sum) adds up the same values, in the same order."""
+    return float(np.sum(np.fromiter(values, dtype="float64")))
+
+
+@dataclass(frozen=True)
+class _District:
+    """One district's respondent cells (sex, age band, n; in the order of `cells`) and its margins: residents
+    per age band (bands in order) and per sex (in the margin's order; None without a split by sex)."""
+
+    cells: list[tuple[str, str, int]]
+    age: dict[str, float]
+    sex: dict[str, float] | None
+
+
+def _rake_district(district: _District, bands: Sequence[str], where: str
+                   ) -> tuple[dict[tuple[str, str], float], object, list[str]]:
+    """Weights per sex x age band of one district's respondents. Age bands the bounds cannot meet are
+    collapsed first; a split by sex they cannot meet (one sex without respondents, or too few of one) is
+    left out, and when the two margins cannot be met together within the bounds the district is raked to
+    its age bands alone. Each of these is noted."""
     notes = []
-    persons_by_band = age.groupby("age_band")["persons"].sum()
-    levels = _collapsed_levels(bands, counts.groupby("age_band")["n"].sum(), persons_by_band)
+    by_band: dict[str, int] = {}
+    for _, band, n in district.cells:
+        if not pd.isna(band):
+            by_band[band] = by_band.get(band, 0) + n
+    levels = _collapsed_levels(bands, by_band, district.age)
     merged = sorted({level for level in levels.values() if "+" in level})
     if merged:
         notes.append(f"{where}: age bands collapsed into {', '.join(merged)} (too few respondents for the "
                      "trimming bounds)")
-    respondents = counts.loc[counts.index.repeat(counts["n"])].reset_index(drop=True)
-    respondents["age_level"] = respondents["age_band"].map(levels)
+    sexes, cell_bands, counts = (np.array(column, dtype=object) for column in zip(*district.cells))
+    counts = counts.astype(int)
+    sexes, cell_bands = np.repeat(sexes, counts), np.repeat(cell_bands, counts)
+    respondents = pd.DataFrame({"sex": sexes, "age_level": [levels.get(band) for band in cell_bands]}, dtype=object)
+    persons_by_band = pd.Series({band: district.age[band] for band in sorted(district.age)}, dtype="float64")
     age_totals = persons_by_band.groupby(persons_by_band.index.map(levels)).sum()
     margins = [Margin(("age_level",), age_totals.to_dict())]
-    if sex is not None:
-        sex_totals = sex.set_index("sex")["persons"]
-        by_sex = respondents["sex"].value_counts()
-        if all(_within_bounds(sex_totals[s], by_sex.get(s, 0), sex_totals.sum(), len(respondents))
-               for s in sex_totals.index):
-            margins.append(Margin(("sex",), sex_totals.to_dict()))
+    if district.sex is not None:
+        sex_total = _summed(district.sex.values())
+        if all(_within_bounds(persons, int((sexes == sex).sum()), sex_total, len(respondents))
+               for sex, persons in district.sex.items()):
+            margins.append(Margin(("sex",), district.sex))
         else:
             notes.append(f"{where}: too few respondents of one sex for the trimming bounds; raked to age bands alone")
     try:
@@ -233,11 +272,25 @@ def _rake_district(counts: pd.DataFrame, age: pd.DataFrame, sex: pd.DataFrame | 
         notes.append(f"{where}: age bands and sex cannot both be met within the trimming bounds; raked to age "
                      "bands alone")
         result = rake(respondents, margins[:1], trim=TRIM_BOUNDS)
-    respondents["weight"] = result.weights.to_numpy()
-    cells = respondents.groupby(["sex", "age_band"], as_index=False)["weight"].agg(["first", "min", "max"])
-    if not np.allclose(cells["min"], cells["max"], rtol=1e-9):
+    weights = result.weights.to_numpy()
+    # every respondent of one sex x age band is raked alike: the cell's first respondent's weight is its weight
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    ends = starts + counts
+    cells: dict[tuple[str, str], list[float]] = {}
+    for (sex, band, _), start, end in zip(district.cells, starts, ends):
+        cells.setdefault((sex, band), []).extend(weights[start:end].tolist())
+    if any(not np.isclose(min(found), max(found), rtol=1e-9, atol=1e-8) for found in cells.values()):
         raise WeightingError(f"{where}: respondents of one sex x age band got different weights")
-    return cells.rename(columns={"first": "weight"})[["sex", "age_band", "weight"]], result, notes
+    return {cell: cells[cell][0] for cell in sorted(cells)}, result, notes
+
+
+def _by_district(margin: pd.DataFrame, column: str) -> dict[str, dict[str, float]]:
+    """district -> {level of `column`: persons} of a margin, in the margin's row order."""
+    found: dict[str, dict[str, float]] = {}
+    for district, level, persons in zip(margin["district_code"].tolist(), margin[column].tolist(),
+                                        margin["persons"].tolist()):
+        found.setdefault(district, {})[level] = persons
+    return found
 
 
 def rake_waves(cells: pd.DataFrame, population: pd.DataFrame | None, codebook: Codebook) -> SurveyWeights:
@@ -253,7 +306,8 @@ def rake_waves(cells: pd.DataFrame, population: pd.DataFrame | None, codebook: C
         note = "the population tables have no Oslo district rows in the codebook's age range: no indicator is weighted"
         return SurveyWeights(None, notes=[note])
     bands = [band.band for band in codebook.age_bands]
-    weighted, notes, waves, used = [], [], {}, {}
+    weighted: dict[str, list] = {column: [] for column in ("wave", "district_code", "sex", "age_band", "weight")}
+    notes, waves, used = [], {}, {}
     for wave_id, wave_cells in cells.groupby("wave", sort=True):
         wave_year = int(codebook.wave(wave_id).date[:4])
         margins = wave_margins(persons, wave_year, codebook.sexes)
@@ -265,31 +319,38 @@ def rake_waves(cells: pd.DataFrame, population: pd.DataFrame | None, codebook: C
         for table in margins.tables:
             key = tuple(table[["source", "table_id"]].iloc[0])
             used.setdefault(key, set()).add(int(table["year"].iloc[0]))
-        results, parts = [], []
-        for district, counts in wave_cells.groupby("district_code", sort=True):
+        age_of = _by_district(margins.age, "age_band")
+        sex_of = None if margins.sex is None else _by_district(margins.sex, "sex")
+        sexes, age_bands, counts = (wave_cells[column].tolist() for column in ("sex", "age_band", "n"))
+        results, weight_of = [], {}
+        for district, rows in wave_cells.groupby("district_code", sort=True).indices.items():
             where = f"wave {wave_id}, district {codebook.districts.get(district, district)}"
-            age = margins.age[margins.age["district_code"] == district]
-            sex = None if margins.sex is None else margins.sex[margins.sex["district_code"] == district]
-            if age.empty:
+            if district not in age_of:
                 raise WeightingError(f"{where}: the population table has no residents for it")
+            own = _District([(sexes[row], age_bands[row], counts[row]) for row in rows], age_of[district],
+                            None if sex_of is None else sex_of.get(district, {}))
             try:
-                district_weights, result, district_notes = _rake_district(
-                    counts[["sex", "age_band", "n"]].reset_index(drop=True), age, sex, bands, where)
+                district_weights, result, district_notes = _rake_district(own, bands, where)
             except RakingError as error:
                 raise WeightingError(f"{where}: {error}") from error
             notes.extend(district_notes)
             results.append(result)
-            parts.append(district_weights.assign(wave=wave_id, district_code=district))
-        wave_weights = pd.concat(parts, ignore_index=True)
-        weighted.append(wave_weights)
-        merged = wave_cells.merge(wave_weights, on=["district_code", "sex", "age_band"])
+            for (sex, band), weight in district_weights.items():
+                weight_of[(district, sex, band)] = weight
+                for column, value in zip(weighted, (wave_id, district, sex, band, weight)):
+                    weighted[column].append(value)
+        # the design effect over the wave's raked respondents, in the order of its cells
+        keys = zip(wave_cells["district_code"].tolist(), sexes, age_bands)
+        cell_weights, cell_counts = (np.array(column) for column in zip(
+            *((weight_of[key], n) for key, n in zip(keys, counts) if key in weight_of)))
         waves[wave_id] = WaveWeights(
             wave_id, str(margins.age_year), None if margins.sex_year is None else str(margins.sex_year), margins.text,
             respondents=int(wave_cells["n"].sum()), trimmed=sum(r.n_trimmed for r in results),
             iterations=max(r.iterations for r in results),
             max_margin_error=max(r.max_margin_error for r in results),
-            design_effect=float(merged["n"].sum() / kish_effective_n(np.repeat(merged["weight"], merged["n"]))))
-    weights = pd.concat(weighted, ignore_index=True)[["wave", "district_code", "sex", "age_band", "weight"]]
+            design_effect=float(cell_counts.sum() / kish_effective_n(np.repeat(cell_weights, cell_counts))))
+    weights = pd.DataFrame({column: pd.Series(values, dtype="float64" if column == "weight" else "str")
+                            for column, values in weighted.items()})
     inputs = _inputs(population, used)
     return SurveyWeights(weights, waves, notes, inputs)
 
@@ -297,8 +358,11 @@ def rake_waves(cells: pd.DataFrame, population: pd.DataFrame | None, codebook: C
 def _inputs(population: pd.DataFrame, used: dict[tuple, set[int]]) -> list[dict]:
     """The population tables the weights came from, as version-manifest inputs."""
     found = []
+    # what describes a table repeats on each of its rows
+    described = population[[column for column in ("source", "table_id", "snapshot_sha256", "source_updated",
+                                                  "provenance") if column in population.columns]].drop_duplicates()
     for (source, table), years in sorted(used.items()):
-        rows = population
+        rows = described
         if "table_id" in rows.columns:
             rows = rows[(rows["source"].astype("str") == source) & (rows["table_id"].astype("str") == table)]
         entry = {"source": source, "table_id": table, "used_for": "survey weights (raking margins)",
