@@ -39,15 +39,22 @@ def _is_null(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def worst_provenance(values: Iterable[Any]) -> str:
-    """The worst of some provenance values (nulls ignored); ValueError on an unknown value or none at all."""
+def provenance_ranks(values: Iterable[Any]) -> dict[str, int]:
+    """The rank in PROVENANCES (worse is higher) of each distinct value (nulls ignored); ValueError naming
+    every unknown value."""
     present = {str(value) for value in values if not _is_null(value)}
     unknown = present - set(PROVENANCES)
     if unknown:
         raise ValueError(f"unknown provenance value(s) {sorted(unknown)}; expected {', '.join(PROVENANCES)}")
-    if not present:
+    return {value: PROVENANCES.index(value) for value in present}
+
+
+def worst_provenance(values: Iterable[Any]) -> str:
+    """The worst of some provenance values (nulls ignored); ValueError on an unknown value or none at all."""
+    ranks = provenance_ranks(values)
+    if not ranks:
         raise ValueError("no provenance to rank: every value is null")
-    return next(value for value in reversed(PROVENANCES) if value in present)
+    return PROVENANCES[max(ranks.values())]
 
 
 def canonical_json(value: Any) -> str:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ci_pipeline.archive import PROVENANCES, worst_provenance
+from ci_pipeline.archive import PROVENANCES, provenance_ranks, worst_provenance
 from ci_pipeline.breakdown import aggregate_age_band
 from ci_pipeline.indicators import Indicator
 from ci_pipeline.schema import OBSERVATION_KEY
@@ -121,8 +121,7 @@ def _sum_groups(rows: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
 
 def _worst_provenance_per_group(provenance: pd.Series, grouped) -> np.ndarray:
     """worst_provenance of each group's values, by their rank in PROVENANCES."""
-    worst_provenance(provenance.unique())  # names an unknown value (or all null) as worst_provenance does
-    rank = provenance.map({value: position for position, value in enumerate(PROVENANCES)}).astype("float64")
+    rank = provenance.map(provenance_ranks(provenance.unique())).astype("float64")
     worst = rank.groupby(grouped.ngroup().to_numpy()).max()
     if worst.isna().any():
         raise ValueError("no provenance to rank: every value is null")

@@ -6,7 +6,9 @@ import stat
 
 import pytest
 
-from ci_pipeline.archive import FILE_MODE, PROVENANCES, atomic_write, atomic_writer, worst_provenance
+from ci_pipeline.archive import (
+    FILE_MODE, PROVENANCES, atomic_write, atomic_writer, provenance_ranks, worst_provenance,
+)
 
 
 def mode(path) -> int:
@@ -61,3 +63,11 @@ def test_worst_provenance_refuses_unknown_and_empty():
         worst_provenance(["recorded", "guessed"])
     with pytest.raises(ValueError, match="every value is null"):
         worst_provenance([None, math.nan])
+
+
+def test_provenance_ranks_of_the_distinct_values():
+    assert provenance_ranks(["illustrative", None, "recorded", "recorded", math.nan]) == {
+        "recorded": 0, "illustrative": 2}
+    assert provenance_ranks([None]) == {}
+    with pytest.raises(ValueError, match=r"unknown provenance value\(s\) \['guessed', 'made up'\]"):
+        provenance_ranks(["made up", "recorded", "guessed"])

@@ -145,3 +145,22 @@ def test_derive_indicators_gives_the_observation_columns_for_every_derived_indic
     frame = derive_indicators(observations, registry)
     assert list(frame.columns) == list(observations.columns) and len(frame) == 4
     assert derive_indicators(observations, {}).empty
+
+
+def test_a_sum_of_groups_carries_the_worst_provenance_of_its_rows():
+    provenance = {("030101", "20-24"): "recorded", ("030101", "25-29"): "illustrative",
+                  ("030102", "20-24"): "recorded", ("030102", "25-29"): "recorded"}
+    rows = [row("oslo", "OK-STØ020", "recipients", region, "2019", age, 100.0, provenance=value)
+            for (region, age), value in provenance.items()]
+    for region in ("030101", "030102"):
+        rows += population(region, 2019, lambda age: 500, ages=range(20, 30))
+    share = indicator({"source": "oslo", "table_id": "OK-STØ020", "indicator_id": "recipients",
+                       "age_groups": ["20-24", "25-29"]},
+                      {"source": "ssb", "table_id": "10826", "indicator_id": "population", "ages": "20-29"},
+                      offset=0, age_group="20-29")
+    frame = derive_indicator(pd.DataFrame(rows, columns=COLUMNS), share).set_index("region_code")
+    # 030101: an illustrative group makes the sum illustrative; 030102: its population is the worst.
+    assert frame["provenance"].to_dict() == {"030101": "illustrative", "030102": "reconstructed"}
+    rows[0]["provenance"] = "guessed"
+    with pytest.raises(ValueError, match=r"unknown provenance value\(s\) \['guessed'\]"):
+        derive_indicator(pd.DataFrame(rows, columns=COLUMNS), share)

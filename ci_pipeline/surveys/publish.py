@@ -30,6 +30,7 @@ from ci_pipeline.surveys.disclosure_table import (
     sex_split_failures,
 )
 from ci_pipeline.surveys.weighting import METHOD, UNWEIGHTED, SurveyWeights, rake_waves
+from ci_pipeline.tidy import group_numbers
 
 RESULTS_COLUMNS = [
     "wave", "wave_date", "district_code", "district_name", "focus_area", "indicator_id",
@@ -105,10 +106,6 @@ def _results_grid(cells: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
     return filled
 
 
-def _codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    return frame.groupby(columns, sort=False).ngroup().to_numpy()
-
-
 def _forced(cells: pd.DataFrame, earlier: Sequence[pd.DataFrame], keys: list[str], count: str, value: str
             ) -> tuple[np.ndarray, np.ndarray]:
     """Cells hidden in an earlier published version stay hidden: (size hidden before, values hidden before)."""
@@ -182,8 +179,8 @@ def results_table(cells: pd.DataFrame, codebook: Codebook, n_lower: np.ndarray |
                           "positive_n": positives, "not_positive_n": n - positives, "size_is_n": ~weighted,
                           "n_lower": np.zeros(len(n)) if n_lower is None else n_lower})
     return Table(frame, ["positive", "not_positive"], ["positive_n", "not_positive_n"],
-                 _codes(cells, ["wave", "indicator_id"]),
-                 _codes(cells, ["wave", "district_code", "group_type", "group_value"]),
+                 group_numbers(cells, ["wave", "indicator_id"]),
+                 group_numbers(cells, ["wave", "district_code", "group_type", "group_value"]),
                  results_lines(cells, codebook))
 
 
@@ -192,8 +189,8 @@ def change_table(cells: pd.DataFrame, codebook: Codebook, n_upper: np.ndarray | 
     frame = cells[categories].astype("float64").assign(
         n=cells["n_pairs"].astype("float64"), size=cells["n_pairs"].astype("float64"), size_is_n=True,
         n_upper=np.full(len(cells), np.inf) if n_upper is None else n_upper)
-    return Table(frame, categories, categories, _codes(cells, ["from_wave", "to_wave", "indicator_id"]),
-                 _codes(cells, ["from_wave", "to_wave", "district_code"]), change_lines(cells, codebook))
+    return Table(frame, categories, categories, group_numbers(cells, ["from_wave", "to_wave", "indicator_id"]),
+                 group_numbers(cells, ["from_wave", "to_wave", "district_code"]), change_lines(cells, codebook))
 
 
 def build_survey_marts(sources: Sequence[Path] | pd.DataFrame, codebook: Codebook,

@@ -36,6 +36,7 @@ import pandas as pd
 
 from ci_pipeline.stats import Margin, RakingError, kish_effective_n, rake
 from ci_pipeline.surveys.codebook import Codebook
+from ci_pipeline.tidy import distinct_rows
 
 POPULATION_INDICATORS = ("population", "population_sex_age")
 TRIM_BOUNDS = (0.3, 3.0)  # x the district's mean weight (its residents / its respondents)
@@ -124,8 +125,8 @@ def district_population(population: pd.DataFrame, codebook: Codebook) -> pd.Data
 def _per_distinct(values: pd.Series, derive) -> tuple[np.ndarray, ...]:
     """derive(the distinct values), each of its arrays spread back over `values`: a population table repeats
     a few hundred codes over a hundred thousand rows, and pandas' string functions cost per row."""
-    positions, distinct = pd.factorize(values, use_na_sentinel=False)
-    return tuple(np.asarray(derived)[positions] for derived in derive(pd.Series(distinct)))
+    distinct, positions = distinct_rows(values.to_frame(), [values.name])
+    return tuple(np.asarray(derived)[positions] for derived in derive(distinct[values.name]))
 
 
 def _district_spelling(region_codes: pd.Series, codebook: Codebook) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
