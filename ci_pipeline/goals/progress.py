@@ -104,13 +104,11 @@ def build_goal_progress(
                 draft.row.update(indicator_names)
                 drafts.append(draft)
     frame = pd.DataFrame([draft.row for draft in drafts], columns=PROGRESS_COLUMNS)
-    for name, p_column in _TESTS.items():
-        q_column = p_column.replace("p_value", "q_value")
-        frame[q_column] = stats.q_values_within(frame, p_column, FAMILY) if len(frame) else np.nan
+    # Lists, not rows of the frame: taking a row of this wide frame costs more than a whole column.
+    q_values = {p_column.replace("p_value", "q_value"): stats.q_values_within(frame, p_column, FAMILY).tolist()
+                for p_column in _TESTS.values()}
     for position, draft in enumerate(drafts):
-        frame_row = frame.iloc[position]
-        draft.row.update({column: _present(frame_row[column]) for column in
-                          ("trend_q_value", "comparison_oslo_q_value", "comparison_norway_q_value", "gap_q_value")})
+        draft.row.update({column: _present(values[position]) for column, values in q_values.items()})
         draft.row.update(_calls(draft))
         draft.row.update(_reading(draft))
     frame = pd.DataFrame([draft.row for draft in drafts], columns=PROGRESS_COLUMNS)
