@@ -34,9 +34,9 @@ class Series:
     frame: pd.DataFrame
     table_id: str | None
     source: str | None
-    _rows: dict[int, pd.Series] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _rows: dict[int, dict[str, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
-    def at(self, period: str) -> pd.Series | None:
+    def at(self, period: str) -> dict[str, Any] | None:
         position = self._positions.get(period)
         return None if position is None else self._row(position)
 
@@ -48,16 +48,17 @@ class Series:
             positions.setdefault(period, position)
         return positions
 
-    def _row(self, position: int) -> pd.Series:
-        """The row at `position`, taken from the frame once: goal_progress reads the same few rows (latest,
-        baseline, Oslo's and Norway's at each bydel's latest period) many times, and a row of a frame with
-        text columns costs tens of microseconds to take."""
+    def _row(self, position: int) -> dict[str, Any]:
+        """The row at `position` as a dict of its values (the frame's own scalars), taken from the frame
+        once: goal_progress reads the same few rows (latest, baseline, Oslo's and Norway's at each bydel's
+        latest period) many times, and a row of a frame with text columns, or a value of a pandas row,
+        costs tens of microseconds to take."""
         if position not in self._rows:
-            self._rows[position] = self.frame.iloc[position]
+            self._rows[position] = dict(self.frame.iloc[position].items())
         return self._rows[position]
 
     @property
-    def latest(self) -> pd.Series | None:
+    def latest(self) -> dict[str, Any] | None:
         return None if self.frame.empty else self._row(len(self.frame) - 1)
 
 
