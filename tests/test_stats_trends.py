@@ -286,3 +286,13 @@ def test_ols_on_an_exact_line_has_nothing_to_test_against():
 def test_statuses_are_the_documented_ones():
     assert set(trends.TREND_STATUSES) == {"tested", "too_few_points", "no_variation", "unbounded_slope",
                                           "not_converged", "estimates_only"}
+
+
+@pytest.mark.parametrize("slope, se, df", [
+    (0.0, 1.0, 3), (0.5, 0.2, 1), (-0.5, 0.2, 1), (1.0, 3.0, 3), (-2.5, 0.01, 5), (40.0, 1.0, 3),
+    (1e3, 1e-3, 8), (0.031, 0.0147, 13), (-0.02, 0.004, 200), (1e-300, 1.0, 4), (math.inf, 1.0, 3),
+])
+def test_t_p_value_is_scipy_t_sf_to_the_last_bit(slope, se, df):
+    """The trend p-value calls scipy.special.stdtr directly; it must be exactly scipy.stats.t.sf's number."""
+    expected = float(2 * scipy_stats.t.sf(abs(slope / se), df))
+    assert trends._t_p_value(slope, se, df) == expected

@@ -13,15 +13,19 @@ from ci_pipeline.archive import worst_provenance
 from ci_pipeline.goals.rules import is_estimate
 from ci_pipeline.goals.series import Series
 
+# What a gap and the best-against-worst test read of a bydel's row (the other columns are not copied).
+OBSERVATION_COLUMNS = ["period", "time", "start", "end", "value", "numerator", "denominator", "provenance",
+                       "is_estimate"]
+
 
 def district_gaps(districts: dict[str, Series], polarity: str) -> tuple[dict[str, list], list[dict]]:
-    """Per period, the best and worst bydel with a value and the gap between them, oldest first."""
+    """Per period, the best and worst bydel with a value and the gap between them, oldest first; each
+    bydel's observation holds the OBSERVATION_COLUMNS of its row."""
     higher_is_better = polarity == "higher_is_better"
     by_period: dict[str, list[tuple[str, dict]]] = {}
     for code, series in districts.items():
-        columns = list(series.frame.columns)
-        for values in zip(*(series.frame[column].tolist() for column in columns)):
-            observation = dict(zip(columns, values))
+        for values in zip(*(series.frame[column].tolist() for column in OBSERVATION_COLUMNS)):
+            observation = dict(zip(OBSERVATION_COLUMNS, values))
             by_period.setdefault(observation["period"], []).append((code, observation))
     gaps = []
     for period, observations in by_period.items():

@@ -74,8 +74,8 @@ class _Draft:
     polarity: str = "higher_is_better"
 
 
-def _value(row: pd.Series | None, column: str):
-    if row is None or column not in row.index or pd.isna(row[column]):
+def _value(row: Mapping[str, Any] | pd.Series | None, column: str):
+    if row is None or column not in row or pd.isna(row[column]):
         return None
     return row[column]
 
@@ -103,14 +103,12 @@ def build_goal_progress(
             for draft in _indicator_drafts(tested[key], goal, item, names):
                 draft.row.update(indicator_names)
                 drafts.append(draft)
-    frame = pd.DataFrame([draft.row for draft in drafts], columns=PROGRESS_COLUMNS)
-    for name, p_column in _TESTS.items():
-        q_column = p_column.replace("p_value", "q_value")
-        frame[q_column] = stats.q_values_within(frame, p_column, FAMILY) if len(frame) else np.nan
+    frame = pd.DataFrame([draft.row for draft in drafts], columns=[*FAMILY, *_TESTS.values()])
+    # Lists, not rows of the frame: taking a row of this wide frame costs more than a whole column.
+    q_values = {p_column.replace("p_value", "q_value"): stats.q_values_within(frame, p_column, FAMILY).tolist()
+                for p_column in _TESTS.values()}
     for position, draft in enumerate(drafts):
-        frame_row = frame.iloc[position]
-        draft.row.update({column: _present(frame_row[column]) for column in
-                          ("trend_q_value", "comparison_oslo_q_value", "comparison_norway_q_value", "gap_q_value")})
+        draft.row.update({column: _present(values[position]) for column, values in q_values.items()})
         draft.row.update(_calls(draft))
         draft.row.update(_reading(draft))
     frame = pd.DataFrame([draft.row for draft in drafts], columns=PROGRESS_COLUMNS)
@@ -267,8 +265,8 @@ def _trend_columns(trend: stats.TrendFit, polarity: str) -> dict:
     }
 
 
-def _unusable(item: GoalIndicator, series: Series, baseline: pd.Series | None, latest: pd.Series | None,
-              target: ResolvedTarget) -> str | None:
+def _unusable(item: GoalIndicator, series: Series, baseline: Mapping[str, Any] | None,
+              latest: Mapping[str, Any] | None, target: ResolvedTarget) -> str | None:
     """Why baseline and latest cannot be compared against the target, or None."""
     if series.frame.empty:
         return "no figures for this region"
