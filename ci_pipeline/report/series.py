@@ -41,27 +41,49 @@ class SeriesSource:
         self.survey_results = survey_results
         self.registry = registry
         self._series: dict[tuple, dict] = {}
-        self._points: dict[str, dict[str, list[Point]]] = {}
+        self._points: dict[tuple, dict[str, list[Point]]] = {}
+        self._gap_points: dict[tuple, list[Point]] = {}
+
+    @staticmethod
+    def _series_key(entry: Entry) -> tuple:
+        """What a series is read from: an indicator several goals follow, and every chart of it in both
+        languages, share one."""
+        return entry.item.indicator_id, entry.item.source, entry.item.age_group
 
     def _region_series(self, entry: Entry) -> dict:
-        # by what the series is read from, not by entry: an indicator several goals follow is read once
-        key = (entry.item.indicator_id, entry.item.source, entry.item.age_group)
+        key = self._series_key(entry)
         if key not in self._series:
+            # region_series picks the indicator's rows out of the whole mart; handing it only those rows
+            # (found once for all indicators) gives the same series without a scan of the mart per call
             self._series[key], _ = region_series(
-                self.indicator_values, self.survey_results, entry.goal, entry.item, self.registry)
+                _rows_of(self.indicator_values, self._value_rows, entry.indicator_id),
+                _rows_of(self.survey_results, self._survey_rows, entry.indicator_id),
+                entry.goal, entry.item, self.registry)
         return self._series[key]
+
+    @cached_property
+    def _value_rows(self) -> dict[str, Any]:
+        return self.indicator_values.groupby("indicator_id", sort=False, observed=True).indices
+
+    @cached_property
+    def _survey_rows(self) -> dict[str, Any]:
+        return self.survey_results.groupby("indicator_id", sort=False, observed=True).indices
 
     def points(self, entry: Entry) -> dict[str, list[Point]]:
         """Per region (Oslo, each bydel, Norway where it has figures), its observations oldest first."""
-        if entry.key not in self._points:
-            self._points[entry.key] = {code: _points(s.frame) for code, s in self._region_series(entry).items()}
-        return self._points[entry.key]
+        key = self._series_key(entry)
+        if key not in self._points:
+            self._points[key] = {code: _points(s.frame) for code, s in self._region_series(entry).items()}
+        return self._points[key]
 
     def gap_points(self, entry: Entry) -> list[Point]:
         """The gap between the best and the worst bydel per period."""
-        series = self._region_series(entry)
-        frame = gap_series({d: series[d] for d in DISTRICTS}, entry.polarity)
-        return _points(frame.assign(status=None, ci_low=None, ci_high=None, is_estimate=False))
+        key = (*self._series_key(entry), entry.polarity)
+        if key not in self._gap_points:
+            series = self._region_series(entry)
+            frame = gap_series({d: series[d] for d in DISTRICTS}, entry.polarity)
+            self._gap_points[key] = _points(frame.assign(status=None, ci_low=None, ci_high=None, is_estimate=False))
+        return self._gap_points[key]
 
     def data_date(self, entry: Entry) -> str | None:
         """When the source last updated the table (survey: the latest wave's date)."""
@@ -109,6 +131,11 @@ class SeriesSource:
                 ["indicator_id", "source", "table_id", "provenance"], dropna=False)
                 .agg(first=("wave", "min"), last=("wave", "max"), updated=("wave_date", "max")).reset_index())
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _rows_of(frame: pd.DataFrame, positions: Mapping[str, Any], indicator_id: str) -> pd.DataFrame:
+    """The rows of `frame` about one indicator, in their order."""
+    return frame.iloc[positions.get(indicator_id, [])]
 
 
 def _points(frame: pd.DataFrame) -> list[Point]:
