@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ci_pipeline.goals.gaps import gap_series
@@ -55,19 +56,20 @@ class SeriesSource:
         if key not in self._series:
             # region_series picks the indicator's rows out of the whole mart; handing it only those rows
             # (found once for all indicators) gives the same series without a scan of the mart per call
+            indicator_id = entry.indicator_id
             self._series[key], _ = region_series(
-                _rows_of(self.indicator_values, self._value_rows, entry.indicator_id),
-                _rows_of(self.survey_results, self._survey_rows, entry.indicator_id),
+                self._value_rows.get(indicator_id, self.indicator_values.iloc[:0]),
+                self._survey_rows.get(indicator_id, self.survey_results.iloc[:0]),
                 entry.goal, entry.item, self.registry)
         return self._series[key]
 
     @cached_property
-    def _value_rows(self) -> dict[str, Any]:
-        return self.indicator_values.groupby("indicator_id", sort=False, observed=True).indices
+    def _value_rows(self) -> dict[str, pd.DataFrame]:
+        return _by_indicator(self.indicator_values)
 
     @cached_property
-    def _survey_rows(self) -> dict[str, Any]:
-        return self.survey_results.groupby("indicator_id", sort=False, observed=True).indices
+    def _survey_rows(self) -> dict[str, pd.DataFrame]:
+        return _by_indicator(self.survey_results)
 
     def points(self, entry: Entry) -> dict[str, list[Point]]:
         """Per region (Oslo, each bydel, Norway where it has figures), its observations oldest first."""
@@ -133,9 +135,14 @@ class SeriesSource:
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _rows_of(frame: pd.DataFrame, positions: Mapping[str, Any], indicator_id: str) -> pd.DataFrame:
-    """The rows of `frame` about one indicator, in their order."""
-    return frame.iloc[positions.get(indicator_id, [])]
+def _by_indicator(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Each indicator's rows of `frame`, in their order: the frame is put in indicator order once (one
+    take of every column) and cut into slices, which costs less than a take per indicator."""
+    codes, indicators = pd.factorize(frame["indicator_id"])
+    order = np.argsort(codes, kind="stable")
+    ordered = frame.iloc[order]
+    bounds = np.searchsorted(codes[order], np.arange(len(indicators) + 1))
+    return {str(indicator): ordered.iloc[bounds[k]:bounds[k + 1]] for k, indicator in enumerate(indicators)}
 
 
 def _points(frame: pd.DataFrame) -> list[Point]:
