@@ -118,7 +118,7 @@ def index_page(data: ReportData, site: Site) -> tuple[str, list[Download]]:
 def about_page(data: ReportData, site: Site) -> tuple[str, list[Download]]:
     """Where every goal indicator's figures come from and whether they are real, and how to read them."""
     words = Words(site.lang)
-    origins = data.series.provenance_by_indicator()
+    origins = data.series.provenance_by_indicator
     rows = []
     seen = set()
     for entry in data.entries:

@@ -118,9 +118,10 @@ class SeriesSource:
         entry = self.registry.get(indicator_id)
         return getattr(entry, "definition", None) if entry is not None else None
 
+    @cached_property
     def provenance_by_indicator(self) -> pd.DataFrame:
         """indicator_id, source, table_id, provenance, first and last period, source_updated: every
-        indicator's origin as the marts hold it (for the page on the figures)."""
+        indicator's origin as the marts hold it (for the page on the figures, in each language)."""
         frames = []
         if not self.indicator_values.empty:
             values = self.indicator_values

@@ -50,6 +50,14 @@ class ReportResult:
     pdf_note: str | None = None
 
 
+def _without_attrs(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` without its attrs (a mart's recorded inputs, which the report does not read): pandas
+    deep-copies attrs into every frame, column and row derived from a frame, at a cost per copy."""
+    bare = frame.copy(deep=False)
+    bare.attrs = {}
+    return bare
+
+
 def _region_names(goal_progress: pd.DataFrame) -> dict[str, str]:
     rows = goal_progress[goal_progress["measure"] == "value"][["region_code", "region_name"]].dropna()
     return dict(zip(rows["region_code"].astype(str), rows["region_name"].astype(str)))
@@ -114,12 +122,12 @@ def write_report(
     browser = find_chromium() if chromium == AUTO else (Path(chromium) if chromium else None)
     data = ReportData(
         entries=adapter.entries(goal_progress, goals),
-        series=SeriesSource(indicator_values, survey_results, registry),
+        series=SeriesSource(_without_attrs(indicator_values), _without_attrs(survey_results), registry),
         labels=labels or ReportLabels(),
-        stories=stories if stories is not None else pd.DataFrame(columns=STORY_COLUMNS),
+        stories=_without_attrs(stories) if stories is not None else pd.DataFrame(columns=STORY_COLUMNS),
         region_names=_region_names(goal_progress),
         pdf=PdfState(browser is not None, None if browser else "pdf.no_chromium"),
-        costs=costs,
+        costs=_without_attrs(costs) if costs is not None else None,
     )
     sites = _sites(version, progress_version or version, stories_version, costs is not None)
     files = build_files(data, sites)
