@@ -66,6 +66,18 @@ def digits_for(unit: str | None) -> int:
 
 def value(amount: Any, unit: str | None, lang: str, digits: int | None = None) -> str:
     """A figure with its unit: "40,8 %", "12,3 per 1 000", "523 400 kr" (nb); "40.8%", "NOK 523,400" (en)."""
+    # a figure is shown in its chart's description, its point's title and its tables: worded once
+    if type(amount) is float and amount == amount:
+        return _figure_value(amount, unit, lang, digits)
+    return _value(amount, unit, lang, digits)
+
+
+@lru_cache(maxsize=65536)
+def _figure_value(amount: float, unit: str | None, lang: str, digits: int | None) -> str:
+    return _value(amount, unit, lang, digits)
+
+
+def _value(amount: Any, unit: str | None, lang: str, digits: int | None) -> str:
     if is_missing(amount):
         return MISSING
     shown = number(amount, lang, digits_for(unit) if digits is None else digits)
