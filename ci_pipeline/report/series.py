@@ -33,6 +33,17 @@ class Point:
     estimate: bool
 
 
+@dataclass(frozen=True)
+class Origin:
+    """What the marts hold of an indicator: its provenances (sorted), its first and last period and when
+    its source last updated it."""
+
+    provenances: tuple[str, ...]
+    first: Any
+    last: Any
+    updated: Any
+
+
 class SeriesSource:
     """The observations behind each entry's charts, and when each source last updated them."""
 
@@ -44,6 +55,7 @@ class SeriesSource:
         self._series: dict[tuple, dict] = {}
         self._points: dict[tuple, dict[str, list[Point]]] = {}
         self._gap_points: dict[tuple, list[Point]] = {}
+        self._origins: dict[tuple, Origin | None] = {}
 
     @staticmethod
     def _series_key(entry: Entry) -> tuple:
@@ -118,10 +130,28 @@ class SeriesSource:
         entry = self.registry.get(indicator_id)
         return getattr(entry, "definition", None) if entry is not None else None
 
+    def origin(self, entry: Entry) -> Origin | None:
+        """Where the entry's indicator comes from (a statistic from the entry's source), None when the marts
+        hold none of it; found once for both editions of the page on the figures."""
+        source = entry.source if entry.source and not entry.item.is_survey else None
+        key = (entry.indicator_id, source)
+        if key not in self._origins:
+            found = self._provenance_of.get(entry.indicator_id)
+            if found is not None and source is not None:
+                found = found[found["source"] == source]
+            self._origins[key] = None if found is None or found.empty else Origin(
+                tuple(sorted(set(found["provenance"].dropna()))), found["first"].min(), found["last"].max(),
+                found["updated"].max())
+        return self._origins[key]
+
     @cached_property
+    def _provenance_of(self) -> dict[str, pd.DataFrame]:
+        origins = self.provenance_by_indicator()
+        return {} if origins.empty else dict(iter(origins.groupby("indicator_id", sort=False)))
+
     def provenance_by_indicator(self) -> pd.DataFrame:
         """indicator_id, source, table_id, provenance, first and last period, source_updated: every
-        indicator's origin as the marts hold it (for the page on the figures, in each language)."""
+        indicator's origin as the marts hold it (for the page on the figures)."""
         frames = []
         if not self.indicator_values.empty:
             values = self.indicator_values
