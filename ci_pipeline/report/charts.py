@@ -13,6 +13,7 @@ chart is ever empty. Every SVG has role="img", a title and a description listing
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from html import escape
 
@@ -24,6 +25,7 @@ from ci_pipeline.report.texts import Texts
 SMALL = (236, 150)
 LARGE = (560, 230)
 LEFT, RIGHT, TOP, BOTTOM = 46, 12, 20, 22
+_NOT_IN_ID = re.compile(r"[^\w-]")  # \w: what str.isalnum() calls alphanumeric, and "_"
 
 
 @dataclass
@@ -193,7 +195,7 @@ def panel_svg(panel: Panel, scale: Scale, unit: str | None, texts: Texts, indica
         mark = escape(texts("chart.mark"))
         body.append(f'<rect class="mark-bg" x="{width - RIGHT - 92}" y="2" width="92" height="14" rx="2"/>'
                     f'<text class="mark" x="{width - RIGHT - 46}" y="12.5" text-anchor="middle">{mark}</text>')
-    chart_id = "c-" + "".join(c if c.isalnum() or c in "-_" else "-" for c in panel.key)
+    chart_id = "c-" + _NOT_IN_ID.sub("-", panel.key)
     title = escape(texts("chart.title", indicator=indicator, region=panel.title))
     return (
         f'<svg class="chart-svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
