@@ -37,6 +37,7 @@ The observations behind the charts are read in series.py.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,8 +86,8 @@ def present(value: Any) -> bool:
         return True
 
 
-def _get(row: pd.Series, column: str) -> Any:
-    return row[column] if column in row.index and present(row[column]) else None
+def _get(row: Mapping[str, Any], column: str) -> Any:
+    return row[column] if column in row and present(row[column]) else None
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,7 @@ class Entry:
         return any(f.estimate for code, f in self.figures.items() if code in DISTRICTS)
 
 
-def _significant(row: pd.Series, q_column: str) -> bool:
+def _significant(row: Mapping[str, Any], q_column: str) -> bool:
     """Below alpha by the Benjamini-Hochberg q-value; never on made-up figures."""
     if row.get("provenance") == "illustrative":
         return False
@@ -234,7 +235,7 @@ def _significant(row: pd.Series, q_column: str) -> bool:
     return present(row[q_column]) and float(row[q_column]) < alpha
 
 
-def _verdict(row: pd.Series, name: str) -> Verdict:
+def _verdict(row: Mapping[str, Any], name: str) -> Verdict:
     outcome = _get(row, f"comparison_{name}")
     if outcome not in ("better", "worse", "not_significant"):
         return Verdict("not_tested")
@@ -250,7 +251,7 @@ _UNTESTED_TRENDS = {"too_few_points": "trend.too_few_points", "estimates_only": 
                     "no_variation": "trend.no_variation"}
 
 
-def _trend(row: pd.Series) -> Trend:
+def _trend(row: Mapping[str, Any]) -> Trend:
     test_status = _get(row, "trend_status")
     if test_status != "tested":
         return Trend(_UNTESTED_TRENDS.get(test_status, "trend.not_tested"))
@@ -271,7 +272,7 @@ def _trend(row: pd.Series) -> Trend:
     return Trend(f"trend.{direction}.{'sure' if sure else 'unsure'}", direction, test_key)
 
 
-def _figure(row: pd.Series) -> Figure:
+def _figure(row: Mapping[str, Any]) -> Figure:
     status = row["status"] if row["status"] in KNOWN_STATUSES else "unknown"
     code = str(row["region_code"])
     gap = row["measure"] == "gap"
@@ -307,7 +308,7 @@ def _figure(row: pd.Series) -> Figure:
     )
 
 
-def _gap_test(row: pd.Series) -> str:
+def _gap_test(row: Mapping[str, Any]) -> str:
     """Whether the best and the worst district differ for sure (by the gap's q-value)."""
     if _get(row, "gap_p_value") is None:
         return "not_tested"
@@ -320,13 +321,17 @@ def _gap_test(row: pd.Series) -> str:
 def entries(goal_progress: pd.DataFrame, goals: list[Goal]) -> list[Entry]:
     """Every goal x indicator entry of goals.yaml, in its order, with its goal_progress rows."""
     check_columns(goal_progress)
+    # each row as a dict of plain values, and the rows of each goal x indicator x scope, found once
+    records = goal_progress.to_dict("records")
+    keys = zip(goal_progress["goal_id"], goal_progress["indicator_id"], goal_progress["scope"])
+    by_key: dict[tuple, list[dict[str, Any]]] = {}
+    for key, record in zip(keys, records):
+        by_key.setdefault(key, []).append(record)
     found = []
     for goal in goals:
         for item in goal.indicators:
-            rows = goal_progress[(goal_progress["goal_id"] == goal.id)
-                                 & (goal_progress["indicator_id"] == item.indicator_id)
-                                 & (goal_progress["scope"] == item.scope)]
-            first = rows.iloc[0] if not rows.empty else None
+            rows = by_key.get((goal.id, item.indicator_id, item.scope), [])
+            first = rows[0] if rows else None
             entry = Entry(
                 goal=goal, item=item,
                 name_nb=_get(first, "indicator_name_nb") if first is not None else None,
@@ -336,7 +341,7 @@ def entries(goal_progress: pd.DataFrame, goals: list[Goal]) -> list[Entry]:
                 source=_get(first, "source") if first is not None else item.source,
                 table_id=_get(first, "table_id") if first is not None else None,
             )
-            for _, row in rows.iterrows():
+            for row in rows:
                 if row["measure"] == "gap":
                     entry.gap = _figure(row)
                 else:

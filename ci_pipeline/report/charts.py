@@ -13,6 +13,7 @@ chart is ever empty. Every SVG has role="img", a title and a description listing
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from html import escape
 
@@ -24,6 +25,7 @@ from ci_pipeline.report.texts import Texts
 SMALL = (236, 150)
 LARGE = (560, 230)
 LEFT, RIGHT, TOP, BOTTOM = 46, 12, 20, 22
+_NOT_IN_ID = re.compile(r"[^\w-]")  # \w: what str.isalnum() calls alphanumeric, and "_"
 
 
 @dataclass
@@ -118,11 +120,22 @@ def describe(panel: Panel, unit: str | None, texts: Texts) -> str:
     return " ".join(parts)
 
 
-def panel_svg(panel: Panel, scale: Scale, unit: str | None, texts: Texts, indicator: str,
-              size: tuple[int, int] = SMALL) -> str:
-    """One panel as an <svg> element (a string of trusted markup; every text in it is escaped)."""
+@dataclass(frozen=True)
+class Drawing:
+    """A panel's marks as SVG markup without a word in them, the same in both languages (so drawn once
+    per chart): the value ticks' grid lines and the y of their labels; the time axis, the intervals and
+    Oslo's curve; the target's trajectory and its diamond up to the diamond's title; the series' lines;
+    per point, its mark up to the mark's title."""
+
+    ticks: tuple[tuple[str, str], ...]
+    frame: str
+    target: str
+    series: str
+    points: tuple[str, ...]
+
+
+def drawing(panel: Panel, scale: Scale, size: tuple[int, int] = SMALL) -> Drawing:
     width, height = size
-    lang = texts.lang
 
     def x(t: float) -> float:
         return LEFT + (t - scale.t_low) / (scale.t_high - scale.t_low) * (width - LEFT - RIGHT)
@@ -130,37 +143,59 @@ def panel_svg(panel: Panel, scale: Scale, unit: str | None, texts: Texts, indica
     def y(v: float) -> float:
         return TOP + (scale.v_high - v) / (scale.v_high - scale.v_low) * (height - TOP - BOTTOM)
 
-    body = []
-    for tick in scale.ticks:
-        body.append(f'<line class="grid" x1="{LEFT}" x2="{width - RIGHT}" y1="{y(tick):.1f}" y2="{y(tick):.1f}"/>')
-        label = formatting.axis_value(tick, unit, lang, scale.digits)
-        body.append(f'<text class="tick" x="{LEFT - 4}" y="{y(tick) + 3.5:.1f}" text-anchor="end">{escape(label)}</text>')
-    body.append(f'<line class="axis" x1="{LEFT}" x2="{width - RIGHT}" y1="{height - BOTTOM}" y2="{height - BOTTOM}"/>')
+    ticks = tuple((f'<line class="grid" x1="{LEFT}" x2="{width - RIGHT}" y1="{y(tick):.1f}" y2="{y(tick):.1f}"/>',
+                   f"{y(tick) + 3.5:.1f}") for tick in scale.ticks)
+    frame = [f'<line class="axis" x1="{LEFT}" x2="{width - RIGHT}" y1="{height - BOTTOM}" y2="{height - BOTTOM}"/>']
     for anchor, t in (("start", scale.t_low), ("end", scale.t_high)):
-        body.append(f'<text class="tick" x="{x(t):.1f}" y="{height - 7}" text-anchor="{anchor}">{round(t)}</text>')
-    body += _band(panel.points, x, y)
+        frame.append(f'<text class="tick" x="{x(t):.1f}" y="{height - 7}" text-anchor="{anchor}">{round(t)}</text>')
+    frame += _band(panel.points, x, y)
     if panel.reference:
-        body += [f'<polyline class="reference" points="{seg}"/>' for seg in _segments(panel.reference, x, y)]
-    if panel.target:
-        body += _target(panel.target, unit, texts, x, y)
-    body += [f'<polyline class="series" points="{seg}"/>' for seg in _segments(panel.points, x, y)]
+        frame += [f'<polyline class="reference" points="{seg}"/>' for seg in _segments(panel.reference, x, y)]
+    marks = []
     for point in panel.points:
+        if point.value is None:
+            marks.append(f'<text class="suppressed" x="{x(point.time):.1f}" y="{height - BOTTOM - 4}" '
+                         f'text-anchor="middle">\u00d7')
+        else:
+            hollow = " estimate" if point.estimate else ""
+            marks.append(f'<circle class="point{hollow}" cx="{x(point.time):.1f}" cy="{y(point.value):.1f}" r="2.8" '
+                         f'data-period="{_attr(point.period)}" data-value="{point.value:.4g}">')
+    return Drawing(
+        ticks=ticks, frame="".join(frame), target=_target(panel.target, x, y) if panel.target else "",
+        series="".join(f'<polyline class="series" points="{seg}"/>' for seg in _segments(panel.points, x, y)),
+        points=tuple(marks),
+    )
+
+
+def panel_svg(panel: Panel, scale: Scale, unit: str | None, texts: Texts, indicator: str,
+              size: tuple[int, int] = SMALL, drawn: Drawing | None = None) -> str:
+    """One panel as an <svg> element (a string of trusted markup; every text in it is escaped).
+    drawn: the panel's `drawing` where the chart was already drawn in the other language."""
+    width, height = size
+    lang = texts.lang
+    drawn = drawn or drawing(panel, scale, size)
+    body = []
+    for tick, (grid, label_y) in zip(scale.ticks, drawn.ticks):
+        body.append(grid)
+        label = formatting.axis_value(tick, unit, lang, scale.digits)
+        body.append(f'<text class="tick" x="{LEFT - 4}" y="{label_y}" text-anchor="end">{escape(label)}</text>')
+    body.append(drawn.frame)
+    if panel.target:
+        label = escape(texts("chart.target", value=formatting.value(panel.target.end_value, unit, lang),
+                             year=round(panel.target.end_time)))
+        body.append(f"{drawn.target}<title>{label}</title></path>")
+    body.append(drawn.series)
+    for point, mark in zip(panel.points, drawn.points):
         label = escape(formatting.period(point.period, lang))
         if point.value is None:
-            reason = escape(_missing_text(texts, point.status))
-            body.append(f'<text class="suppressed" x="{x(point.time):.1f}" y="{height - BOTTOM - 4}" '
-                        f'text-anchor="middle">\u00d7<title>{label}: {reason}</title></text>')
-            continue
-        shown = escape(formatting.value(point.value, unit, lang))
-        hollow = " estimate" if point.estimate else ""
-        body.append(f'<circle class="point{hollow}" cx="{x(point.time):.1f}" cy="{y(point.value):.1f}" r="2.8" '
-                    f'data-period="{_attr(point.period)}" data-value="{point.value:.4g}">'
-                    f"<title>{label}: {shown}</title></circle>")
+            body.append(f"{mark}<title>{label}: {escape(_missing_text(texts, point.status))}</title></text>")
+        else:
+            body.append(f"{mark}<title>{label}: {escape(formatting.value(point.value, unit, lang))}</title></circle>")
     if panel.illustrative:
         mark = escape(texts("chart.mark"))
         body.append(f'<rect class="mark-bg" x="{width - RIGHT - 92}" y="2" width="92" height="14" rx="2"/>'
                     f'<text class="mark" x="{width - RIGHT - 46}" y="12.5" text-anchor="middle">{mark}</text>')
-    chart_id = "c-" + "".join(c if c.isalnum() or c in "-_" else "-" for c in panel.key)
+    chart_id = "c-" + _NOT_IN_ID.sub("-", panel.key)
     title = escape(texts("chart.title", indicator=indicator, region=panel.title))
     return (
         f'<svg class="chart-svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
@@ -204,14 +239,12 @@ def _band(points: list[Point], x, y) -> list[str]:
     return shapes
 
 
-def _target(target: TargetLine, unit: str | None, texts: Texts, x, y) -> list[str]:
-    shapes = []
+def _target(target: TargetLine, x, y) -> str:
+    """The trajectory (from a known baseline) and the diamond at the target, open for the diamond's title."""
+    shapes = ""
     if target.start_time is not None and target.start_value is not None:
-        shapes.append(f'<line class="trajectory" x1="{x(target.start_time):.1f}" y1="{y(target.start_value):.1f}" '
-                      f'x2="{x(target.end_time):.1f}" y2="{y(target.end_value):.1f}"/>')
+        shapes = (f'<line class="trajectory" x1="{x(target.start_time):.1f}" y1="{y(target.start_value):.1f}" '
+                  f'x2="{x(target.end_time):.1f}" y2="{y(target.end_value):.1f}"/>')
     cx, cy = x(target.end_time), y(target.end_value)
-    label = escape(texts("chart.target", value=formatting.value(target.end_value, unit, texts.lang),
-                         year=round(target.end_time)))
-    shapes.append(f'<path class="target" d="M{cx:.1f},{cy - 5:.1f} L{cx + 5:.1f},{cy:.1f} L{cx:.1f},{cy + 5:.1f} '
-                  f'L{cx - 5:.1f},{cy:.1f} Z"><title>{label}</title></path>')
-    return shapes
+    return (shapes + f'<path class="target" d="M{cx:.1f},{cy - 5:.1f} L{cx + 5:.1f},{cy:.1f} L{cx:.1f},{cy + 5:.1f} '
+                     f'L{cx - 5:.1f},{cy:.1f} Z">')

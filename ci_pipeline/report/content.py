@@ -67,6 +67,17 @@ class ReportData:
             record["html"] = Markup(render_markdown(record["body_markdown"]))
         self._stories = sorted(records, key=lambda r: r["story_id"])
         self._stories.sort(key=lambda r: r["written_on"], reverse=True)
+        self._drawings: dict[tuple, tuple[charts.Scale, list[charts.Drawing]]] = {}
+
+    def drawn(self, key: str, panels: list[charts.Panel],
+              size: tuple[int, int]) -> tuple[charts.Scale, list[charts.Drawing]]:
+        """A chart's scale and its panels' drawings: made for the first edition that shows the chart, and
+        reused by the other, whose chart differs only in its words."""
+        found = (key, size, tuple(panel.key for panel in panels))
+        if found not in self._drawings:
+            scale = charts.shared_scale(panels)
+            self._drawings[found] = scale, [charts.drawing(panel, scale, size) for panel in panels]
+        return self._drawings[found]
 
     def stories_for(self, *, goal_id: str | None = None, entry: Entry | None = None,
                     region: str | None = None, goal_level: bool = False) -> list[dict[str, Any]]:
@@ -148,14 +159,14 @@ def _chart(data: ReportData, entry: Entry, lang: str, key: str, panels: list[cha
            size: tuple[int, int], unit: str | None = None) -> ChartView:
     texts = Words(lang).t
     unit = unit or entry.unit
-    scale = charts.shared_scale(panels)
+    scale, drawings = data.drawn(key, panels, size)
     name = data.indicator_name(entry, lang)
     shown = [p for panel in panels for p in panel.points if p.value is not None]
     latest = max(shown, key=lambda p: p.time).period if shown else None
     return ChartView(
         key=key, title=name,
-        panels=[PanelView(panel.title, Markup(charts.panel_svg(panel, scale, unit, texts, name.text, size)))
-                for panel in panels],
+        panels=[PanelView(panel.title, Markup(charts.panel_svg(panel, scale, unit, texts, name.text, size, drawn)))
+                for panel, drawn in zip(panels, drawings)],
         source=data.source_line(entry, lang),
         updated=data.series.data_date(entry),
         latest_period=latest,

@@ -33,7 +33,7 @@ def _nok_millions(amount: Any, lang: str) -> str:
 def _rows(frame: pd.DataFrame, words: Words, region_names: dict[str, str]) -> list[dict[str, Any]]:
     lang = words.lang
     rows = []
-    for _, row in frame.iterrows():
+    for row in frame.to_dict("records"):
         rows.append({
             "area": region_names.get(str(row["region_code"]), str(row["region_name"])),
             "href": f"district-{row['region_code']}.html",
@@ -88,10 +88,12 @@ def costs_page(costs: pd.DataFrame, region_names: dict[str, str], site: Site) ->
                                          "costs.col_cost_nok", "costs.col_low_nok", "costs.col_high_nok", "costs.col_price_year",
                                          "col.provenance", "costs.col_source", "col.version")]
     download = Download("exclusion_costs.csv", columns, [
-        [row["region_name"], row["group_nb" if lang == "nb" else "group_en"], words.t(f"costs.measure_{row['measure']}"),
-         row["period"], row["persons"], row["cost_nok"], row["cost_low_nok"], row["cost_high_nok"],
-         int(row["price_year"]), words.provenance(row["provenance"]), row["citation"], site.version]
-        for _, row in costs.iterrows()])
+        [area, group, words.t(f"costs.measure_{measure}"), period, persons, cost, low, high, int(price_year),
+         words.provenance(provenance), citation, site.version]
+        for area, group, measure, period, persons, cost, low, high, price_year, provenance, citation in zip(*(
+            costs[column].tolist() for column in ("region_name", "group_nb" if lang == "nb" else "group_en", "measure",
+                                                  "period", "persons", "cost_nok", "cost_low_nok", "cost_high_nok",
+                                                  "price_year", "provenance", "citation")))])
     price_year = int(costs["price_year"].iloc[0]) if not costs.empty else None
     html = render("costs.html.j2", site, filename=FILENAME, title=words.t("costs.title"),
                   illustrative=any(g["illustrative"] for g in groups), groups=groups, price_year=price_year,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from datetime import date, datetime
 from typing import Any
 
@@ -37,6 +38,8 @@ _SEASONS = {"nb": {"spring": "våren {year}", "autumn": "høsten {year}"},
 def is_missing(value: Any) -> bool:
     if value is None:
         return True
+    if type(value) is float:  # most calls: a figure, told without a conversion
+        return value != value
     try:
         return bool(math.isnan(float(value)))
     except (TypeError, ValueError):
@@ -63,16 +66,27 @@ def digits_for(unit: str | None) -> int:
 
 def value(amount: Any, unit: str | None, lang: str, digits: int | None = None) -> str:
     """A figure with its unit: "40,8 %", "12,3 per 1 000", "523 400 kr" (nb); "40.8%", "NOK 523,400" (en)."""
+    # a figure is shown in its chart's description, its point's title and its tables: worded once
+    if type(amount) is float and amount == amount:
+        return _figure_value(amount, unit, lang, digits)
+    return _value(amount, unit, lang, digits)
+
+
+@lru_cache(maxsize=65536)
+def _figure_value(amount: float, unit: str | None, lang: str, digits: int | None) -> str:
+    return _value(amount, unit, lang, digits)
+
+
+def _value(amount: Any, unit: str | None, lang: str, digits: int | None) -> str:
     if is_missing(amount):
         return MISSING
     shown = number(amount, lang, digits_for(unit) if digits is None else digits)
-    thousand = number(1000, lang, 0)
     if unit == "percent":
         return f"{shown}{NO_BREAK_SPACE}%" if lang == "nb" else f"{shown}%"
     if unit == "percentage_points":
         return f"{shown}{NO_BREAK_SPACE}" + ("prosentpoeng" if lang == "nb" else "percentage points")
     if unit == "per_1000":
-        return f"{shown} per{NO_BREAK_SPACE}{thousand}"
+        return f"{shown} per{NO_BREAK_SPACE}{number(1000, lang, 0)}"
     if unit == "per_100000":
         return f"{shown} per{NO_BREAK_SPACE}{number(100000, lang, 0)}"
     if unit == "nok":
@@ -106,15 +120,31 @@ def day(when: Any, lang: str) -> str:
 
 def period(text: Any, lang: str) -> str:
     """A period as partners read it: "2017–2019", "våren 2024" / "spring 2024", "3. kvartal 2024" / "Q3 2024"."""
+    # a report has a few dozen periods and shows each thousands of times (every chart point and table row)
+    return _text_period(text, lang) if type(text) is str else _period(text, lang)
+
+
+_YEARS = re.compile(r"(\d{4})-(\d{4})")
+_SEASON = re.compile(r"(\d{4})-(spring|autumn)")
+_QUARTER = re.compile(r"(\d{4})K([1-4])")
+_MONTH = re.compile(r"(\d{4})M(\d{2})")
+
+
+def _period(text: Any, lang: str) -> str:
     if is_missing(text) or text == "":
         return MISSING
     text = str(text)
-    if match := re.fullmatch(r"(\d{4})-(\d{4})", text):
+    if match := _YEARS.fullmatch(text):
         return f"{match[1]}{EN_DASH}{match[2]}"
-    if match := re.fullmatch(r"(\d{4})-(spring|autumn)", text):
+    if match := _SEASON.fullmatch(text):
         return _SEASONS[lang][match[2]].format(year=match[1])
-    if match := re.fullmatch(r"(\d{4})K([1-4])", text):
+    if match := _QUARTER.fullmatch(text):
         return f"{match[2]}. kvartal {match[1]}" if lang == "nb" else f"Q{match[2]} {match[1]}"
-    if match := re.fullmatch(r"(\d{4})M(\d{2})", text):
+    if match := _MONTH.fullmatch(text):
         return f"{_MONTHS[lang][int(match[2]) - 1]} {match[1]}"
     return text
+
+
+@lru_cache(maxsize=4096)
+def _text_period(text: str, lang: str) -> str:
+    return _period(text, lang)

@@ -118,25 +118,22 @@ def index_page(data: ReportData, site: Site) -> tuple[str, list[Download]]:
 def about_page(data: ReportData, site: Site) -> tuple[str, list[Download]]:
     """Where every goal indicator's figures come from and whether they are real, and how to read them."""
     words = Words(site.lang)
-    origins = data.series.provenance_by_indicator()
     rows = []
     seen = set()
     for entry in data.entries:
         if entry.indicator_id in seen:
             continue
         seen.add(entry.indicator_id)
-        found = origins[origins["indicator_id"] == entry.indicator_id] if not origins.empty else origins
-        if entry.source and not entry.item.is_survey and not found.empty:
-            found = found[found["source"] == entry.source]
-        provenances = sorted(set(found["provenance"].dropna())) if not found.empty else []
+        origin = data.series.origin(entry)
+        provenances = origin.provenances if origin else ()
         rows.append({
             "name": data.indicator_name(entry, site.lang),
             "source": data.source_line(entry, site.lang),
             "provenance": [words.provenance(p) for p in provenances] or [words.provenance(None)],
             "illustrative": "illustrative" in provenances,
-            "periods": (f"{words.period(found['first'].min())} {formatting.EN_DASH} {words.period(found['last'].max())}"
-                        if not found.empty else formatting.MISSING),
-            "updated": words.day(found["updated"].max()) if not found.empty else formatting.MISSING,
+            "periods": (f"{words.period(origin.first)} {formatting.EN_DASH} {words.period(origin.last)}"
+                        if origin else formatting.MISSING),
+            "updated": words.day(origin.updated) if origin else formatting.MISSING,
         })
     download = Download("indicators.csv",
                         [words.t(c) for c in ("col.indicator", "col.source", "col.provenance", "col.periods",

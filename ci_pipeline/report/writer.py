@@ -50,6 +50,20 @@ class ReportResult:
     pdf_note: str | None = None
 
 
+def _rows_about(frame: pd.DataFrame, indicators: set[str]) -> pd.DataFrame:
+    """The rows of a mart about the report's indicators, the only ones it reads (a few thousand of
+    indicator_values' 150 000), so that what is worked out per indicator is not worked out for all."""
+    return _without_attrs(frame[frame["indicator_id"].isin(indicators)])
+
+
+def _without_attrs(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` without its attrs (a mart's recorded inputs, which the report does not read): pandas
+    deep-copies attrs into every frame, column and row derived from a frame, at a cost per copy."""
+    bare = frame.copy(deep=False)
+    bare.attrs = {}
+    return bare
+
+
 def _region_names(goal_progress: pd.DataFrame) -> dict[str, str]:
     rows = goal_progress[goal_progress["measure"] == "value"][["region_code", "region_name"]].dropna()
     return dict(zip(rows["region_code"].astype(str), rows["region_name"].astype(str)))
@@ -112,14 +126,16 @@ def write_report(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     browser = find_chromium() if chromium == AUTO else (Path(chromium) if chromium else None)
+    entries = adapter.entries(goal_progress, goals)
+    shown = {entry.indicator_id for entry in entries}
     data = ReportData(
-        entries=adapter.entries(goal_progress, goals),
-        series=SeriesSource(indicator_values, survey_results, registry),
+        entries=entries,
+        series=SeriesSource(_rows_about(indicator_values, shown), _rows_about(survey_results, shown), registry),
         labels=labels or ReportLabels(),
-        stories=stories if stories is not None else pd.DataFrame(columns=STORY_COLUMNS),
+        stories=_without_attrs(stories) if stories is not None else pd.DataFrame(columns=STORY_COLUMNS),
         region_names=_region_names(goal_progress),
         pdf=PdfState(browser is not None, None if browser else "pdf.no_chromium"),
-        costs=costs,
+        costs=_without_attrs(costs) if costs is not None else None,
     )
     sites = _sites(version, progress_version or version, stories_version, costs is not None)
     files = build_files(data, sites)
