@@ -33,6 +33,7 @@ from ci_pipeline.geography.district_sums import district_sums_against_totals, mu
 from ci_pipeline.indicators import APPORTIONABLE_KINDS, Indicator
 from ci_pipeline.periods import PeriodError, parse_period
 from ci_pipeline.schema import observation_key_without
+from ci_pipeline.stats.apportionment import apportion_groups_by_rate
 from ci_pipeline.tidy import concat_compact, constant_text, text_categories, text_equals
 
 METHODS = ("observed", "aggregated", stats.APPORTIONED_BY_RATE, stats.APPORTIONED, "not_available")
@@ -170,19 +171,6 @@ def _district_shares(observations: pd.DataFrame, indicator: Indicator) -> pd.Dat
     return rows[columns]
 
 
-def _share_period(shares: pd.DataFrame, sex: str, period: str) -> pd.DataFrame:
-    """The share's district rows for the same period, else for the nearest earlier one (by last year)."""
-    of_sex = shares[shares["sex"] == sex]
-    same = of_sex[of_sex["period"] == period]
-    if not same.empty:
-        return same
-    earlier = of_sex[of_sex["year"] <= _reference_year(period)]
-    if earlier.empty:
-        return earlier
-    latest = earlier[earlier["year"] == earlier["year"].max()]
-    return latest[latest["period"] == sorted(latest["period"])[-1]]
-
-
 def apportion(counts: pd.DataFrame, indicator: Indicator, band_population: pd.DataFrame,
               shares: pd.DataFrame | None = None) -> pd.DataFrame:
     """District rows for the municipal counts of one indicator (is_estimate True): by population x the
@@ -190,56 +178,85 @@ def apportion(counts: pd.DataFrame, indicator: Indicator, band_population: pd.Da
     else by population alone (method apportioned)."""
     _refuse_unless_count(indicator)
     weights = _district_weights(band_population)
+    twice = weights[weights.duplicated(["municipality", "sex", "year", "region_code"], keep=False)]
+    if len(twice):
+        raise BreakdownError(
+            f"{indicator.id}: the {indicator.apportion_by['age_group']} population gives districts more than once "
+            f"for a year and sex: {twice[['region_code', 'year', 'sex']].head(5).to_dict('records')}")
     municipal = counts[(counts["region_level"] == "municipality") & counts["harmonised"]
-                       & counts["region_code"].isin(weights["municipality"])].copy()
+                       & counts["region_code"].isin(weights["municipality"])].reset_index(drop=True)
     if municipal.empty:
         return municipal.assign(method=pd.Series(dtype=str), is_estimate=pd.Series(dtype=bool),
                                 weights_period=pd.Series(dtype=str))
-    municipal["year"] = municipal["period"].map(_reference_year)
-    available = weights[["municipality", "sex", "year"]].drop_duplicates()
-    municipal["weights_year"] = [
-        _nearest_earlier(available, code, sex, year)
-        for code, sex, year in zip(municipal["region_code"], municipal["sex"], municipal["year"])
-    ]
-    missing = municipal[municipal["weights_year"].isna()]
+    wanted = pd.DataFrame({"row": np.arange(len(municipal)), "municipality": municipal["region_code"].astype("str"),
+                           "sex": municipal["sex"].astype("str"), "period": municipal["period"].astype("str")})
+    wanted["year"] = _reference_years(wanted["period"])
+    wanted["weights_year"] = _nearest_earlier_weights_year(wanted, weights)
+    missing = municipal[wanted["weights_year"].isna().to_numpy()]
     if len(missing):
         raise BreakdownError(
             f"{indicator.id}: no {indicator.apportion_by['age_group']} population for "
             f"{missing[['region_code', 'period', 'sex']].drop_duplicates().head(5).to_dict('records')} "
             "in that year or earlier; cannot apportion"
         )
-    municipal["weights_year"] = municipal["weights_year"].astype(int)
-    shares = shares if shares is not None else pd.DataFrame(columns=["region_code", "sex", "period", "year", "rate"])
-    parts = []
-    for _, row in municipal.iterrows():
-        districts = weights[(weights["municipality"] == row["region_code"]) & (weights["sex"] == row["sex"])
-                            & (weights["year"] == row["weights_year"])]
-        rates = _share_period(shares, row["sex"], row["period"])
-        rates = rates[rates["region_code"].isin(districts["region_code"])]
-        suppressed = pd.notna(row["status"])
-        spread = stats.apportion_by_rate(
-            None if suppressed else float(row["value"]), dict(zip(districts["region_code"], districts["share"])),
-            dict(zip(rates["region_code"], rates["rate"])) if not rates.empty else None)
-        part = pd.DataFrame([row] * len(spread)).reset_index(drop=True)
-        part["region_code"] = spread["district"].to_numpy()
-        part["region_name"] = part["region_code"].map(dict(zip(districts["region_code"], districts["region_name"])))
-        part["value"] = spread["value"].to_numpy()
-        part["method"] = spread["method"].to_numpy()
-        parts.append(part)
-    rows = pd.concat(parts, ignore_index=True)
+    wanted["weights_year"] = wanted["weights_year"].astype("int64")
+    # One row per municipal count and district of its weights, in the order of the weights' districts.
+    spread = wanted.merge(weights.rename(columns={"year": "weights_year"}).assign(position=np.arange(len(weights))),
+                          on=["municipality", "sex", "weights_year"])
+    spread = spread.merge(_share_rates(wanted, shares), on=["row", "region_code"], how="left")
+    spread = spread.sort_values(["row", "position"], kind="stable").reset_index(drop=True)
+    starts = np.flatnonzero(np.diff(spread["row"].to_numpy(), prepend=-1))
+    suppressed = municipal["status"].notna().to_numpy()
+    totals = np.where(suppressed, np.nan, municipal["value"].to_numpy(dtype="float64"))
+    result = apportion_groups_by_rate(starts, totals, spread["share"].to_numpy(dtype="float64"),
+                                      spread["rate"].to_numpy(dtype="float64"))
+    rows = municipal.iloc[spread["row"].to_numpy()].reset_index(drop=True)
+    rows["region_code"] = spread["region_code"].to_numpy()
+    rows["region_name"] = spread["region_name"].to_numpy()
+    rows["value"] = result.value
     rows["region_level"] = "district"
     for column in ("numerator", "denominator"):
         if column in rows.columns:
             rows[column] = float("nan")
-    rows["weights_period"] = rows["weights_year"].astype(str)
+    rows["method"] = np.where(result.by_rate, stats.APPORTIONED_BY_RATE, stats.APPORTIONED)
     rows["is_estimate"] = True
+    rows["weights_period"] = spread["weights_year"].astype("str").to_numpy()
     return rows[list(counts.columns) + ["method", "is_estimate", "weights_period"]]
 
 
-def _nearest_earlier(available: pd.DataFrame, municipality: str, sex: str, year: int) -> int | None:
-    years = available.loc[(available["municipality"] == municipality) & (available["sex"] == sex)
-                          & (available["year"] <= year), "year"]
-    return int(years.max()) if len(years) else None
+def _reference_years(periods: pd.Series) -> np.ndarray:
+    """_reference_year of each period, worked out once per distinct period."""
+    distinct = periods.unique()
+    return np.array([_reference_year(p) for p in distinct], dtype="int64")[pd.Index(distinct).get_indexer(periods)]
+
+
+def _nearest_earlier_weights_year(wanted: pd.DataFrame, weights: pd.DataFrame) -> pd.Series:
+    """Per row of `wanted` (row, municipality, sex, year): the latest year at or before `year` that has
+    district weights for its municipality and sex; null when none has."""
+    available = weights[["municipality", "sex", "year"]].drop_duplicates().rename(columns={"year": "weights_year"})
+    candidates = wanted[["row", "municipality", "sex", "year"]].merge(available, on=["municipality", "sex"])
+    candidates = candidates[candidates["weights_year"] <= candidates["year"]]
+    return candidates.groupby("row")["weights_year"].max().reindex(wanted["row"]).reset_index(drop=True)
+
+
+def _share_rates(wanted: pd.DataFrame, shares: pd.DataFrame | None) -> pd.DataFrame:
+    """The related district share each municipal count (row of `wanted`) is weighed by: row, region_code,
+    rate. Of the count's own period, else of the nearest earlier one (by last year; of two periods ending
+    in the same year, the last in text order). No rows for a count whose share begins later."""
+    columns = ["row", "region_code", "rate"]
+    if shares is None or shares.empty:
+        return pd.DataFrame({"row": pd.Series(dtype="int64"), "region_code": pd.Series(dtype="str"),
+                             "rate": pd.Series(dtype="float64")})
+    shares = shares.astype({"region_code": "str", "sex": "str", "period": "str"})
+    periods = shares[["sex", "period", "year"]].drop_duplicates()
+    candidates = wanted[["row", "sex", "period", "year"]].merge(periods, on="sex", suffixes=("", "_share"))
+    same = candidates["period_share"] == candidates["period"]
+    candidates = candidates[same | (candidates["year_share"] <= candidates["year"])].assign(same=same)
+    chosen = candidates.sort_values(["row", "same", "year_share", "period_share"]).drop_duplicates("row", keep="last")
+    # Of a district given twice for one period, the last row counts.
+    rates = shares.drop_duplicates(["region_code", "sex", "period"], keep="last")
+    return chosen[["row", "sex", "period_share"]].merge(
+        rates.rename(columns={"period": "period_share"}), on=["sex", "period_share"])[columns]
 
 
 def _population_of(observations: pd.DataFrame, population: pd.DataFrame | None,
