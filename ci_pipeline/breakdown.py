@@ -164,10 +164,10 @@ def _district_shares(observations: pd.DataFrame, indicator: Indicator) -> pd.Dat
     columns = ["region_code", "sex", "period", "year", "rate"]
     if not share:
         return pd.DataFrame(columns=columns)
-    rows = observations[(observations["indicator_id"] == share["indicator_id"])
-                        & (observations["age_group"].astype(str) == share["age_group"])
-                        & (observations["region_level"] == "district") & observations["harmonised"]]
-    rows = rows.assign(year=rows["period"].map(_reference_year), rate=rows["value"].astype("float64"))
+    rows = observations[text_equals(observations["indicator_id"], share["indicator_id"])
+                        & text_equals(observations["age_group"], share["age_group"])
+                        & text_equals(observations["region_level"], "district") & observations["harmonised"]]
+    rows = rows.assign(year=_reference_years(rows["period"].astype("str")), rate=rows["value"].astype("float64"))
     return rows[columns]
 
 
