@@ -81,48 +81,54 @@ def aggregate_age_band(population: pd.DataFrame, band: str) -> pd.DataFrame:
     in_band = _band_rows(population, low, high)
     if in_band.empty:
         raise BreakdownError(f"no single-year population rows for the age band {band!r}")
+    group = _key_order_groups(in_band, POPULATION_KEY)
     if high is not None:
-        counts = in_band.groupby(POPULATION_KEY, dropna=False)["_age"].nunique()
-        short = counts[counts < high - low + 1]
+        ages = pd.DataFrame({"group": group, "age": in_band["_age"].to_numpy()}).drop_duplicates()
+        short = np.flatnonzero(np.bincount(ages["group"], minlength=group.max() + 1) < high - low + 1)
         if len(short):
-            raise BreakdownError(
-                f"age band {band!r}: single ages missing for {short.index[:3].tolist()} (of {len(short)} groups)"
-            )
-    grouped = in_band.groupby(POPULATION_KEY, dropna=False, sort=True)
-    band_rows = _sum_with_status(grouped, min_count=1)
-    firsts = grouped.first().reset_index()
-    carried = [c for c in population.columns if c not in band_rows.columns and c not in ("age_group", "value")]
-    band_rows = band_rows.merge(firsts[POPULATION_KEY + carried], on=POPULATION_KEY, how="left")
-    band_rows = _add_total_sex(band_rows)
+            keys = in_band[POPULATION_KEY].iloc[np.unique(group, return_index=True)[1][short[:3]]]
+            raise BreakdownError(f"age band {band!r}: single ages missing for "
+                                 f"{list(keys.itertuples(index=False, name=None))} (of {len(short)} groups)")
+    carried = [c for c in population.columns if c not in POPULATION_KEY and c not in ("age_group", "value", "status")]
+    band_rows = _add_total_sex(_summed(in_band, POPULATION_KEY, group, carried, min_count=1))
     band_rows["age_group"] = band
     band_rows["method"] = "aggregated"
     band_rows["is_estimate"] = False
     return band_rows
 
 
-def _sum_with_status(grouped, min_count: int) -> pd.DataFrame:
-    """Per group: the sum of `value` (null below `min_count` values) and the first status symbol; a group
-    with a symbol has no value (never a partial sum)."""
-    rows = pd.DataFrame({"value": grouped["value"].sum(min_count=min_count),
-                         "status": grouped["status"].first()}).reset_index()
-    rows.loc[rows["status"].notna(), "value"] = float("nan")
-    return rows
+def _key_order_groups(rows: pd.DataFrame, key: list[str]) -> np.ndarray:
+    """A group number per row, the groups numbered in the order of `key` (null equal to null)."""
+    return rows.groupby(key, dropna=False, sort=True, observed=True).ngroup().to_numpy()
+
+
+def _summed(rows: pd.DataFrame, key: list[str], group: np.ndarray, carried: list[str], min_count: int) -> pd.DataFrame:
+    """One row per group (groups numbered by _key_order_groups, in that order): its key, the sum of
+    `value` (null below `min_count` values), the first status symbol, and the first non-null value of
+    each `carried` column. A group with a symbol has no value (never a partial sum)."""
+    by_group = rows[["value", "status", *carried]].groupby(group)
+    summed = rows[key].iloc[np.unique(group, return_index=True)[1]].reset_index(drop=True)
+    summed["value"] = by_group["value"].sum(min_count=min_count).to_numpy()
+    summed["status"] = by_group["status"].first().reset_index(drop=True)
+    summed.loc[summed["status"].notna(), "value"] = float("nan")
+    firsts = by_group[carried].first().reset_index(drop=True)
+    return pd.concat([summed, firsts], axis=1)
 
 
 def _add_total_sex(rows: pd.DataFrame) -> pd.DataFrame:
     other_key = [c for c in POPULATION_KEY if c != "sex"]
-    has_total = rows[rows["sex"] == "total"][other_key].drop_duplicates()
-    parts = rows[rows["sex"].isin(["male", "female"])].merge(has_total, on=other_key, how="left", indicator=True)
-    parts = parts[parts["_merge"] == "left_only"].drop(columns="_merge")
-    if parts.empty:
+    group = _key_order_groups(rows, other_key)
+    sex = rows["sex"].astype("str").to_numpy()
+    groups = group.max() + 1
+    has_total = np.bincount(group[sex == "total"], minlength=groups) > 0
+    parts = np.isin(sex, ["male", "female"]) & ~has_total[group]
+    if not parts.any():
         return rows
-    both = parts.groupby(other_key, dropna=False)["sex"].nunique()
-    complete = both[both == 2].index
-    parts = parts.set_index(other_key).loc[complete].reset_index()
-    grouped = parts.groupby(other_key, dropna=False)
-    totals = _sum_with_status(grouped, min_count=2)
-    carried = [c for c in rows.columns if c not in totals.columns and c != "sex"]
-    totals = totals.merge(grouped.first().reset_index()[other_key + carried], on=other_key, how="left")
+    both = (np.bincount(group[parts & (sex == "male")], minlength=groups) > 0) & \
+        (np.bincount(group[parts & (sex == "female")], minlength=groups) > 0)
+    chosen = parts & both[group]
+    carried = [c for c in rows.columns if c not in other_key and c not in ("sex", "value", "status")]
+    totals = _summed(rows[chosen], other_key, group[chosen], carried, min_count=2)
     totals["sex"] = "total"
     return pd.concat([rows, totals[rows.columns]], ignore_index=True)
 
