@@ -203,12 +203,13 @@ def _may_collide(combos: list[tuple[str, str, str, str]], resolution: pd.DataFra
     """Which combinations share today's code with another source spelling of the same table and date:
     only their rows can collide on the observation key (a table repeating a key under one spelling is
     the data's duplicate, left for the unique-key expectation to name)."""
-    targets = pd.DataFrame({"table": [(s, t) for s, t, _, _ in combos], "when": [w for _, _, _, w in combos],
-                            "code": resolution["region_code"], "original": [c for _, _, c, _ in combos]})
-    spellings = targets[resolution["harmonised"].to_numpy(bool)].groupby(["table", "when", "code"])["original"].nunique()
-    shared = set(spellings[spellings > 1].index)
-    return np.array([(table, when, code) in shared
-                     for table, when, code in zip(targets["table"], targets["when"], targets["code"])], dtype=bool)
+    harmonised = resolution["harmonised"].to_numpy(bool)
+    targets = pd.DataFrame({"source": [s for s, _, _, _ in combos], "table": [t for _, t, _, _ in combos],
+                            "when": [w for _, _, _, w in combos], "code": resolution["region_code"].to_numpy(),
+                            # only the spellings of harmonised combinations count
+                            "original": np.where(harmonised, np.array([c for _, _, c, _ in combos], dtype=object), None)})
+    spellings = targets.groupby(["source", "table", "when", "code"])["original"].transform("nunique")
+    return (spellings > 1).to_numpy(bool)
 
 
 def _unmap_collisions(frame: pd.DataFrame, regions: pd.DataFrame) -> pd.DataFrame:
