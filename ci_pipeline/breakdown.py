@@ -33,7 +33,7 @@ from ci_pipeline.geography.district_sums import district_sums_against_totals, mu
 from ci_pipeline.indicators import APPORTIONABLE_KINDS, Indicator
 from ci_pipeline.periods import PeriodError, parse_period
 from ci_pipeline.schema import observation_key_without
-from ci_pipeline.stats.apportionment import apportion_groups_by_rate
+from ci_pipeline.stats.apportionment import ApportionmentError, apportion_groups_by_rate
 from ci_pipeline.tidy import concat_compact, constant_text, text_categories, text_equals
 
 METHODS = ("observed", "aggregated", stats.APPORTIONED_BY_RATE, stats.APPORTIONED, "not_available")
@@ -214,8 +214,13 @@ def apportion(counts: pd.DataFrame, indicator: Indicator, band_population: pd.Da
     starts = np.flatnonzero(np.diff(spread["row"].to_numpy(), prepend=-1))
     suppressed = municipal["status"].notna().to_numpy()
     totals = np.where(suppressed, np.nan, municipal["value"].to_numpy(dtype="float64"))
-    result = apportion_groups_by_rate(starts, totals, spread["share"].to_numpy(dtype="float64"),
-                                      spread["rate"].to_numpy(dtype="float64"))
+    try:
+        result = apportion_groups_by_rate(starts, totals, spread["share"].to_numpy(dtype="float64"),
+                                          spread["rate"].to_numpy(dtype="float64"))
+    except ApportionmentError as error:
+        counts_named = municipal.iloc[spread["row"].to_numpy()[starts[error.groups[:5]]]]
+        raise BreakdownError(f"{indicator.id}: cannot apportion the municipal counts "
+                             f"{counts_named[['region_code', 'period', 'sex']].to_dict('records')}: {error}") from None
     rows = municipal.iloc[spread["row"].to_numpy()].reset_index(drop=True)
     rows["region_code"] = spread["region_code"].to_numpy()
     rows["region_name"] = spread["region_name"].to_numpy()

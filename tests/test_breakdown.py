@@ -161,6 +161,15 @@ def test_a_count_without_population_in_its_year_or_earlier_is_refused():
         run(rows)
 
 
+def test_a_negative_share_is_refused_naming_the_count():
+    rows = [tidy("0301", "municipality", "children_low_income_count", "2020", 1000.0),
+            *shares("2020", {"030101": -3.0, "030102": 5.0})]
+    with pytest.raises(BreakdownError, match=r"children_low_income_count: cannot apportion the municipal counts "
+                                             r"\[\{'region_code': '0301', 'period': '2020', 'sex': 'total'\}\]: "
+                                             r"rate must be finite and non-negative; groups \[0\] have \[-3.0\]"):
+        breakdown(pd.DataFrame(rows), BY_RATE, population())
+
+
 def test_suppressed_municipal_count_by_rate_stays_suppressed():
     rows = [tidy("0301", "municipality", "children_low_income_count", "2020", None, status=":"),
             *shares("2020", {"030101": 30.0, "030102": 5.0, "030199": 10.0})]

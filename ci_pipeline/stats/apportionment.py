@@ -97,18 +97,19 @@ def apportion_groups_by_rate(starts: np.ndarray, total: np.ndarray, population: 
     """The rules of the module docstring for many municipal totals at once. The district rows of each
     total are contiguous and group g starts at row starts[g]; total: per group (NaN when suppressed);
     population and rate: per district row (rate NaN where the district has no related share).
-    Raises ValueError naming the groups (their positions) whose input cannot be apportioned."""
+    Raises ApportionmentError naming the groups (their positions) whose input cannot be apportioned."""
     _refuse_groups(starts, population, ~np.isfinite(population) | (population < 0),
                    "population must be finite, present and non-negative")
-    _refuse_groups(starts, population, np.isinf(rate) | (rate < 0), "rate must be finite and non-negative")
+    _refuse_groups(starts, rate, np.isinf(rate) | (rate < 0), "rate must be finite and non-negative")
     bad_total = np.flatnonzero(np.isinf(total) | (total < 0))
     if len(bad_total):
-        raise ValueError(f"the municipal total must be a non-negative count; groups {bad_total[:5].tolist()} "
-                         f"have {total[bad_total[:5]].tolist()}")
+        raise ApportionmentError(f"the municipal total must be a non-negative count; groups "
+                                 f"{bad_total[:5].tolist()} have {total[bad_total[:5]].tolist()}", bad_total)
     everyone = np.ones(len(population), dtype=bool)
     empty = np.flatnonzero(_group_sums(population, starts, everyone) <= 0)
     if len(empty):
-        raise ValueError(f"the districts have no population to apportion by (groups {empty[:5].tolist()})")
+        raise ApportionmentError(f"the districts have no population to apportion by (groups {empty[:5].tolist()})",
+                                 empty)
     group = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(population))))
     known = ~np.isnan(rate)
     known_weight = _group_sums(population * np.where(known, rate, 0.0), starts, known)
@@ -121,10 +122,18 @@ def apportion_groups_by_rate(starts: np.ndarray, total: np.ndarray, population: 
     return GroupedApportionment(rate=used_rate, weight=weight, value=value, by_rate=uses_rate & known)
 
 
+class ApportionmentError(ValueError):
+    """Input apportion_groups_by_rate cannot spread; `groups`: the positions of the totals concerned."""
+
+    def __init__(self, message: str, groups: np.ndarray):
+        super().__init__(message)
+        self.groups = groups
+
+
 def _refuse_groups(starts: np.ndarray, values: np.ndarray, bad: np.ndarray, message: str) -> None:
     if bad.any():
         groups = np.unique(np.searchsorted(starts, np.flatnonzero(bad), side="right") - 1)
-        raise ValueError(f"{message}; groups {groups[:5].tolist()} have {values[bad][:5].tolist()}")
+        raise ApportionmentError(f"{message}; groups {groups[:5].tolist()} have {values[bad][:5].tolist()}", groups)
 
 
 def _group_sums(values: np.ndarray, starts: np.ndarray, chosen: np.ndarray) -> np.ndarray:
