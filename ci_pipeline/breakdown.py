@@ -33,6 +33,7 @@ from ci_pipeline.geography.district_sums import district_sums_against_totals, mu
 from ci_pipeline.indicators import APPORTIONABLE_KINDS, Indicator
 from ci_pipeline.periods import PeriodError, parse_period
 from ci_pipeline.schema import observation_key_without
+from ci_pipeline.stats.apportionment import ApportionmentError, apportion_groups_by_rate
 from ci_pipeline.tidy import concat_compact, constant_text, text_categories, text_equals
 
 METHODS = ("observed", "aggregated", stats.APPORTIONED_BY_RATE, stats.APPORTIONED, "not_available")
@@ -80,48 +81,54 @@ def aggregate_age_band(population: pd.DataFrame, band: str) -> pd.DataFrame:
     in_band = _band_rows(population, low, high)
     if in_band.empty:
         raise BreakdownError(f"no single-year population rows for the age band {band!r}")
+    group = _key_order_groups(in_band, POPULATION_KEY)
     if high is not None:
-        counts = in_band.groupby(POPULATION_KEY, dropna=False)["_age"].nunique()
-        short = counts[counts < high - low + 1]
+        ages = pd.DataFrame({"group": group, "age": in_band["_age"].to_numpy()}).drop_duplicates()
+        short = np.flatnonzero(np.bincount(ages["group"], minlength=group.max() + 1) < high - low + 1)
         if len(short):
-            raise BreakdownError(
-                f"age band {band!r}: single ages missing for {short.index[:3].tolist()} (of {len(short)} groups)"
-            )
-    grouped = in_band.groupby(POPULATION_KEY, dropna=False, sort=True)
-    band_rows = _sum_with_status(grouped, min_count=1)
-    firsts = grouped.first().reset_index()
-    carried = [c for c in population.columns if c not in band_rows.columns and c not in ("age_group", "value")]
-    band_rows = band_rows.merge(firsts[POPULATION_KEY + carried], on=POPULATION_KEY, how="left")
-    band_rows = _add_total_sex(band_rows)
+            keys = in_band[POPULATION_KEY].iloc[np.unique(group, return_index=True)[1][short[:3]]]
+            raise BreakdownError(f"age band {band!r}: single ages missing for "
+                                 f"{list(keys.itertuples(index=False, name=None))} (of {len(short)} groups)")
+    carried = [c for c in population.columns if c not in POPULATION_KEY and c not in ("age_group", "value", "status")]
+    band_rows = _add_total_sex(_summed(in_band, POPULATION_KEY, group, carried, min_count=1))
     band_rows["age_group"] = band
     band_rows["method"] = "aggregated"
     band_rows["is_estimate"] = False
     return band_rows
 
 
-def _sum_with_status(grouped, min_count: int) -> pd.DataFrame:
-    """Per group: the sum of `value` (null below `min_count` values) and the first status symbol; a group
-    with a symbol has no value (never a partial sum)."""
-    rows = pd.DataFrame({"value": grouped["value"].sum(min_count=min_count),
-                         "status": grouped["status"].first()}).reset_index()
-    rows.loc[rows["status"].notna(), "value"] = float("nan")
-    return rows
+def _key_order_groups(rows: pd.DataFrame, key: list[str]) -> np.ndarray:
+    """A group number per row, the groups numbered in the order of `key` (null equal to null)."""
+    return rows.groupby(key, dropna=False, sort=True, observed=True).ngroup().to_numpy()
+
+
+def _summed(rows: pd.DataFrame, key: list[str], group: np.ndarray, carried: list[str], min_count: int) -> pd.DataFrame:
+    """One row per group (groups numbered by _key_order_groups, in that order): its key, the sum of
+    `value` (null below `min_count` values), the first status symbol, and the first non-null value of
+    each `carried` column. A group with a symbol has no value (never a partial sum)."""
+    by_group = rows[["value", "status", *carried]].groupby(group)
+    summed = rows[key].iloc[np.unique(group, return_index=True)[1]].reset_index(drop=True)
+    summed["value"] = by_group["value"].sum(min_count=min_count).to_numpy()
+    summed["status"] = by_group["status"].first().reset_index(drop=True)
+    summed.loc[summed["status"].notna(), "value"] = float("nan")
+    firsts = by_group[carried].first().reset_index(drop=True)
+    return pd.concat([summed, firsts], axis=1)
 
 
 def _add_total_sex(rows: pd.DataFrame) -> pd.DataFrame:
     other_key = [c for c in POPULATION_KEY if c != "sex"]
-    has_total = rows[rows["sex"] == "total"][other_key].drop_duplicates()
-    parts = rows[rows["sex"].isin(["male", "female"])].merge(has_total, on=other_key, how="left", indicator=True)
-    parts = parts[parts["_merge"] == "left_only"].drop(columns="_merge")
-    if parts.empty:
+    group = _key_order_groups(rows, other_key)
+    sex = rows["sex"].astype("str").to_numpy()
+    groups = group.max() + 1
+    has_total = np.bincount(group[sex == "total"], minlength=groups) > 0
+    parts = np.isin(sex, ["male", "female"]) & ~has_total[group]
+    if not parts.any():
         return rows
-    both = parts.groupby(other_key, dropna=False)["sex"].nunique()
-    complete = both[both == 2].index
-    parts = parts.set_index(other_key).loc[complete].reset_index()
-    grouped = parts.groupby(other_key, dropna=False)
-    totals = _sum_with_status(grouped, min_count=2)
-    carried = [c for c in rows.columns if c not in totals.columns and c != "sex"]
-    totals = totals.merge(grouped.first().reset_index()[other_key + carried], on=other_key, how="left")
+    both = (np.bincount(group[parts & (sex == "male")], minlength=groups) > 0) & \
+        (np.bincount(group[parts & (sex == "female")], minlength=groups) > 0)
+    chosen = parts & both[group]
+    carried = [c for c in rows.columns if c not in other_key and c not in ("sex", "value", "status")]
+    totals = _summed(rows[chosen], other_key, group[chosen], carried, min_count=2)
     totals["sex"] = "total"
     return pd.concat([rows, totals[rows.columns]], ignore_index=True)
 
@@ -163,24 +170,11 @@ def _district_shares(observations: pd.DataFrame, indicator: Indicator) -> pd.Dat
     columns = ["region_code", "sex", "period", "year", "rate"]
     if not share:
         return pd.DataFrame(columns=columns)
-    rows = observations[(observations["indicator_id"] == share["indicator_id"])
-                        & (observations["age_group"].astype(str) == share["age_group"])
-                        & (observations["region_level"] == "district") & observations["harmonised"]]
-    rows = rows.assign(year=rows["period"].map(_reference_year), rate=rows["value"].astype("float64"))
+    rows = observations[text_equals(observations["indicator_id"], share["indicator_id"])
+                        & text_equals(observations["age_group"], share["age_group"])
+                        & text_equals(observations["region_level"], "district") & observations["harmonised"]]
+    rows = rows.assign(year=_reference_years(rows["period"].astype("str")), rate=rows["value"].astype("float64"))
     return rows[columns]
-
-
-def _share_period(shares: pd.DataFrame, sex: str, period: str) -> pd.DataFrame:
-    """The share's district rows for the same period, else for the nearest earlier one (by last year)."""
-    of_sex = shares[shares["sex"] == sex]
-    same = of_sex[of_sex["period"] == period]
-    if not same.empty:
-        return same
-    earlier = of_sex[of_sex["year"] <= _reference_year(period)]
-    if earlier.empty:
-        return earlier
-    latest = earlier[earlier["year"] == earlier["year"].max()]
-    return latest[latest["period"] == sorted(latest["period"])[-1]]
 
 
 def apportion(counts: pd.DataFrame, indicator: Indicator, band_population: pd.DataFrame,
@@ -190,56 +184,90 @@ def apportion(counts: pd.DataFrame, indicator: Indicator, band_population: pd.Da
     else by population alone (method apportioned)."""
     _refuse_unless_count(indicator)
     weights = _district_weights(band_population)
+    twice = weights[weights.duplicated(["municipality", "sex", "year", "region_code"], keep=False)]
+    if len(twice):
+        raise BreakdownError(
+            f"{indicator.id}: the {indicator.apportion_by['age_group']} population gives districts more than once "
+            f"for a year and sex: {twice[['region_code', 'year', 'sex']].head(5).to_dict('records')}")
     municipal = counts[(counts["region_level"] == "municipality") & counts["harmonised"]
-                       & counts["region_code"].isin(weights["municipality"])].copy()
+                       & counts["region_code"].isin(weights["municipality"])].reset_index(drop=True)
     if municipal.empty:
         return municipal.assign(method=pd.Series(dtype=str), is_estimate=pd.Series(dtype=bool),
                                 weights_period=pd.Series(dtype=str))
-    municipal["year"] = municipal["period"].map(_reference_year)
-    available = weights[["municipality", "sex", "year"]].drop_duplicates()
-    municipal["weights_year"] = [
-        _nearest_earlier(available, code, sex, year)
-        for code, sex, year in zip(municipal["region_code"], municipal["sex"], municipal["year"])
-    ]
-    missing = municipal[municipal["weights_year"].isna()]
+    wanted = pd.DataFrame({"row": np.arange(len(municipal)), "municipality": municipal["region_code"].astype("str"),
+                           "sex": municipal["sex"].astype("str"), "period": municipal["period"].astype("str")})
+    wanted["year"] = _reference_years(wanted["period"])
+    wanted["weights_year"] = _nearest_earlier_weights_year(wanted, weights)
+    missing = municipal[wanted["weights_year"].isna().to_numpy()]
     if len(missing):
         raise BreakdownError(
             f"{indicator.id}: no {indicator.apportion_by['age_group']} population for "
             f"{missing[['region_code', 'period', 'sex']].drop_duplicates().head(5).to_dict('records')} "
             "in that year or earlier; cannot apportion"
         )
-    municipal["weights_year"] = municipal["weights_year"].astype(int)
-    shares = shares if shares is not None else pd.DataFrame(columns=["region_code", "sex", "period", "year", "rate"])
-    parts = []
-    for _, row in municipal.iterrows():
-        districts = weights[(weights["municipality"] == row["region_code"]) & (weights["sex"] == row["sex"])
-                            & (weights["year"] == row["weights_year"])]
-        rates = _share_period(shares, row["sex"], row["period"])
-        rates = rates[rates["region_code"].isin(districts["region_code"])]
-        suppressed = pd.notna(row["status"])
-        spread = stats.apportion_by_rate(
-            None if suppressed else float(row["value"]), dict(zip(districts["region_code"], districts["share"])),
-            dict(zip(rates["region_code"], rates["rate"])) if not rates.empty else None)
-        part = pd.DataFrame([row] * len(spread)).reset_index(drop=True)
-        part["region_code"] = spread["district"].to_numpy()
-        part["region_name"] = part["region_code"].map(dict(zip(districts["region_code"], districts["region_name"])))
-        part["value"] = spread["value"].to_numpy()
-        part["method"] = spread["method"].to_numpy()
-        parts.append(part)
-    rows = pd.concat(parts, ignore_index=True)
+    wanted["weights_year"] = wanted["weights_year"].astype("int64")
+    # One row per municipal count and district of its weights, in the order of the weights' districts.
+    spread = wanted.merge(weights.rename(columns={"year": "weights_year"}).assign(position=np.arange(len(weights))),
+                          on=["municipality", "sex", "weights_year"])
+    spread = spread.merge(_share_rates(wanted, shares), on=["row", "region_code"], how="left")
+    spread = spread.sort_values(["row", "position"], kind="stable").reset_index(drop=True)
+    starts = np.flatnonzero(np.diff(spread["row"].to_numpy(), prepend=-1))
+    suppressed = municipal["status"].notna().to_numpy()
+    totals = np.where(suppressed, np.nan, municipal["value"].to_numpy(dtype="float64"))
+    try:
+        result = apportion_groups_by_rate(starts, totals, spread["share"].to_numpy(dtype="float64"),
+                                          spread["rate"].to_numpy(dtype="float64"))
+    except ApportionmentError as error:
+        counts_named = municipal.iloc[spread["row"].to_numpy()[starts[error.groups[:5]]]]
+        raise BreakdownError(f"{indicator.id}: cannot apportion the municipal counts "
+                             f"{counts_named[['region_code', 'period', 'sex']].to_dict('records')}: {error}") from None
+    rows = municipal.iloc[spread["row"].to_numpy()].reset_index(drop=True)
+    rows["region_code"] = spread["region_code"].to_numpy()
+    rows["region_name"] = spread["region_name"].to_numpy()
+    rows["value"] = result.value
     rows["region_level"] = "district"
     for column in ("numerator", "denominator"):
         if column in rows.columns:
             rows[column] = float("nan")
-    rows["weights_period"] = rows["weights_year"].astype(str)
+    rows["method"] = np.where(result.by_rate, stats.APPORTIONED_BY_RATE, stats.APPORTIONED)
     rows["is_estimate"] = True
+    rows["weights_period"] = spread["weights_year"].astype("str").to_numpy()
     return rows[list(counts.columns) + ["method", "is_estimate", "weights_period"]]
 
 
-def _nearest_earlier(available: pd.DataFrame, municipality: str, sex: str, year: int) -> int | None:
-    years = available.loc[(available["municipality"] == municipality) & (available["sex"] == sex)
-                          & (available["year"] <= year), "year"]
-    return int(years.max()) if len(years) else None
+def _reference_years(periods: pd.Series) -> np.ndarray:
+    """_reference_year of each period, worked out once per distinct period."""
+    distinct = periods.unique()
+    return np.array([_reference_year(p) for p in distinct], dtype="int64")[pd.Index(distinct).get_indexer(periods)]
+
+
+def _nearest_earlier_weights_year(wanted: pd.DataFrame, weights: pd.DataFrame) -> pd.Series:
+    """Per row of `wanted` (row, municipality, sex, year): the latest year at or before `year` that has
+    district weights for its municipality and sex; null when none has."""
+    available = weights[["municipality", "sex", "year"]].drop_duplicates().rename(columns={"year": "weights_year"})
+    candidates = wanted[["row", "municipality", "sex", "year"]].merge(available, on=["municipality", "sex"])
+    candidates = candidates[candidates["weights_year"] <= candidates["year"]]
+    return candidates.groupby("row")["weights_year"].max().reindex(wanted["row"]).reset_index(drop=True)
+
+
+def _share_rates(wanted: pd.DataFrame, shares: pd.DataFrame | None) -> pd.DataFrame:
+    """The related district share each municipal count (row of `wanted`) is weighed by: row, region_code,
+    rate. Of the count's own period, else of the nearest earlier one (by last year; of two periods ending
+    in the same year, the last in text order). No rows for a count whose share begins later."""
+    columns = ["row", "region_code", "rate"]
+    if shares is None or shares.empty:
+        return pd.DataFrame({"row": pd.Series(dtype="int64"), "region_code": pd.Series(dtype="str"),
+                             "rate": pd.Series(dtype="float64")})
+    shares = shares.astype({"region_code": "str", "sex": "str", "period": "str"})
+    periods = shares[["sex", "period", "year"]].drop_duplicates()
+    candidates = wanted[["row", "sex", "period", "year"]].merge(periods, on="sex", suffixes=("", "_share"))
+    same = candidates["period_share"] == candidates["period"]
+    candidates = candidates[same | (candidates["year_share"] <= candidates["year"])].assign(same=same)
+    chosen = candidates.sort_values(["row", "same", "year_share", "period_share"]).drop_duplicates("row", keep="last")
+    # Of a district given twice for one period, the last row counts.
+    rates = shares.drop_duplicates(["region_code", "sex", "period"], keep="last")
+    return chosen[["row", "sex", "period_share"]].merge(
+        rates.rename(columns={"period": "period_share"}), on=["sex", "period_share"])[columns]
 
 
 def _population_of(observations: pd.DataFrame, population: pd.DataFrame | None,

@@ -352,6 +352,15 @@ def group_numbers(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     columns' codes: compact columns are never turned into text per row."""
     if not columns:
         return np.zeros(len(frame), dtype=np.int64)
+    if all(isinstance(frame[c].dtype, pd.CategoricalDtype) for c in columns):
+        radices = [len(frame[c].cat.categories) + 1 for c in columns]
+        if prod(radices) < 2**63:
+            # The codes of the columns as one integer per row (null: 0), numbered in the order they first
+            # occur, as ngroup(sort=False) numbers them: about 4x faster than pandas' grouping.
+            combined = np.zeros(len(frame), dtype=np.int64)
+            for column, radix in zip(columns, radices):
+                combined = combined * radix + (frame[column].cat.codes.to_numpy(dtype=np.int64) + 1)
+            return pd.factorize(combined)[0].astype(np.int64, copy=False)
     return frame.groupby(columns, sort=False, observed=True, dropna=False).ngroup().to_numpy(dtype=np.int64)
 
 
@@ -431,25 +440,28 @@ def concat_compact(frames: list[pd.DataFrame]) -> pd.DataFrame:
     columns = list(dict.fromkeys(column for frame in frames for column in frame.columns))
     categorical = [c for c in columns
                    if any(isinstance(f[c].dtype, pd.CategoricalDtype) for f in frames if c in f.columns)]
-    frames = [compact(frame, categorical) for frame in frames]
     joined = {}
     for column in columns:
         parts = [frame[column] if column in frame.columns else pd.Series(np.nan, index=frame.index)
                  for frame in frames]
         if column in categorical:
-            dtype = text_categories(set().union(*(part.cat.categories if isinstance(part.dtype, pd.CategoricalDtype)
-                                                   else part.dropna().astype("str").unique() for part in parts)))
-            joined[column] = pd.Categorical.from_codes(
-                np.concatenate([_codes_in(part, dtype) for part in parts]), dtype=dtype, validate=False)
+            coded = [_coded(part) for part in parts]
+            dtype = text_categories(set().union(*(texts for _, texts in coded)))
+            # Looked up once per distinct text of a part, in Python: pandas' lookups in an Arrow-string
+            # index turn the whole index into Python strings again for every part.
+            position = {text: i for i, text in enumerate(dtype.categories)}
+            joined[column] = pd.Categorical.from_codes(np.concatenate(
+                [np.array([position[text] for text in texts] + [-1], dtype=np.int64)[codes] for codes, texts in coded]),
+                dtype=dtype, validate=False)
         else:
             joined[column] = pd.concat(parts, ignore_index=True)
     return pd.DataFrame(joined, columns=columns)
 
 
-def _codes_in(part: pd.Series, dtype: pd.CategoricalDtype) -> np.ndarray:
-    """The position of each value of `part` among dtype's categories (-1 for null)."""
+def _coded(part: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """A column as a code per row (-1 for null) and the text of each code: a compact column's own codes
+    and categories, any other column factorised as text (no compact copy of it is made)."""
     if isinstance(part.dtype, pd.CategoricalDtype):
-        # the appended -1 answers code -1 (null)
-        mapping = np.append(dtype.categories.get_indexer(part.cat.categories), -1)
-        return mapping[part.cat.codes.to_numpy()]
-    return dtype.categories.get_indexer(part.astype("str"))
+        return part.cat.codes.to_numpy(), list(part.cat.categories.astype("str"))
+    codes, texts = pd.factorize(part.astype("str"))
+    return codes, list(texts)

@@ -121,6 +121,55 @@ def test_the_share_of_the_nearest_earlier_period_is_used_and_none_before_its_fir
                                                "030199": 1000.0 * 1 / 16})
 
 
+def test_many_counts_in_one_call_each_get_their_own_weights_shares_and_suppression():
+    # Worked by hand. Children per single age: Gamle Oslo 3, Grünerløkka 6 (12 in 2021), Uoppgitt 1 and a
+    # district with none (030103); shares of persistent low income from 2020 on: 30 / 5 / 10, none for
+    # Uoppgitt, which gets the population-weighted mean of the others.
+    pop = population(years=("2019", "2020", "2021"))
+    pop = pd.concat([pop, pop[pop["region_code"] == "030101"].assign(region_code="030103", value=0.0)],
+                    ignore_index=True)
+    rows = [tidy("0301", "municipality", "children_low_income_count", "2020", 1000.0),
+            tidy("0301", "municipality", "children_low_income_count", "2021", 800.0),
+            tidy("0301", "municipality", "children_low_income_count", "2019", 500.0),
+            tidy("0301", "municipality", "children_low_income_count", "2022", None, status=":"),
+            *shares("2020", {"030101": 30.0, "030102": 5.0, "030103": 10.0})]
+    result = breakdown(pd.DataFrame(rows), BY_RATE, pop)
+    districts = result[(result["indicator_id"] == "children_low_income_count") & (result["region_level"] == "district")]
+    by_key = districts.set_index(["period", "region_code"])
+    order = ["030101", "030102", "030199", "030103"]
+    # 2020: mean share (0.3 x 30 + 0.6 x 5 + 0 x 10) / 0.9 = 13.33; weights 9, 3, 1.33, 0 of 13.33
+    # 2021 (population of 2021, shares of 2020): mean (3 x 30 + 12 x 5) / 15 = 10; weights 90, 60, 10, 0 of 160
+    # 2019 (before the shares' first period): population alone, 3 / 6 / 1 / 0 of 10
+    expected = {"2020": [675.0, 225.0, 100.0, 0.0], "2021": [450.0, 300.0, 50.0, 0.0], "2019": [150.0, 300.0, 50.0, 0.0]}
+    for period, values in expected.items():
+        assert by_key.loc[period, "value"].reindex(order).tolist() == pytest.approx(values)
+        assert set(by_key.loc[period, "weights_period"]) == {period}
+    by_rate = ["apportioned_by_rate", "apportioned_by_rate", "apportioned", "apportioned_by_rate"]
+    assert by_key.loc["2020", "method"].reindex(order).tolist() == by_rate
+    assert by_key.loc["2021", "method"].reindex(order).tolist() == by_rate
+    assert set(by_key.loc["2019", "method"]) == {"apportioned"}
+    suppressed = by_key.loc["2022"]
+    assert len(suppressed) == 4 and suppressed["value"].isna().all() and set(suppressed["status"]) == {":"}
+    assert set(suppressed["weights_period"]) == {"2021"}
+    assert districts["is_estimate"].all()
+    assert by_key.loc[("2020", "030102"), "region_name"] == "Grünerløkka"
+
+
+def test_a_count_without_population_in_its_year_or_earlier_is_refused():
+    rows = [tidy("0301", "municipality", "children_low_income_count", "2019", 500.0)]
+    with pytest.raises(BreakdownError, match=r"children_low_income_count: no 0-17 population for .*'2019'"):
+        run(rows)
+
+
+def test_a_negative_share_is_refused_naming_the_count():
+    rows = [tidy("0301", "municipality", "children_low_income_count", "2020", 1000.0),
+            *shares("2020", {"030101": -3.0, "030102": 5.0})]
+    with pytest.raises(BreakdownError, match=r"children_low_income_count: cannot apportion the municipal counts "
+                                             r"\[\{'region_code': '0301', 'period': '2020', 'sex': 'total'\}\]: "
+                                             r"rate must be finite and non-negative; groups \[0\] have \[-3.0\]"):
+        breakdown(pd.DataFrame(rows), BY_RATE, population())
+
+
 def test_suppressed_municipal_count_by_rate_stays_suppressed():
     rows = [tidy("0301", "municipality", "children_low_income_count", "2020", None, status=":"),
             *shares("2020", {"030101": 30.0, "030102": 5.0, "030199": 10.0})]

@@ -63,5 +63,7 @@ def test_distinct_rows_numbers_each_row_by_its_combination_in_order_of_first_occ
     spread = distinct.iloc[numbers].reset_index(drop=True)
     pd.testing.assert_frame_equal(spread, frame[["code", "period"]].reset_index(drop=True))
     assert (numbers == group_numbers(frame, ["code", "period"])).all()
+    # Compact columns are numbered from their codes; plain text columns through pandas: the same numbers.
+    assert (numbers == group_numbers(frame.astype({"code": "str", "period": "str"}), ["code", "period"])).all()
     empty, none = distinct_rows(frame.iloc[:0], ["code", "period"])
     assert len(empty) == 0 and len(none) == 0

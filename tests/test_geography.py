@@ -268,6 +268,16 @@ def test_rule_trondheim_2018(history, regions):
     assert row(plain, "160101", "2010")["harmonisation_rule"] == "trondheim_2018"
 
 
+def test_report_counts_each_spelling_over_its_periods_and_a_collision_apart(history, regions):
+    rows = observations([("0301", "2021"), ("030100aa", "2021"), ("030100aa", "2021"), ("030100aa", "2022"),
+                         ("030100aa", "2023")])
+    rows.loc[2, "sex"] = "male"  # no municipal row for men: this one keeps today's code
+    _, report = harmonise(rows, history, regions)
+    assert report[["original_region_code", "region_code", "outcome", "rows", "first_period", "last_period"]
+                  ].values.tolist() == [["030100aa", "0301", "respelled", 3, "2021", "2023"],
+                                        ["030100aa", "030100aa", "collision", 1, "2021", "2021"]]
+
+
 def test_rule_stavanger_2020(history, regions):
     frame, report = harmonise(observations([("110308", "2019"), ("110308", "2020"), ("110309", "2021")]),
                                 history, regions)

@@ -179,7 +179,7 @@ def harmonise(observations: pd.DataFrame, history: pd.DataFrame,
     frame["harmonisation_rule"] = frame["rule"]
     frame["harmonisation_outcome"] = frame["outcome"]
 
-    report = _report(frame)
+    report = _report(frame, positions)
     frame = frame.drop(columns=["_when", "_candidate", "rule", "outcome", "relation", "current_code", "note"])
     ordered = [c for c in observations.columns if c != "region_code"]
     insert_at = list(observations.columns).index("region_code")
@@ -203,12 +203,13 @@ def _may_collide(combos: list[tuple[str, str, str, str]], resolution: pd.DataFra
     """Which combinations share today's code with another source spelling of the same table and date:
     only their rows can collide on the observation key (a table repeating a key under one spelling is
     the data's duplicate, left for the unique-key expectation to name)."""
-    targets = pd.DataFrame({"table": [(s, t) for s, t, _, _ in combos], "when": [w for _, _, _, w in combos],
-                            "code": resolution["region_code"], "original": [c for _, _, c, _ in combos]})
-    spellings = targets[resolution["harmonised"].to_numpy(bool)].groupby(["table", "when", "code"])["original"].nunique()
-    shared = set(spellings[spellings > 1].index)
-    return np.array([(table, when, code) in shared
-                     for table, when, code in zip(targets["table"], targets["when"], targets["code"])], dtype=bool)
+    harmonised = resolution["harmonised"].to_numpy(bool)
+    targets = pd.DataFrame({"source": [s for s, _, _, _ in combos], "table": [t for _, t, _, _ in combos],
+                            "when": [w for _, _, _, w in combos], "code": resolution["region_code"].to_numpy(),
+                            # only the spellings of harmonised combinations count
+                            "original": np.where(harmonised, np.array([c for _, _, c, _ in combos], dtype=object), None)})
+    spellings = targets.groupby(["source", "table", "when", "code"])["original"].transform("nunique")
+    return (spellings > 1).to_numpy(bool)
 
 
 def _unmap_collisions(frame: pd.DataFrame, regions: pd.DataFrame) -> pd.DataFrame:
@@ -256,14 +257,23 @@ def _set_rows(frame: pd.DataFrame, rows: pd.Index, column: str, values) -> None:
     frame.loc[rows, column] = values
 
 
-def _report(frame: pd.DataFrame) -> pd.DataFrame:
-    noted = frame[frame["outcome"] != "unchanged"]
-    if noted.empty:
+def _report(frame: pd.DataFrame, combination: np.ndarray) -> pd.DataFrame:
+    """The codes that were not unchanged, per table, spelling, today's code, rule and outcome.
+    `combination`: each row's (table, code, period) combination. Its rows agree on every column of the
+    report, except those a collision unmapped: the rows are reduced to (combination, collided) first, in
+    the order they first occur, and only those few are grouped."""
+    noted = np.flatnonzero((frame["outcome"] != "unchanged").to_numpy())
+    if not len(noted):
         return pd.DataFrame(columns=REPORT_COLUMNS)
+    collided = (frame["outcome"] == "collision").to_numpy()[noted]
+    _, first, part = np.unique(combination[noted] * 2 + collided, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
     group = ["source", "table_id", "original_region_code", "region_code", "rule", "outcome"]
-    report = noted.groupby(group, dropna=False, sort=True).agg(
+    reduced = frame[[*group, "current_code", "relation", "aggregate_of_districts", "period", "note"]].iloc[
+        noted[first[order]]].assign(rows=np.bincount(part)[order])
+    report = reduced.groupby(group, dropna=False, sort=True).agg(
         current_code=("current_code", "first"), relation=("relation", "first"),
-        aggregate_of_districts=("aggregate_of_districts", "first"), rows=("period", "size"),
+        aggregate_of_districts=("aggregate_of_districts", "first"), rows=("rows", "sum"),
         first_period=("period", "min"), last_period=("period", "max"), note=("note", "first"),
     ).reset_index()
     return report[REPORT_COLUMNS]
