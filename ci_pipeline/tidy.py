@@ -348,11 +348,34 @@ def text_categories(values: Iterable[str]) -> pd.CategoricalDtype:
 
 
 def group_numbers(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """A number per row, the same for rows equal in `columns` (null equal to null). Grouped on the
-    columns' codes: compact columns are never turned into text per row."""
-    if not columns:
-        return np.zeros(len(frame), dtype=np.int64)
-    return frame.groupby(columns, sort=False, observed=True, dropna=False).ngroup().to_numpy(dtype=np.int64)
+    """A number per row, the same for rows equal in `columns` (null equal to null), numbered in the order
+    the combinations first occur (as groupby(sort=False).ngroup()). Worked out on the columns' codes
+    (a compact column's own, any other factorised), folded into one integer per row a column at a time:
+    compact columns are never turned into text per row, and no column gets an int64 array of its own."""
+    numbers = np.zeros(len(frame), dtype=np.int64)
+    count = 1  # how many distinct numbers the columns folded so far can give
+    for column in columns:
+        codes, size = _value_codes(frame[column])
+        if count > _FOLD_LIMIT // size:
+            numbers = pd.factorize(numbers)[0]
+            count = int(numbers.max(initial=-1)) + 1
+        numbers *= size
+        numbers += codes
+        numbers += 1  # codes start at -1 (null)
+        count *= size
+    return pd.factorize(numbers)[0].astype(np.int64, copy=False)
+
+
+_FOLD_LIMIT = 2**62  # a folded number stays well inside int64
+
+
+def _value_codes(series: pd.Series) -> tuple[np.ndarray, int]:
+    """A code per row, -1 for null, equal for equal values, and how many codes there can be (null's
+    included)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return series.cat.codes.to_numpy(), len(series.cat.categories) + 1
+    codes, distinct = pd.factorize(series)
+    return codes, len(distinct) + 1
 
 
 def distinct_rows(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
@@ -439,17 +462,24 @@ def concat_compact(frames: list[pd.DataFrame]) -> pd.DataFrame:
         if column in categorical:
             dtype = text_categories(set().union(*(part.cat.categories if isinstance(part.dtype, pd.CategoricalDtype)
                                                    else part.dropna().astype("str").unique() for part in parts)))
-            joined[column] = pd.Categorical.from_codes(
-                np.concatenate([_codes_in(part, dtype) for part in parts]), dtype=dtype, validate=False)
+            joined[column] = pd.Categorical.from_codes(_joined_codes(parts, dtype), dtype=dtype, validate=False)
         else:
             joined[column] = pd.concat(parts, ignore_index=True)
-    return pd.DataFrame(joined, columns=columns)
+    # copy=False: the joined columns are new already; a copy would hold the result twice at once.
+    return pd.DataFrame(joined, columns=columns, copy=False)
 
 
-def _codes_in(part: pd.Series, dtype: pd.CategoricalDtype) -> np.ndarray:
-    """The position of each value of `part` among dtype's categories (-1 for null)."""
-    if isinstance(part.dtype, pd.CategoricalDtype):
-        # the appended -1 answers code -1 (null)
-        mapping = np.append(dtype.categories.get_indexer(part.cat.categories), -1)
-        return mapping[part.cat.codes.to_numpy()]
-    return dtype.categories.get_indexer(part.astype("str"))
+def _joined_codes(parts: list[pd.Series], dtype: pd.CategoricalDtype) -> np.ndarray:
+    """The position of each value of `parts`, one part after another, among dtype's categories (-1 for
+    null), written into one array of the smallest code type (no int64 array per part)."""
+    codes = np.empty(sum(len(part) for part in parts), dtype=code_dtype(len(dtype.categories)))
+    start = 0
+    for part in parts:
+        if isinstance(part.dtype, pd.CategoricalDtype):
+            # the appended -1 answers code -1 (null)
+            mapping = np.append(dtype.categories.get_indexer(part.cat.categories), -1).astype(codes.dtype)
+            codes[start:start + len(part)] = mapping[part.cat.codes.to_numpy()]
+        else:
+            codes[start:start + len(part)] = dtype.categories.get_indexer(part.astype("str"))
+        start += len(part)
+    return codes
