@@ -127,8 +127,13 @@ def run_suite(suite: Suite, frame: pd.DataFrame, context: dict[str, Any] | None 
     now (aware datetime; default the current time), previous_row_count (int or None). An entry whose
     derivation or derived kwarg lacks its context is reported as not run, with the reason.
     """
+    large = len(frame) >= LARGE_FRAME_ROWS
+    if large:
+        # Cyclic garbage of earlier steps (frames included) waits for the next full collection, which
+        # may not come before this validation adds its own working set on top of it.
+        gc.collect()
     result = _run_suite(suite, frame, context, asset)
-    if len(frame) >= LARGE_FRAME_ROWS:
+    if large:
         # GX's validation leaves reference cycles (pydantic errors it catches, with their tracebacks)
         # that reach the stack frames of this run, and so the frame with its derived columns, until the
         # next full collection. A full collection costs about 0.4 s: little next to validating a frame
