@@ -348,20 +348,34 @@ def text_categories(values: Iterable[str]) -> pd.CategoricalDtype:
 
 
 def group_numbers(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """A number per row, the same for rows equal in `columns` (null equal to null). Grouped on the
-    columns' codes: compact columns are never turned into text per row."""
-    if not columns:
-        return np.zeros(len(frame), dtype=np.int64)
-    if all(isinstance(frame[c].dtype, pd.CategoricalDtype) for c in columns):
-        radices = [len(frame[c].cat.categories) + 1 for c in columns]
-        if prod(radices) < 2**63:
-            # The codes of the columns as one integer per row (null: 0), numbered in the order they first
-            # occur, as ngroup(sort=False) numbers them: about 4x faster than pandas' grouping.
-            combined = np.zeros(len(frame), dtype=np.int64)
-            for column, radix in zip(columns, radices):
-                combined = combined * radix + (frame[column].cat.codes.to_numpy(dtype=np.int64) + 1)
-            return pd.factorize(combined)[0].astype(np.int64, copy=False)
-    return frame.groupby(columns, sort=False, observed=True, dropna=False).ngroup().to_numpy(dtype=np.int64)
+    """A number per row, the same for rows equal in `columns` (null equal to null), numbered in the order
+    the combinations first occur (as groupby(sort=False).ngroup()). Worked out on the columns' codes
+    (a compact column's own, any other factorised), folded into one integer per row a column at a time:
+    compact columns are never turned into text per row, and no column gets an int64 array of its own."""
+    numbers = np.zeros(len(frame), dtype=np.int64)
+    count = 1  # how many distinct numbers the columns folded so far can give
+    for column in columns:
+        codes, size = _value_codes(frame[column])
+        if count > _FOLD_LIMIT // size:
+            numbers = pd.factorize(numbers)[0]
+            count = int(numbers.max(initial=-1)) + 1
+        numbers *= size
+        numbers += codes
+        numbers += 1  # codes start at -1 (null)
+        count *= size
+    return pd.factorize(numbers)[0].astype(np.int64, copy=False)
+
+
+_FOLD_LIMIT = 2**62  # a folded number stays well inside int64
+
+
+def _value_codes(series: pd.Series) -> tuple[np.ndarray, int]:
+    """A code per row, -1 for null, equal for equal values, and how many codes there can be (null's
+    included)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return series.cat.codes.to_numpy(), len(series.cat.categories) + 1
+    codes, distinct = pd.factorize(series)
+    return codes, len(distinct) + 1
 
 
 def distinct_rows(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
@@ -447,15 +461,11 @@ def concat_compact(frames: list[pd.DataFrame]) -> pd.DataFrame:
         if column in categorical:
             coded = [_coded(part) for part in parts]
             dtype = text_categories(set().union(*(texts for _, texts in coded)))
-            # Looked up once per distinct text of a part, in Python: pandas' lookups in an Arrow-string
-            # index turn the whole index into Python strings again for every part.
-            position = {text: i for i, text in enumerate(dtype.categories)}
-            joined[column] = pd.Categorical.from_codes(np.concatenate(
-                [np.array([position[text] for text in texts] + [-1], dtype=np.int64)[codes] for codes, texts in coded]),
-                dtype=dtype, validate=False)
+            joined[column] = pd.Categorical.from_codes(_joined_codes(coded, dtype), dtype=dtype, validate=False)
         else:
             joined[column] = pd.concat(parts, ignore_index=True)
-    return pd.DataFrame(joined, columns=columns)
+    # copy=False: the joined columns are new already; a copy would hold the result twice at once.
+    return pd.DataFrame(joined, columns=columns, copy=False)
 
 
 def _coded(part: pd.Series) -> tuple[np.ndarray, list[str]]:
@@ -465,3 +475,19 @@ def _coded(part: pd.Series) -> tuple[np.ndarray, list[str]]:
         return part.cat.codes.to_numpy(), list(part.cat.categories.astype("str"))
     codes, texts = pd.factorize(part.astype("str"))
     return codes, list(texts)
+
+
+def _joined_codes(coded: list[tuple[np.ndarray, list[str]]], dtype: pd.CategoricalDtype) -> np.ndarray:
+    """The position among dtype's categories of each value of the coded parts, one part after another
+    (-1 for null), written into one array of the smallest code type (no int64 array per part)."""
+    # Looked up once per distinct text of a part, in Python: pandas' lookups in an Arrow-string index
+    # turn the whole index into Python strings again for every part.
+    position = {text: i for i, text in enumerate(dtype.categories)}
+    codes = np.empty(sum(len(part_codes) for part_codes, _ in coded), dtype=code_dtype(len(dtype.categories)))
+    start = 0
+    for part_codes, texts in coded:
+        # the appended -1 answers code -1 (null)
+        mapping = np.array([position[text] for text in texts] + [-1], dtype=codes.dtype)
+        codes[start:start + len(part_codes)] = mapping[part_codes]
+        start += len(part_codes)
+    return codes

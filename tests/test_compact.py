@@ -67,3 +67,24 @@ def test_distinct_rows_numbers_each_row_by_its_combination_in_order_of_first_occ
     assert (numbers == group_numbers(frame.astype({"code": "str", "period": "str"}), ["code", "period"])).all()
     empty, none = distinct_rows(frame.iloc[:0], ["code", "period"])
     assert len(empty) == 0 and len(none) == 0
+
+
+def test_group_numbers_are_groupby_ngroup_in_order_of_first_occurrence(monkeypatch):
+    import ci_pipeline.tidy as tidy
+
+    rng = np.random.default_rng(7)
+    size = 2000
+    frame = pd.DataFrame({
+        "code": compact(pd.DataFrame({"c": pd.array(rng.choice(["0301", "030101", "46", None], size),
+                                                    dtype="str")}))["c"],
+        "text": pd.array(rng.choice(["a", "b", None], size), dtype="str"),
+        "number": rng.choice([1.0, 2.5, np.nan], size),
+        "flag": rng.choice([True, False], size),
+    })
+    columns = ["code", "text", "number", "flag"]
+    expected = frame.groupby(columns, sort=False, observed=True, dropna=False).ngroup().to_numpy()
+    assert np.array_equal(tidy.group_numbers(frame, columns), expected)
+    # numbers folded past the limit are renumbered on the way, with the same result
+    monkeypatch.setattr(tidy, "_FOLD_LIMIT", 20)
+    assert np.array_equal(tidy.group_numbers(frame, columns), expected)
+    assert tidy.group_numbers(frame, []).tolist() == [0] * size

@@ -355,3 +355,27 @@ def test_importing_the_dagster_checks_does_not_import_gx():
 def test_importing_the_definitions_does_not_import_gx():
     code = "import ci_pipeline.definitions, sys; assert 'great_expectations' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_run_suite_lets_the_validated_frame_go(tmp_path, monkeypatch):
+    """GX's execution engine keeps the last batch it validated, and its validation leaves reference
+    cycles that reach the frame: neither may keep a large mart in memory through the steps that follow."""
+    import gc
+    import weakref
+
+    import ci_pipeline.quality.runner as runner
+
+    # no derived column: GX gets the frame itself
+    suite = load_suite(write(tmp_path, "t.yaml", "asset: staging/t\nexpectations:\n"
+                             "  - {expectation: expect_compound_columns_to_be_unique,\n"
+                             "     kwargs: {column_list: [region_code, period]}, severity: error}\n"))
+    monkeypatch.setattr(runner, "LARGE_FRAME_ROWS", 2)  # these two rows count as a large frame
+    frame = tidy([{"region_code": "0301", "period": "2020"}, {"region_code": "0301", "period": "2021"}])
+    gc.disable()
+    try:
+        assert run_suite(suite, frame, {"now": NOW}).success
+        held = weakref.ref(frame)
+        del frame
+        assert held() is None
+    finally:
+        gc.enable()
