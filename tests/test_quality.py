@@ -308,6 +308,47 @@ def test_missing_column_fails_the_entry_instead_of_crashing(tmp_path):
     assert result.blocking_failed
 
 
+def test_only_the_columns_a_suite_names_are_validated_and_verdicts_hold(tmp_path, monkeypatch):
+    """Rows filtered on columns the entry does not check; a row count alone (no column named); a suite about
+    the table's columns sees every column."""
+    validated = []
+    from great_expectations.validator import v1_validator
+
+    class Recording(v1_validator.Validator):
+        def __init__(self, *args, batch_parameters, **kwargs):
+            validated.append(list(batch_parameters["dataframe"].columns))
+            super().__init__(*args, batch_parameters=batch_parameters, **kwargs)
+
+    monkeypatch.setattr(v1_validator, "Validator", Recording)  # what runner._validate imports
+    write(tmp_path, "rows.yaml", """asset: staging/t
+expectations:
+  - {expectation: expect_column_values_to_be_between, severity: error,
+     kwargs: {column: value, min_value: 0, row_condition: 'status != "x" and `region_level` == "district"',
+              condition_parser: pandas}}
+  - {expectation: expect_table_row_count_to_be_between, kwargs: {min_value: 3, max_value: 3}, severity: warn}
+""")
+    frame = tidy([{"value": -1.0, "status": "x", "region_level": "district"},
+                  {"value": -2.0, "region_level": "municipality"},
+                  {"value": -3.0, "region_level": "district"}])
+    result = run_suite(load_suite(tmp_path / "rows.yaml"), frame, {"now": NOW})
+    value, row_count = result.entries
+    assert (value.success, value.unexpected_count, value.sample) == (False, 1, [-3.0])
+    assert row_count.success is True
+    assert validated[0] == ["region_level", "value", "status"]
+
+    only_rows = load_suite(write(tmp_path, "count.yaml", "asset: staging/t\nexpectations:\n"
+                                 "  - {expectation: expect_table_row_count_to_be_between, "
+                                 "kwargs: {min_value: 4}, severity: error}\n"))
+    counted = run_suite(only_rows, frame, {"now": NOW}).entries[0]
+    assert (counted.success, counted.observed_value) == (False, 3)
+
+    columns = load_suite(write(tmp_path, "cols.yaml", "asset: staging/t\nexpectations:\n"
+                               "  - {expectation: expect_table_columns_to_match_set, "
+                               f"kwargs: {{column_set: {list(frame.columns)}}}, severity: error}}\n"))
+    assert run_suite(columns, frame, {"now": NOW}).success
+    assert validated[-1] == list(frame.columns)
+
+
 # ------------------------------------------------------------------------------------- Dagster
 
 

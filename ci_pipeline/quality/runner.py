@@ -194,6 +194,8 @@ def _validate(suite: Suite, frame: pd.DataFrame, to_validate: dict[int, dict[str
             expectations.append(expectation)
         return gx.ExpectationSuite(name=suite.name, expectations=expectations)
 
+    frame = frame[_columns_named(frame, [suite.entries[number].expectation for number in to_validate],
+                                 list(to_validate.values()))]
     validator = Validator(batch_definition=batch_definition, batch_parameters={"dataframe": frame},
                           result_format="BOOLEAN_ONLY")
     results: dict[int, EntryResult] = {}
@@ -213,6 +215,27 @@ def _validate(suite: Suite, frame: pd.DataFrame, to_validate: dict[int, dict[str
     finally:
         _forget_batches(batch_definition)
     return results
+
+
+def _columns_named(frame: pd.DataFrame, expectations: list[str], kwargs: list[dict[str, Any]]) -> list[str]:
+    """The frame's columns the expectations name (every column where one is about the table's columns).
+
+    GX applies a row condition with DataFrame.query, which builds a resolver for every column of the
+    frame on each call: on a wide mart (goal_progress, 80 columns) that is most of a validation's time.
+    A column is kept where its name occurs anywhere in a row condition (a superset, never a miss)."""
+    if any(name.startswith("expect_table_column") or name == "expect_column_to_exist" for name in expectations):
+        return list(frame.columns)
+    named: set[str] = set()
+    conditions = []
+    for entry_kwargs in kwargs:
+        for key in ("column", "column_A", "column_B"):
+            if key in entry_kwargs:
+                named.add(entry_kwargs[key])
+        named.update(entry_kwargs.get("column_list") or ())
+        if entry_kwargs.get("row_condition"):
+            conditions.append(str(entry_kwargs["row_condition"]))
+    return [column for column in frame.columns
+            if column in named or any(str(column) in condition for condition in conditions)]
 
 
 def _forget_batches(batch_definition) -> None:
