@@ -146,9 +146,17 @@ def _district_weights(band: pd.DataFrame) -> pd.DataFrame:
     districts = band[(band["region_level"] == "district") & band["harmonised"]].copy()
     districts["municipality"] = districts["region_code"].str[:4]
     districts["year"] = districts["period"].map(_reference_year)
-    by_year = districts.groupby(["municipality", "year", "sex"])["value"]
-    usable = by_year.transform("count") == by_year.transform("size")
+    districts["table"] = districts["source"].astype("str") + "/" + districts["table_id"].astype("str")
+    by_table = districts.groupby(["municipality", "year", "sex", "table"])["value"]
+    usable = by_table.transform("count") == by_table.transform("size")
     districts = districts[usable]
+    # Several tables may give one municipality's district population for a year and sex (SSB 07459 and
+    # 10826 both do, from the same register): its shares come from one of them, never a mix, which would
+    # count each district twice. The table with the most districts; of equals, the first by name.
+    size = districts.groupby(["municipality", "year", "sex", "table"])["value"].transform("size")
+    ranked = districts.assign(_size=size).sort_values(["_size", "table"], ascending=[False, True], kind="stable")
+    chosen = ranked.drop_duplicates(["municipality", "year", "sex"])[["municipality", "year", "sex", "table"]]
+    districts = districts.merge(chosen, on=["municipality", "year", "sex", "table"])
     total = districts.groupby(["municipality", "year", "sex"])["value"].transform("sum")
     districts["share"] = districts["value"] / total
     return districts[districts["share"].notna()][

@@ -241,3 +241,33 @@ def test_district_sums_report_is_in_key_order_and_skips_groups_with_a_missing_di
     report = check_district_sums(frame, REGISTRY)
     assert report[["region_code", "period", "district_sum", "total", "n_districts"]].values.tolist() == [
         ["0301", "2019", 100.0, 90.0, 3], ["0301", "2022", 100.0, 90.0, 3]]
+
+
+def test_two_population_tables_for_the_same_districts_weigh_from_one_never_a_mix():
+    """07459 and 10826 both give district populations: each municipality, year and sex is weighed by one
+    table (the one with more districts, then the first by name), so no district is counted twice."""
+    full = population(years=("2020",))
+    # A second table with the same districts but other figures (1, 1, 8 per age), and in 2021 one without
+    # Uoppgitt, beside the complete 10826.
+    other = full.assign(table_id="07459", value=full["region_code"].map({"030101": 1.0, "030102": 1.0,
+                                                                         "030199": 8.0}))
+    partial = population(years=("2021",)).assign(table_id="07459")
+    partial = partial[partial["region_code"] != "030199"].assign(value=5.0)
+    pop = pd.concat([full, other, population(years=("2021",)), partial], ignore_index=True)
+    result = run([tidy("0301", "municipality", "children_low_income_count", "2020", 1000.0),
+                  tidy("0301", "municipality", "children_low_income_count", "2021", 1000.0)], pop)
+    districts = result[(result["indicator_id"] == "children_low_income_count") & (result["region_level"] == "district")]
+    assert not districts.duplicated(["region_code", "period"]).any()
+    by_period = {period: rows.set_index("region_code")["value"].to_dict() for period, rows in districts.groupby("period")}
+    # 2020: equal coverage, "ssb/07459" comes first by name: 1, 1, 8 of 10.
+    assert by_period["2020"] == pytest.approx({"030101": 100.0, "030102": 100.0, "030199": 800.0})
+    # 2021: 10826 has all three districts (3, 12, 1 of 16), 07459 two.
+    assert by_period["2021"] == pytest.approx({"030101": 187.5, "030102": 750.0, "030199": 62.5})
+
+
+def test_a_table_giving_a_district_twice_for_one_year_is_refused():
+    pop = population(years=("2020",))
+    pop = pd.concat([pop, pop[pop["region_code"] == "030101"].assign(period="2018-2020",
+                                                                      period_type="multi_year")])
+    with pytest.raises(BreakdownError, match="more than once for a year and sex.*030101"):
+        run([tidy("0301", "municipality", "children_low_income_count", "2020", 1000.0)], pop)
