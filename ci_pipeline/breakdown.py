@@ -34,7 +34,7 @@ from ci_pipeline.indicators import APPORTIONABLE_KINDS, Indicator
 from ci_pipeline.periods import PeriodError, parse_period
 from ci_pipeline.schema import observation_key_without
 from ci_pipeline.stats.apportionment import ApportionmentError, apportion_groups_by_rate
-from ci_pipeline.tidy import concat_compact, constant_text, text_categories, text_equals
+from ci_pipeline.tidy import concat_compact, constant_text, group_numbers, text_categories, text_equals
 
 METHODS = ("observed", "aggregated", stats.APPORTIONED_BY_RATE, stats.APPORTIONED, "not_available")
 _BAND = re.compile(r"^(\d+)-(\d+)$")
@@ -59,14 +59,31 @@ def _ages(band: str) -> tuple[int, int | None]:
     raise BreakdownError(f"age band {band!r} is not 'a-b' or 'a+'")
 
 
-def _band_rows(population: pd.DataFrame, low: int, high: int | None) -> pd.DataFrame:
-    """The single-year-of-age rows within [low, high] (high None: no upper end), with their age as `_age`.
-    Each distinct age group is read once and only the rows in the band are copied."""
-    groups = population["age_group"].astype("category")
+def _single_ages(age_group: pd.Series) -> np.ndarray:
+    """Each row's single year of age, -1 where its age group is not one (a band, "total", null); each
+    distinct age group is read once."""
+    groups = age_group.astype("category")
     labels = groups.cat.categories.astype("str")
     ages = pd.Series(np.where(labels.str.match(_SINGLE_AGE), labels, "-1")).astype(int).to_numpy()
-    age_of_row = np.append(ages, -1)[groups.cat.codes.to_numpy()]  # code -1 (null): not an age
-    chosen = (age_of_row >= low) & ((age_of_row <= high) if high is not None else True)
+    return np.append(ages, -1)[groups.cat.codes.to_numpy()]  # code -1 (null): not an age
+
+
+def _within(ages: np.ndarray, low: int, high: int | None) -> np.ndarray:
+    return (ages >= low) & ((ages <= high) if high is not None else True)
+
+
+def in_age_band(age_group: pd.Series, band: str) -> np.ndarray:
+    """Which rows are single years of age within `band` ("a-b" or "a+"): combined with a selection of a
+    large table's rows, only the band's rows are copied (a population table has every age)."""
+    low, high = _ages(band)
+    return _within(_single_ages(age_group), low, high)
+
+
+def _band_rows(population: pd.DataFrame, low: int, high: int | None) -> pd.DataFrame:
+    """The single-year-of-age rows within [low, high] (high None: no upper end), with their age as `_age`.
+    Only the rows in the band are copied."""
+    age_of_row = _single_ages(population["age_group"])
+    chosen = _within(age_of_row, low, high)
     return population[chosen].assign(_age=age_of_row[chosen])
 
 
@@ -81,7 +98,7 @@ def aggregate_age_band(population: pd.DataFrame, band: str) -> pd.DataFrame:
     in_band = _band_rows(population, low, high)
     if in_band.empty:
         raise BreakdownError(f"no single-year population rows for the age band {band!r}")
-    group = _key_order_groups(in_band, POPULATION_KEY)
+    group = group_numbers(in_band, POPULATION_KEY, sort=True)
     if high is not None:
         ages = pd.DataFrame({"group": group, "age": in_band["_age"].to_numpy()}).drop_duplicates()
         short = np.flatnonzero(np.bincount(ages["group"], minlength=group.max() + 1) < high - low + 1)
@@ -97,13 +114,8 @@ def aggregate_age_band(population: pd.DataFrame, band: str) -> pd.DataFrame:
     return band_rows
 
 
-def _key_order_groups(rows: pd.DataFrame, key: list[str]) -> np.ndarray:
-    """A group number per row, the groups numbered in the order of `key` (null equal to null)."""
-    return rows.groupby(key, dropna=False, sort=True, observed=True).ngroup().to_numpy()
-
-
 def _summed(rows: pd.DataFrame, key: list[str], group: np.ndarray, carried: list[str], min_count: int) -> pd.DataFrame:
-    """One row per group (groups numbered by _key_order_groups, in that order): its key, the sum of
+    """One row per group (groups numbered in key order, group_numbers(sort=True)): its key, the sum of
     `value` (null below `min_count` values), the first status symbol, and the first non-null value of
     each `carried` column. A group with a symbol has no value (never a partial sum)."""
     by_group = rows[["value", "status", *carried]].groupby(group)
@@ -117,7 +129,7 @@ def _summed(rows: pd.DataFrame, key: list[str], group: np.ndarray, carried: list
 
 def _add_total_sex(rows: pd.DataFrame) -> pd.DataFrame:
     other_key = [c for c in POPULATION_KEY if c != "sex"]
-    group = _key_order_groups(rows, other_key)
+    group = group_numbers(rows, other_key, sort=True)
     sex = rows["sex"].astype("str").to_numpy()
     groups = group.max() + 1
     has_total = np.bincount(group[sex == "total"], minlength=groups) > 0
@@ -284,11 +296,13 @@ def _population_of(observations: pd.DataFrame, population: pd.DataFrame | None,
     apportion_by names, from `population`, or else the harmonised rows of `observations`."""
     wanted = indicator.apportion_by["indicator_id"]
     if population is None:
-        rows = observations[text_equals(observations["indicator_id"], wanted) & observations["harmonised"]]
+        rows = observations
+        chosen = text_equals(rows["indicator_id"], wanted).to_numpy() & rows["harmonised"].to_numpy(bool)
     else:
-        rows = population[text_equals(population["indicator_id"], wanted)]
-    low, high = _ages(indicator.apportion_by["age_group"])
-    return _band_rows(rows, low, high).drop(columns="_age")
+        rows = population
+        chosen = text_equals(rows["indicator_id"], wanted).to_numpy()
+    # Selected with the band in one pass: the indicator's rows are most of the table, the band's few.
+    return rows[chosen & in_age_band(rows["age_group"], indicator.apportion_by["age_group"])]
 
 
 def breakdown(observations: pd.DataFrame, registry: dict[str, Indicator],

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ci_pipeline.archive import PROVENANCES, provenance_ranks, worst_provenance
-from ci_pipeline.breakdown import aggregate_age_band
+from ci_pipeline.breakdown import aggregate_age_band, in_age_band
 from ci_pipeline.indicators import Indicator
 from ci_pipeline.schema import OBSERVATION_KEY
 from ci_pipeline.tidy import plain, text_equals
@@ -43,6 +43,9 @@ JOIN = ["region_code", "period", "sex"]
 # Columns of the numerator's region that the derived row keeps (from geography.harmonise).
 REGION_COLUMNS = ["region_level", "region_name", "original_region_code", "harmonised", "harmonisation_rule",
                   "harmonisation_outcome"]
+# The columns of the observations a numerator or denominator is made from.
+PART_COLUMNS = [*OBSERVATION_KEY, "value", "status", "provenance", "source_updated", "retrieved_at", "snapshot_sha256",
+                *REGION_COLUMNS]
 
 
 class DerivationError(ValueError):
@@ -72,29 +75,32 @@ def _part_rows(observations: pd.DataFrame, part: Mapping, where: str, made: dict
 
 
 def _made_rows(observations: pd.DataFrame, part: Mapping, where: str) -> pd.DataFrame:
-    rows = observations[(observations["source"] == part["source"])
-                        & text_equals(observations["table_id"], str(part["table_id"]))
-                        & (observations["indicator_id"] == part["indicator_id"])
-                        & observations["harmonised"].astype(bool)
-                        & (observations["method"] == "observed")]
-    if rows.empty:
+    selected = ((observations["source"] == part["source"])
+                & text_equals(observations["table_id"], str(part["table_id"]))
+                & (observations["indicator_id"] == part["indicator_id"])
+                & observations["harmonised"].astype(bool)
+                & (observations["method"] == "observed")).to_numpy()
+    if not selected.any():
         raise DerivationError(f"{where}: no observed rows of {part['indicator_id']} in {part['source']} table "
                               f"{part['table_id']}")
-    not_years = sorted(set(rows["period_type"].unique()) - {"year"})
+    not_years = sorted(set(observations["period_type"][selected].unique()) - {"year"})
     if not_years:
         raise DerivationError(f"{where}: {part['source']} table {part['table_id']} has {not_years} periods; "
                               "a derivation aligns years only")
+    # Only the age groups and columns a part is made of are copied: a population table is most of the
+    # observations, and a band or a few age groups of it are few rows.
     if "ages" in part:
+        rows = observations.loc[selected & in_age_band(observations["age_group"], part["ages"]), PART_COLUMNS]
         # The band's rows are few: plain text from here on (categoricals compare only with equal categories).
         band = plain(aggregate_age_band(rows, part["ages"]))
         band["_shas"] = band["snapshot_sha256"].map(lambda sha: (sha,))
         return band
     groups = [part["age_group"]] if "age_group" in part else list(part["age_groups"])
-    chosen = plain(rows[rows["age_group"].isin(groups)])
+    chosen = plain(observations.loc[selected & observations["age_group"].isin(groups).to_numpy(), PART_COLUMNS])
     missing = [group for group in groups if group not in set(chosen["age_group"])]
     if missing:
         raise DerivationError(f"{where}: {part['source']} table {part['table_id']} has no age group {missing} "
-                              f"(it has {sorted(set(rows['age_group']))})")
+                              f"(it has {sorted(set(observations['age_group'][selected]))})")
     return _sum_groups(chosen, groups)
 
 
@@ -102,38 +108,62 @@ def _sum_groups(rows: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
     """The groups summed per region, period and sex; a key lacking a group, or with a symbol in any
     group, gets no value (the first symbol, or ".." for a missing group)."""
     # Grouped reductions only: a Python function per group cost more than the rest of the derivation.
+    # Only the sum and the first symbol are pandas' own; the others work on each row's group number and
+    # its column's codes, since each pandas reduction costs milliseconds however few the rows.
     grouped = rows.groupby(JOIN, sort=True, dropna=False)
-    summed = pd.DataFrame({
-        "value": grouped["value"].sum(min_count=1),
-        "status": grouped["status"].first(),  # the first symbol (nulls skipped)
-        "groups": grouped["age_group"].nunique(),
-        "provenance": _worst_provenance_per_group(rows["provenance"], grouped),
-        "source_updated": grouped["source_updated"].max(),
-        "retrieved_at": grouped["retrieved_at"].max(),
-    }).reset_index()
-    summed["_shas"] = _distinct_sorted_per_group(rows["snapshot_sha256"], grouped)
-    incomplete = summed["groups"] < len(groups)
+    group = grouped.ngroup().to_numpy()
+    count = int(group.max()) + 1
+    summed = rows[JOIN].iloc[np.unique(group, return_index=True)[1]].reset_index(drop=True)
+    summed["value"] = grouped["value"].sum(min_count=1).reset_index(drop=True)
+    summed["status"] = grouped["status"].first().reset_index(drop=True)  # the first symbol (nulls skipped)
+    summed["provenance"] = _worst_provenance_per_group(rows["provenance"], group, count)
+    summed["source_updated"] = _latest_per_group(rows["source_updated"], group, count)
+    summed["retrieved_at"] = _latest_per_group(rows["retrieved_at"], group, count)
+    summed["_shas"] = _distinct_sorted_per_group(rows["snapshot_sha256"], group)
+    incomplete = _distinct_per_group(rows["age_group"], group, count) < len(groups)
     summed.loc[incomplete & summed["status"].isna(), "status"] = ".."
     summed.loc[summed["status"].notna(), "value"] = np.nan
-    firsts = grouped[REGION_COLUMNS].first().reset_index()
-    return summed.drop(columns="groups").merge(firsts, on=JOIN, how="left")
+    firsts = grouped[REGION_COLUMNS].first().reset_index(drop=True)
+    return pd.concat([summed, firsts], axis=1)
 
 
-def _worst_provenance_per_group(provenance: pd.Series, grouped) -> np.ndarray:
-    """worst_provenance of each group's values, by their rank in PROVENANCES."""
-    rank = provenance.map(provenance_ranks(provenance.unique())).astype("float64")
-    worst = rank.groupby(grouped.ngroup().to_numpy()).max()
-    if worst.isna().any():
+def _worst_provenance_per_group(provenance: pd.Series, group: np.ndarray, count: int) -> np.ndarray:
+    """worst_provenance of each group's values (group numbers 0..count-1), by their rank in PROVENANCES."""
+    codes, values = pd.factorize(provenance)
+    ranks = provenance_ranks(values)
+    rank_of_code = np.array([ranks[str(value)] for value in values] + [-1])  # the last answers null (-1)
+    worst = np.full(count, -1)
+    np.maximum.at(worst, group, rank_of_code[codes])
+    if (worst < 0).any():
         raise ValueError("no provenance to rank: every value is null")
-    return np.asarray(PROVENANCES, dtype=object)[worst.to_numpy(dtype=int)]
+    return np.asarray(PROVENANCES, dtype=object)[worst]
 
 
-def _distinct_sorted_per_group(values: pd.Series, grouped) -> list[tuple]:
-    """Each group's distinct values, sorted, as a tuple (groups in the order of the grouped reductions)."""
-    pairs = pd.DataFrame({"group": grouped.ngroup().to_numpy(), "value": values.to_numpy(dtype=object)})
-    pairs = pairs.drop_duplicates().sort_values(["group", "value"], kind="stable")
-    bounds = np.flatnonzero(np.diff(pairs["group"].to_numpy())) + 1
-    return [tuple(part) for part in np.split(pairs["value"].to_numpy(), bounds)]
+def _latest_per_group(stamps: pd.Series, group: np.ndarray, count: int) -> np.ndarray:
+    """The greatest text of each group (ISO-8601 stamps sort as text); None where all are null."""
+    codes, values = pd.factorize(stamps, sort=True)
+    latest = np.full(count, -1)
+    np.maximum.at(latest, group, codes)
+    return np.append(np.asarray(values, dtype=object), None)[latest]
+
+
+def _distinct_per_group(values: pd.Series, group: np.ndarray, count: int) -> np.ndarray:
+    """How many distinct non-null values each group has."""
+    codes, distinct = pd.factorize(values)
+    known = codes >= 0
+    pairs = np.unique(group[known] * len(distinct) + codes[known])
+    return np.bincount(pairs // max(len(distinct), 1), minlength=count)
+
+
+def _distinct_sorted_per_group(values: pd.Series, group: np.ndarray) -> list[tuple]:
+    """Each group's distinct values, sorted (null last), as a tuple, in group number order."""
+    codes, distinct = pd.factorize(values, sort=True)
+    codes = np.where(codes < 0, len(distinct), codes)  # null after every value
+    texts = np.append(np.asarray(distinct, dtype=object), np.nan)
+    pairs = np.unique(group * (len(distinct) + 1) + codes)
+    groups_of_pairs = pairs // (len(distinct) + 1)
+    bounds = np.flatnonzero(np.diff(groups_of_pairs)) + 1
+    return [tuple(part) for part in np.split(texts[pairs % (len(distinct) + 1)], bounds)]
 
 
 def derive_indicator(observations: pd.DataFrame, indicator: Indicator,

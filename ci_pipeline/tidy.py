@@ -347,34 +347,48 @@ def text_categories(values: Iterable[str]) -> pd.CategoricalDtype:
     return pd.CategoricalDtype(pd.Index(sorted(values), dtype="str"), ordered=True)
 
 
-def group_numbers(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+def group_numbers(frame: pd.DataFrame, columns: list[str], sort: bool = False) -> np.ndarray:
     """A number per row, the same for rows equal in `columns` (null equal to null), numbered in the order
-    the combinations first occur (as groupby(sort=False).ngroup()). Worked out on the columns' codes
-    (a compact column's own, any other factorised), folded into one integer per row a column at a time:
-    compact columns are never turned into text per row, and no column gets an int64 array of its own."""
+    the combinations first occur (as groupby(sort=False).ngroup()), or with `sort` in the order of their
+    values, null after every value (as groupby(sort=True, dropna=False, observed=True).ngroup(); a compact
+    column's values in the order of its categories). Worked out on the columns' codes (a compact column's
+    own, any other factorised), folded into one integer per row a column at a time: compact columns are
+    never turned into text per row, and no column gets an int64 array of its own."""
+    renumber = _in_value_order if sort else _in_first_occurrence_order
     numbers = np.zeros(len(frame), dtype=np.int64)
     count = 1  # how many distinct numbers the columns folded so far can give
     for column in columns:
-        codes, size = _value_codes(frame[column])
+        codes, size = _value_codes(frame[column], sort)
         if count > _FOLD_LIMIT // size:
-            numbers = pd.factorize(numbers)[0]
+            numbers = renumber(numbers)
             count = int(numbers.max(initial=-1)) + 1
         numbers *= size
-        numbers += codes
-        numbers += 1  # codes start at -1 (null)
+        if sort:
+            numbers += np.where(codes < 0, size - 1, codes)  # null after every value
+        else:
+            numbers += codes
+            numbers += 1  # codes start at -1 (null)
         count *= size
-    return pd.factorize(numbers)[0].astype(np.int64, copy=False)
+    return renumber(numbers)
 
 
 _FOLD_LIMIT = 2**62  # a folded number stays well inside int64
 
 
-def _value_codes(series: pd.Series) -> tuple[np.ndarray, int]:
-    """A code per row, -1 for null, equal for equal values, and how many codes there can be (null's
-    included)."""
+def _in_first_occurrence_order(numbers: np.ndarray) -> np.ndarray:
+    return pd.factorize(numbers)[0].astype(np.int64, copy=False)
+
+
+def _in_value_order(numbers: np.ndarray) -> np.ndarray:
+    return np.unique(numbers, return_inverse=True)[1].astype(np.int64, copy=False)
+
+
+def _value_codes(series: pd.Series, sort: bool = False) -> tuple[np.ndarray, int]:
+    """A code per row, -1 for null, equal for equal values (with `sort`, in the order of the values), and
+    how many codes there can be (null's included)."""
     if isinstance(series.dtype, pd.CategoricalDtype):
         return series.cat.codes.to_numpy(), len(series.cat.categories) + 1
-    codes, distinct = pd.factorize(series)
+    codes, distinct = pd.factorize(series, sort=sort)
     return codes, len(distinct) + 1
 
 
@@ -417,10 +431,11 @@ _TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # what .astype("str") gives
 def _as_text(series: pd.Series) -> pd.Series:
     """series.astype("str") for a categorical; one of text, decoded by Arrow: about 5x faster than pandas,
     which goes through a Python object per row."""
-    if series.cat.categories.dtype != "str":
+    categorical = series.array  # its own codes and categories: the .cat accessor wraps each in a new Series
+    if categorical.categories.dtype != "str":
         return series.astype("str")
-    codes = series.cat.codes.to_numpy()
-    dictionary = pa.array(series.cat.categories, type=pa.large_string())
+    codes = categorical.codes
+    dictionary = pa.array(categorical.categories, type=pa.large_string())
     text = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), dictionary).cast(pa.large_string())
     return pd.Series(pd.array(text, dtype=_TEXT), index=series.index, name=series.name)
 
@@ -471,10 +486,13 @@ def concat_compact(frames: list[pd.DataFrame]) -> pd.DataFrame:
 def _coded(part: pd.Series) -> tuple[np.ndarray, list[str]]:
     """A column as a code per row (-1 for null) and the text of each code: a compact column's own codes
     and categories, any other column factorised as text (no compact copy of it is made)."""
+    # Called once per column of every part (hundreds of times for a few thousand rows): the Categorical's
+    # own codes array (.cat.codes wraps a copy in a Series) and a str column as it is (no astype copy).
     if isinstance(part.dtype, pd.CategoricalDtype):
-        return part.cat.codes.to_numpy(), list(part.cat.categories.astype("str"))
-    codes, texts = pd.factorize(part.astype("str"))
-    return codes, list(texts)
+        categories = part.cat.categories
+        return part.array.codes, (categories if categories.dtype == "str" else categories.astype("str")).tolist()
+    codes, texts = pd.factorize(part if part.dtype == "str" else part.astype("str"))
+    return codes, texts.tolist()
 
 
 def _joined_codes(coded: list[tuple[np.ndarray, list[str]]], dtype: pd.CategoricalDtype) -> np.ndarray:

@@ -88,3 +88,23 @@ def test_group_numbers_are_groupby_ngroup_in_order_of_first_occurrence(monkeypat
     monkeypatch.setattr(tidy, "_FOLD_LIMIT", 20)
     assert np.array_equal(tidy.group_numbers(frame, columns), expected)
     assert tidy.group_numbers(frame, []).tolist() == [0] * size
+
+
+def test_sorted_group_numbers_are_groupby_ngroup_in_key_order(monkeypatch):
+    import ci_pipeline.tidy as tidy
+
+    rng = np.random.default_rng(11)
+    size = 2000
+    frame = pd.DataFrame({
+        "code": compact(pd.DataFrame({"c": pd.array(rng.choice(["0301", "030101", "46", None], size),
+                                                    dtype="str")}))["c"],
+        # a categorical whose categories are not in text order: groupby orders by its categories
+        "band": pd.Categorical(rng.choice(["67+", "0-17", None], size), categories=["67+", "0-17"]),
+        "text": pd.array(rng.choice(["b", "a", "ø", None], size), dtype="str"),
+        "number": rng.choice([2.5, 1.0, np.nan], size),
+    })
+    columns = ["code", "band", "text", "number"]
+    expected = frame.groupby(columns, sort=True, observed=True, dropna=False).ngroup().to_numpy()
+    assert np.array_equal(tidy.group_numbers(frame, columns, sort=True), expected)
+    monkeypatch.setattr(tidy, "_FOLD_LIMIT", 20)
+    assert np.array_equal(tidy.group_numbers(frame, columns, sort=True), expected)
