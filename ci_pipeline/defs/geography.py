@@ -149,8 +149,10 @@ def _core_observations(staging_names: list[str]):
             {
                 "rows": len(frame),
                 "rows_by_method": MetadataValue.json({k: int(v) for k, v in frame.groupby("method").size().items()}),
+                # only the column counted is copied for the district rows, not the whole frame's
                 "district_rows_by_indicator": MetadataValue.json({
-                    k: int(v) for k, v in frame[frame["region_level"] == "district"].groupby("indicator_id").size().items()
+                    k: int(v) for k, v in frame.loc[frame["region_level"] == "district", ["indicator_id"]]
+                    .groupby("indicator_id").size().items()
                 }),
                 "not_carried_outside_region_life": dropped,
                 "harmonisation_report": MetadataValue.md(_markdown(report.head(60))),
