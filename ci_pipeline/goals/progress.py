@@ -49,7 +49,7 @@ from ci_pipeline.goals.rules import (
     series_trend,
     trend_direction,
 )
-from ci_pipeline.goals.series import IndicatorMethod, Series, region_series
+from ci_pipeline.goals.series import IndicatorMethod, Series, goal_rows, region_series
 from ci_pipeline.goals.targets import ResolvedTarget, region_target
 from ci_pipeline.schema import GOAL_PROGRESS, PROGRESS_COLUMNS
 
@@ -91,6 +91,8 @@ def build_goal_progress(
 
     `survey_names` maps each survey indicator id to its name in the survey codebook (English only)."""
     names = _region_names(indicator_values)
+    indicator_values = goal_rows(indicator_values, {item.indicator_id for goal in goals for item in goal.indicators
+                                                    if not item.is_survey})
     drafts: list[_Draft] = []
     tested: dict[tuple, _TestedSeries] = {}
     for goal in goals:
@@ -191,7 +193,7 @@ def _region_tests(region: str, series: Series, all_series: dict[str, Series],
                   method: IndicatorMethod) -> _RegionTests:
     latest = series.latest
     comparisons: dict[str, Comparison] = {}
-    used_provenance = list(series.frame["provenance"])
+    used_provenance = series.columns["provenance"].tolist()
     for name, reference_code, kind in (("oslo", OSLO, CONTAINS_LOCAL), ("norway", NORWAY, FIXED)):
         reference_series = all_series.get(reference_code)
         if region in (reference_code, NORWAY):
@@ -268,7 +270,7 @@ def _trend_columns(trend: stats.TrendFit, polarity: str) -> dict:
 def _unusable(item: GoalIndicator, series: Series, baseline: Mapping[str, Any] | None,
               latest: Mapping[str, Any] | None, target: ResolvedTarget) -> str | None:
     """Why baseline and latest cannot be compared against the target, or None."""
-    if series.frame.empty:
+    if series.empty:
         return "no figures for this region"
     if pd.isna(latest["value"]):
         symbol = latest["status"] if latest["status"] is not None else "no value"
@@ -338,7 +340,7 @@ def _gap_draft(goal: Goal, item: GoalIndicator, districts: dict[str, Series], me
     target = region_target(item, OSLO, {OSLO: baseline_gap}, GAP_POLARITY)
     gap_frame = frame.assign(numerator=np.nan, denominator=np.nan, ci_low=np.nan, ci_high=np.nan,
                              question_set_version=None)
-    trend = series_trend(Series(gap_frame, None, None), IndicatorMethod(method.unit, method.kind, "none"))
+    trend = series_trend(Series.of_frame(gap_frame, None, None), IndicatorMethod(method.unit, method.kind, "none"))
     row = _common(goal, item, method, next(iter(districts.values())), target)
     row.update({"region_code": OSLO, "region_name": names.get(OSLO, OSLO), "region_level": "municipality",
                 "measure": "gap", "headline": item.headline, "polarity": GAP_POLARITY,
