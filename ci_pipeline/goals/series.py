@@ -34,7 +34,7 @@ class Series:
     `columns` holds them as arrays: goal_progress reads every region's series of every goal indicator
     column by column (the trend test, the gaps) and a few rows many times, and a column of a pandas frame
     costs tens of microseconds to take. `frame` (for the report's charts) is cut from `table`, the
-    indicator's rows of all regions (None for a region without any), when it is first asked for."""
+    indicator's rows of all regions (None: made of `columns`), when it is first asked for."""
 
     columns: dict[str, np.ndarray]
     table_id: str | None
@@ -44,13 +44,14 @@ class Series:
     _rows: dict[int, dict[str, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
-    def of_frame(cls, frame: pd.DataFrame, table_id: str | None, source: str | None) -> Series:
-        return cls({column: frame[column].to_numpy() for column in frame.columns}, table_id, source, frame, slice(None))
+    def of_columns(cls, columns: dict[str, np.ndarray], table_id: str | None, source: str | None) -> Series:
+        """A series of its own arrays (its frame is made of them when asked for)."""
+        return cls(columns, table_id, source, None, slice(None))
 
     @cached_property
     def frame(self) -> pd.DataFrame:
         if self.table is None:
-            return pd.DataFrame(columns=SERIES_COLUMNS)
+            return pd.DataFrame(self.columns)
         return self.table.iloc[self.rows].reset_index(drop=True)
 
     @property
@@ -101,7 +102,7 @@ _NO_ROWS = np.array([], dtype=object)
 
 
 def _empty_series(table_id: str | None = None, source: str | None = None) -> Series:
-    return Series(dict.fromkeys(SERIES_COLUMNS, _NO_ROWS), table_id, source, None, slice(None))
+    return Series.of_columns(dict.fromkeys(SERIES_COLUMNS, _NO_ROWS), table_id, source)
 
 
 def goal_rows(indicator_values: pd.DataFrame, indicator_ids: Iterable[str]) -> pd.DataFrame:
