@@ -34,13 +34,13 @@ class Series:
     `columns` holds them as arrays: goal_progress reads every region's series of every goal indicator
     column by column (the trend test, the gaps) and a few rows many times, and a column of a pandas frame
     costs tens of microseconds to take. `frame` (for the report's charts) is cut from `table`, the
-    indicator's rows of all regions (None: made of `columns`), when it is first asked for."""
+    indicator's rows of all regions (None: made of `columns`), at `table_rows` when it is first asked for."""
 
     columns: dict[str, np.ndarray]
     table_id: str | None
     source: str | None
     table: pd.DataFrame | None = field(repr=False, compare=False)
-    rows: slice = field(repr=False, compare=False)
+    table_rows: slice = field(repr=False, compare=False)
     _rows: dict[int, dict[str, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
@@ -52,7 +52,7 @@ class Series:
     def frame(self) -> pd.DataFrame:
         if self.table is None:
             return pd.DataFrame(self.columns)
-        return self.table.iloc[self.rows].reset_index(drop=True)
+        return self.table.iloc[self.table_rows].reset_index(drop=True)
 
     @property
     def empty(self) -> bool:
@@ -98,6 +98,7 @@ STATISTICS_COLUMNS = [
 ]
 
 
+# The columns of a series without rows: one empty array shared by all, as there is nothing to write into.
 _NO_ROWS = np.array([], dtype=object)
 
 
