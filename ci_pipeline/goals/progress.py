@@ -49,7 +49,13 @@ from ci_pipeline.goals.rules import (
     series_trend,
     trend_direction,
 )
-from ci_pipeline.goals.series import IndicatorMethod, Series, goal_rows, region_series
+from ci_pipeline.goals.series import (
+    IndicatorMethod,
+    Series,
+    goal_statistics_rows,
+    goal_survey_rows,
+    region_series,
+)
 from ci_pipeline.goals.targets import ResolvedTarget, region_target
 from ci_pipeline.schema import GOAL_PROGRESS, PROGRESS_COLUMNS
 
@@ -94,8 +100,14 @@ def build_goal_progress(
 
     `survey_names` maps each survey indicator id to its name in the survey codebook (English only)."""
     names = _region_names(indicator_values)
-    indicator_values = goal_rows(indicator_values, {item.indicator_id for goal in goals for item in goal.indicators
-                                                    if not item.is_survey})
+    items = [item for goal in goals for item in goal.indicators]
+    statistics_ids = {item.indicator_id for item in items if not item.is_survey}
+    survey_ids = {item.indicator_id for item in items if item.is_survey}
+    # Goals without statistics (or without surveys) may come with no such frame at all.
+    if statistics_ids:
+        indicator_values = goal_statistics_rows(indicator_values, statistics_ids)
+    if survey_ids:
+        survey_results = goal_survey_rows(survey_results, survey_ids)
     drafts: list[_Draft] = []
     tested: dict[tuple, _TestedSeries] = {}
     for goal in goals:

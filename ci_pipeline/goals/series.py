@@ -106,12 +106,22 @@ def _empty_series(table_id: str | None = None, source: str | None = None) -> Ser
     return Series.of_columns(dict.fromkeys(SERIES_COLUMNS, _NO_ROWS), table_id, source)
 
 
-def goal_rows(indicator_values: pd.DataFrame, indicator_ids: Iterable[str]) -> pd.DataFrame:
+def goal_statistics_rows(indicator_values: pd.DataFrame, indicator_ids: Iterable[str]) -> pd.DataFrame:
     """The rows of indicator_values that series of these indicators read (sex total), with the columns
     they read, as plain text: taken out of the whole mart and decoded once, not once per goal indicator."""
     chosen = indicator_values["indicator_id"].isin(set(indicator_ids)) & (indicator_values["sex"] == "total")
     columns = ["indicator_id", "sex", *STATISTICS_COLUMNS]
     return plain(indicator_values.loc[chosen, [c for c in columns if c in indicator_values.columns]])
+
+
+def goal_survey_rows(survey_results: pd.DataFrame, indicator_ids: Iterable[str]) -> pd.DataFrame:
+    """The rows of survey_results that series of these indicators read (group total), taken once and
+    without the mart's attrs: pandas deep-copies a frame's attrs (survey_results' lineage) into every
+    frame and column derived from it."""
+    chosen = survey_results["indicator_id"].isin(set(indicator_ids)) & (survey_results["group_type"] == "total")
+    rows = survey_results[chosen]
+    rows.attrs = {}
+    return rows
 
 
 def _statistics_rows(indicator_values: pd.DataFrame, goal: Goal, item: GoalIndicator) -> pd.DataFrame:
