@@ -40,7 +40,7 @@ class Series:
     table_id: str | None
     source: str | None
     table: pd.DataFrame | None = field(repr=False, compare=False)
-    table_rows: slice = field(repr=False, compare=False)
+    table_rows: slice | np.ndarray = field(repr=False, compare=False)
     _rows: dict[int, dict[str, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
@@ -194,17 +194,21 @@ def _series_by_region(frame: pd.DataFrame, order: list[str], table_id: str | Non
     """Each region's rows, sorted by `order` (ties in the frame's order), as a Series.
 
     Sorted by region first, so each region's rows are one run: its columns are views of the whole
-    frame's arrays, and this runs for every region of every goal indicator."""
+    frame's sorted arrays, and this runs for every region of every goal indicator. The order is found on
+    the arrays (np.lexsort is stable, like sort_values(kind="stable")), so the frame's text columns are
+    not reordered until a region's frame is asked for."""
     if frame.empty:
         return {}
-    frame = frame.sort_values(["region_code", *order], kind="stable")
-    codes = frame["region_code"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    ends = np.r_[starts[1:], len(codes)]
-    ordered = frame[SERIES_COLUMNS]
-    arrays = {column: ordered[column].to_numpy() for column in SERIES_COLUMNS}
-    return {codes[start]: Series({column: values[start:end] for column, values in arrays.items()}, table_id,
-                                 source, ordered, slice(start, end))
+    regions, region_ranks = np.unique(frame["region_code"].to_numpy(), return_inverse=True)
+    keys = [frame[column].to_numpy(dtype=float) for column in reversed(order)]
+    positions = np.lexsort([*keys, region_ranks])
+    ranks = region_ranks[positions]
+    starts = np.flatnonzero(np.r_[True, ranks[1:] != ranks[:-1]])
+    ends = np.r_[starts[1:], len(ranks)]
+    table = frame[SERIES_COLUMNS]
+    arrays = {column: table[column].to_numpy()[positions] for column in SERIES_COLUMNS}
+    return {regions[ranks[start]]: Series({column: values[start:end] for column, values in arrays.items()},
+                                          table_id, source, table, positions[start:end])
             for start, end in zip(starts, ends)}
 
 
