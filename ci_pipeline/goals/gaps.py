@@ -24,7 +24,7 @@ def district_gaps(districts: dict[str, Series], polarity: str) -> tuple[dict[str
     higher_is_better = polarity == "higher_is_better"
     by_period: dict[str, list[tuple[str, dict]]] = {}
     for code, series in districts.items():
-        for values in zip(*(series.frame[column].tolist() for column in OBSERVATION_COLUMNS)):
+        for values in zip(*(series.columns[column].tolist() for column in OBSERVATION_COLUMNS)):
             observation = dict(zip(OBSERVATION_COLUMNS, values))
             by_period.setdefault(observation["period"], []).append((code, observation))
     gaps = []

@@ -49,13 +49,22 @@ from ci_pipeline.goals.rules import (
     series_trend,
     trend_direction,
 )
-from ci_pipeline.goals.series import IndicatorMethod, Series, region_series
+from ci_pipeline.goals.series import (
+    IndicatorMethod,
+    Series,
+    goal_statistics_rows,
+    goal_survey_rows,
+    region_series,
+)
 from ci_pipeline.goals.targets import ResolvedTarget, region_target
 from ci_pipeline.schema import GOAL_PROGRESS, PROGRESS_COLUMNS
 
 # The rows whose tests are adjusted together: one goal table (a gap row is its own family).
 FAMILY = ["goal_id", "indicator_id", "scope", "measure"]
 GAP_POLARITY = "higher_is_worse"
+# The columns of a gap's series that district_gaps gives, and their types.
+_GAP_COLUMNS = {"period": object, "time": float, "start": float, "end": float, "value": float, "status": object,
+                "provenance": object, "is_estimate": bool}
 _TESTS = {"trend": "trend_p_value", "oslo": "comparison_oslo_p_value", "norway": "comparison_norway_p_value",
           "gap": "gap_p_value"}
 
@@ -91,6 +100,14 @@ def build_goal_progress(
 
     `survey_names` maps each survey indicator id to its name in the survey codebook (English only)."""
     names = _region_names(indicator_values)
+    items = [item for goal in goals for item in goal.indicators]
+    statistics_ids = {item.indicator_id for item in items if not item.is_survey}
+    survey_ids = {item.indicator_id for item in items if item.is_survey}
+    # Goals without statistics (or without surveys) may come with no such frame at all.
+    if statistics_ids:
+        indicator_values = goal_statistics_rows(indicator_values, statistics_ids)
+    if survey_ids:
+        survey_results = goal_survey_rows(survey_results, survey_ids)
     drafts: list[_Draft] = []
     tested: dict[tuple, _TestedSeries] = {}
     for goal in goals:
@@ -191,7 +208,7 @@ def _region_tests(region: str, series: Series, all_series: dict[str, Series],
                   method: IndicatorMethod) -> _RegionTests:
     latest = series.latest
     comparisons: dict[str, Comparison] = {}
-    used_provenance = list(series.frame["provenance"])
+    used_provenance = series.columns["provenance"].tolist()
     for name, reference_code, kind in (("oslo", OSLO, CONTAINS_LOCAL), ("norway", NORWAY, FIXED)):
         reference_series = all_series.get(reference_code)
         if region in (reference_code, NORWAY):
@@ -268,7 +285,7 @@ def _trend_columns(trend: stats.TrendFit, polarity: str) -> dict:
 def _unusable(item: GoalIndicator, series: Series, baseline: Mapping[str, Any] | None,
               latest: Mapping[str, Any] | None, target: ResolvedTarget) -> str | None:
     """Why baseline and latest cannot be compared against the target, or None."""
-    if series.frame.empty:
+    if series.empty:
         return "no figures for this region"
     if pd.isna(latest["value"]):
         symbol = latest["status"] if latest["status"] is not None else "no value"
@@ -329,16 +346,14 @@ def _gap_draft(goal: Goal, item: GoalIndicator, districts: dict[str, Series], me
                names) -> _Draft:
     """The gap between the best and the worst bydel, per period, with its baseline, latest and trend."""
     by_period, gaps = district_gaps(districts, item.polarity)
-    columns = ["period", "time", "start", "end", "value", "status", "provenance", "is_estimate"]
-    frame = pd.DataFrame(gaps, columns=columns)
-    latest = frame.iloc[-1] if not frame.empty else None
-    at_baseline = frame[frame["period"] == item.baseline_period]
-    baseline = at_baseline.iloc[0] if not at_baseline.empty else None
+    columns = {name: np.array([gap[name] for gap in gaps], dtype=dtype) for name, dtype in _GAP_COLUMNS.items()}
+    columns.update({name: np.full(len(gaps), np.nan) for name in ("numerator", "denominator", "ci_low", "ci_high")})
+    columns["question_set_version"] = np.full(len(gaps), None, dtype=object)
+    gap_series = Series.of_columns(columns, None, None)
+    latest, baseline = gap_series.latest, gap_series.at(item.baseline_period)
     baseline_gap = None if baseline is None else float(baseline["value"])
     target = region_target(item, OSLO, {OSLO: baseline_gap}, GAP_POLARITY)
-    gap_frame = frame.assign(numerator=np.nan, denominator=np.nan, ci_low=np.nan, ci_high=np.nan,
-                             question_set_version=None)
-    trend = series_trend(Series(gap_frame, None, None), IndicatorMethod(method.unit, method.kind, "none"))
+    trend = series_trend(gap_series, IndicatorMethod(method.unit, method.kind, "none"))
     row = _common(goal, item, method, next(iter(districts.values())), target)
     row.update({"region_code": OSLO, "region_name": names.get(OSLO, OSLO), "region_level": "municipality",
                 "measure": "gap", "headline": item.headline, "polarity": GAP_POLARITY,
@@ -347,7 +362,7 @@ def _gap_draft(goal: Goal, item: GoalIndicator, districts: dict[str, Series], me
                 "n_years": 0, "baseline_value": baseline_gap, **_trend_columns(trend, GAP_POLARITY),
                 "comparison_oslo": "not_tested", "comparison_norway": "not_tested",
                 "is_estimate": None if latest is None else bool(latest["is_estimate"]),
-                "provenance": worst_provenance(frame["provenance"]) if not frame.empty else None})
+                "provenance": worst_provenance(columns["provenance"]) if gaps else None})
     draft = _Draft(row, trend, {}, target, (_value(baseline, "time"), _value(latest, "time")), None,
                    _no_target_reason(item, OSLO), GAP_POLARITY)
     all_periods = sorted(by_period, key=lambda p: max(r["time"] for _, r in by_period[p]))

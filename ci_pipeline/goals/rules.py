@@ -152,28 +152,31 @@ def series_trend(series: Series, method: IndicatorMethod) -> stats.TrendFit:
     """The trend test over the series' non-overlapping periods (within the latest question set), chosen
     by the rules in the module docstring."""
     survey = series.source == "survey"
-    frame = series.frame
-    # numpy, not pandas, on these few rows: the test runs for every region of every goal indicator
-    keep = frame["value"].notna().to_numpy()
-    if not frame.empty:
-        latest_version = frame["question_set_version"].iloc[-1]
+    columns = series.columns
+    keep = ~pd.isna(columns["value"])
+    if not series.empty:
+        latest_version = columns["question_set_version"][-1]
         if latest_version is not None and not pd.isna(latest_version):
-            keep = keep & (frame["question_set_version"] == latest_version).to_numpy()
+            keep = keep & (columns["question_set_version"] == latest_version)
     kept = np.flatnonzero(keep)
     if not len(kept):
         return stats.TrendFit(_planned_test(method, survey), TOO_FEW_POINTS, 0, 0, note="no values")
-    starts, ends = frame["start"].to_numpy()[kept], frame["end"].to_numpy()[kept]
+    starts, ends = columns["start"][kept], columns["end"][kept]
     kept = kept[_non_overlapping(list(zip(starts, ends)))]
-    times, values = frame["time"].to_numpy(float)[kept], frame["value"].to_numpy(float)[kept]
-    estimates = [is_estimate(flag) for flag in frame["is_estimate"].to_numpy()[kept]]
-    low, high = frame["ci_low"].to_numpy(float)[kept], frame["ci_high"].to_numpy(float)[kept]
+
+    def taken(column: str) -> np.ndarray:
+        return np.asarray(columns[column][kept], dtype=float)
+
+    times, values = taken("time"), taken("value")
+    estimates = [is_estimate(flag) for flag in columns["is_estimate"][kept]]
+    low, high = taken("ci_low"), taken("ci_high")
     errors = (high - low) / (2 * stats.Z_CONFIDENCE)
     known_errors = bool(np.isfinite(errors).all() and (errors > 0).all())
     if survey:
         if known_errors:
             return stats.least_squares_trend(times, values, errors, is_estimate=estimates)
         return stats.least_squares_trend(times, values, is_estimate=estimates)
-    numerators, denominators = frame["numerator"].to_numpy(float)[kept], frame["denominator"].to_numpy(float)[kept]
+    numerators, denominators = taken("numerator"), taken("denominator")
     counted = bool(np.isfinite(numerators).all() and np.isfinite(denominators).all() and (denominators > 0).all())
     if method.test == "binomial" and counted and (numerators <= denominators).all():
         return stats.quasi_binomial_trend(times, numerators, denominators, is_estimate=estimates)

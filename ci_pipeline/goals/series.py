@@ -9,7 +9,7 @@ Each period carries its span and time in decimal years (ci_pipeline.periods), a 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -29,12 +29,37 @@ from ci_pipeline.tidy import plain
 class Series:
     """The observations of one indicator for one region, oldest first, with the columns
     period, time, start, end, value, numerator, denominator, status, ci_low, ci_high, provenance,
-    question_set_version, weighted, n_years, method, is_estimate."""
+    question_set_version, weighted, n_years, method, is_estimate.
 
-    frame: pd.DataFrame
+    `columns` holds them as arrays: goal_progress reads every region's series of every goal indicator
+    column by column (the trend test, the gaps) and a few rows many times, and a column of a pandas frame
+    costs tens of microseconds to take. `frame` (for the report's charts) is cut from `table`, the
+    indicator's rows of all regions (None: made of `columns`), at `table_rows` when it is first asked for."""
+
+    columns: dict[str, np.ndarray]
     table_id: str | None
     source: str | None
+    table: pd.DataFrame | None = field(repr=False, compare=False)
+    table_rows: slice | np.ndarray = field(repr=False, compare=False)
     _rows: dict[int, dict[str, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @classmethod
+    def of_columns(cls, columns: dict[str, np.ndarray], table_id: str | None, source: str | None) -> Series:
+        """A series of its own arrays (its frame is made of them when asked for)."""
+        return cls(columns, table_id, source, None, slice(None))
+
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        if self.table is None:
+            return pd.DataFrame(self.columns)
+        return self.table.iloc[self.table_rows].reset_index(drop=True)
+
+    @property
+    def empty(self) -> bool:
+        return len(self) == 0
+
+    def __len__(self) -> int:
+        return len(self.columns["period"])
 
     def at(self, period: str) -> dict[str, Any] | None:
         position = self._positions.get(period)
@@ -44,22 +69,20 @@ class Series:
     def _positions(self) -> dict[str, int]:
         """The first row of each period: `at` is asked for every region's baseline and latest period."""
         positions: dict[str, int] = {}
-        for position, period in enumerate(self.frame["period"]):
+        for position, period in enumerate(self.columns["period"].tolist()):
             positions.setdefault(period, position)
         return positions
 
     def _row(self, position: int) -> dict[str, Any]:
-        """The row at `position` as a dict of its values (the frame's own scalars), taken from the frame
-        once: goal_progress reads the same few rows (latest, baseline, Oslo's and Norway's at each bydel's
-        latest period) many times, and a row of a frame with text columns, or a value of a pandas row,
-        costs tens of microseconds to take."""
+        """The row at `position` as a dict of its values, taken once: goal_progress reads the same few rows
+        (latest, baseline, Oslo's and Norway's at each bydel's latest period) many times."""
         if position not in self._rows:
-            self._rows[position] = dict(self.frame.iloc[position].items())
+            self._rows[position] = {column: values[position] for column, values in self.columns.items()}
         return self._rows[position]
 
     @property
     def latest(self) -> dict[str, Any] | None:
-        return None if self.frame.empty else self._row(len(self.frame) - 1)
+        return None if self.empty else self._row(len(self) - 1)
 
 
 SERIES_COLUMNS = [
@@ -75,8 +98,30 @@ STATISTICS_COLUMNS = [
 ]
 
 
+# The columns of a series without rows: one empty array shared by all, as there is nothing to write into.
+_NO_ROWS = np.array([], dtype=object)
+
+
 def _empty_series(table_id: str | None = None, source: str | None = None) -> Series:
-    return Series(pd.DataFrame(columns=SERIES_COLUMNS), table_id, source)
+    return Series.of_columns(dict.fromkeys(SERIES_COLUMNS, _NO_ROWS), table_id, source)
+
+
+def goal_statistics_rows(indicator_values: pd.DataFrame, indicator_ids: Iterable[str]) -> pd.DataFrame:
+    """The rows of indicator_values that series of these indicators read (sex total), with the columns
+    they read, as plain text: taken out of the whole mart and decoded once, not once per goal indicator."""
+    chosen = indicator_values["indicator_id"].isin(set(indicator_ids)) & (indicator_values["sex"] == "total")
+    columns = ["indicator_id", "sex", *STATISTICS_COLUMNS]
+    return plain(indicator_values.loc[chosen, [c for c in columns if c in indicator_values.columns]])
+
+
+def goal_survey_rows(survey_results: pd.DataFrame, indicator_ids: Iterable[str]) -> pd.DataFrame:
+    """The rows of survey_results that series of these indicators read (group total), taken once and
+    without the mart's attrs: pandas deep-copies a frame's attrs (survey_results' lineage) into every
+    frame and column derived from it."""
+    chosen = survey_results["indicator_id"].isin(set(indicator_ids)) & (survey_results["group_type"] == "total")
+    rows = survey_results[chosen]
+    rows.attrs = {}
+    return rows
 
 
 def _statistics_rows(indicator_values: pd.DataFrame, goal: Goal, item: GoalIndicator) -> pd.DataFrame:
@@ -148,16 +193,22 @@ def _series_by_region(frame: pd.DataFrame, order: list[str], table_id: str | Non
                       source: str | None) -> dict[str, Series]:
     """Each region's rows, sorted by `order` (ties in the frame's order), as a Series.
 
-    Sorted by region first, so each region's rows are one run: slicing a run costs a fraction of taking
-    scattered rows, and this runs for every region of every goal indicator."""
+    Sorted by region first, so each region's rows are one run: its columns are views of the whole
+    frame's sorted arrays, and this runs for every region of every goal indicator. The order is found on
+    the arrays (np.lexsort is stable, like sort_values(kind="stable")), so the frame's text columns are
+    not reordered until a region's frame is asked for."""
     if frame.empty:
         return {}
-    frame = frame.sort_values(["region_code", *order], kind="stable")
-    codes = frame["region_code"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    ends = np.r_[starts[1:], len(codes)]
-    ordered = frame[SERIES_COLUMNS]
-    return {codes[start]: Series(ordered.iloc[start:end].reset_index(drop=True), table_id, source)
+    regions, region_ranks = np.unique(frame["region_code"].to_numpy(), return_inverse=True)
+    keys = [frame[column].to_numpy(dtype=float) for column in reversed(order)]
+    positions = np.lexsort([*keys, region_ranks])
+    ranks = region_ranks[positions]
+    starts = np.flatnonzero(np.r_[True, ranks[1:] != ranks[:-1]])
+    ends = np.r_[starts[1:], len(ranks)]
+    table = frame[SERIES_COLUMNS]
+    arrays = {column: table[column].to_numpy()[positions] for column in SERIES_COLUMNS}
+    return {regions[ranks[start]]: Series({column: values[start:end] for column, values in arrays.items()},
+                                          table_id, source, table, positions[start:end])
             for start, end in zip(starts, ends)}
 
 
@@ -304,6 +355,6 @@ def region_series(indicator_values: pd.DataFrame, survey_results: pd.DataFrame, 
     entry = registry[item.indicator_id]
     statistics = _statistics_rows(indicator_values, goal, item)
     series = _statistics_series(statistics, (NORWAY, OSLO, *OSLO_DISTRICTS), entry)
-    if series[NORWAY].frame.empty:
+    if series[NORWAY].empty:
         del series[NORWAY]
     return series, IndicatorMethod(entry.unit, entry.kind, entry.test)

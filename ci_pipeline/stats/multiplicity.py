@@ -47,6 +47,11 @@ def q_values_within(frame: pd.DataFrame, p_column: str, family: list[str]) -> pd
         raise ValueError(f"q-values need the columns {missing}")
     if frame.empty:
         return pd.Series(dtype="float64", index=frame.index)
-    p = frame[p_column].astype("float64")
-    return p.groupby([frame[column] for column in family], dropna=False, sort=False).transform(
-        lambda group: pd.Series(bh_q_values(group.to_numpy()), index=group.index))
+    p = frame[p_column].astype("float64").to_numpy()
+    q = np.full(len(p), np.nan)
+    # Each family's rows by position, in the frame's order: a Python call per family on numpy arrays, where
+    # a groupby transform builds a pandas Series for every family.
+    families = frame.groupby([frame[column] for column in family], dropna=False, sort=False).indices
+    for positions in families.values():
+        q[positions] = bh_q_values(p[positions])
+    return pd.Series(q, index=frame.index)
