@@ -102,7 +102,7 @@ def district_population(population: pd.DataFrame, codebook: Codebook) -> pd.Data
                        else pd.Series("", index=rows.index) for column in ("table_id", "source"))
     codes, ssb_spelled, in_codebook = _per_distinct(rows["region_code"], lambda values: _district_spelling(
         values, codebook))
-    suffixed_tables = set(tables[ssb_spelled])
+    suffixed_tables = set(tables[ssb_spelled].unique())
     keep = (ssb_spelled | ~tables.isin(suffixed_tables).to_numpy()) & in_codebook
     (ages,) = _per_distinct(rows["age_group"], lambda values: (
         pd.to_numeric(values.astype("str").str.extract(r"^(\d+)\+?$")[0], errors="coerce").to_numpy(),))
@@ -256,7 +256,7 @@ def _rake_district(district: _District, bands: Sequence[str], where: str
     sexes, cell_bands = np.repeat(sexes, counts), np.repeat(cell_bands, counts)
     respondents = pd.DataFrame({"sex": sexes, "age_level": [levels.get(band) for band in cell_bands]}, dtype=object)
     persons_by_band = pd.Series({band: district.age[band] for band in sorted(district.age)}, dtype="float64")
-    age_totals = persons_by_band.groupby(persons_by_band.index.map(levels)).sum()
+    age_totals = persons_by_band.groupby([levels.get(band) for band in persons_by_band.index]).sum()
     margins = [Margin(("age_level",), age_totals.to_dict())]
     if district.sex is not None:
         sex_total = _summed(district.sex.values())
@@ -280,7 +280,8 @@ def _rake_district(district: _District, bands: Sequence[str], where: str
     cells: dict[tuple[str, str], list[float]] = {}
     for (sex, band, _), start, end in zip(district.cells, starts, ends):
         cells.setdefault((sex, band), []).extend(weights[start:end].tolist())
-    if any(not np.isclose(min(found), max(found), rtol=1e-9, atol=1e-8) for found in cells.values()):
+    lowest, highest = (np.array([extreme(found) for found in cells.values()]) for extreme in (min, max))
+    if not np.isclose(lowest, highest, rtol=1e-9, atol=1e-8).all():
         raise WeightingError(f"{where}: respondents of one sex x age band got different weights")
     return {cell: cells[cell][0] for cell in sorted(cells)}, result, notes
 
