@@ -98,7 +98,7 @@ def district_population(population: pd.DataFrame, codebook: Codebook) -> pd.Data
         rows = rows[rows["indicator_id"].isin(POPULATION_INDICATORS)]
     rows = rows[rows["value"].notna()]
     # a table without source or table_id columns (a bare frame) is one table named ""; groupby drops nulls
-    tables, sources = (rows[column].fillna("").astype("str") if column in rows.columns
+    tables, sources = (rows[column].astype("str").fillna("") if column in rows.columns
                        else pd.Series("", index=rows.index) for column in ("table_id", "source"))
     codes, ssb_spelled, in_codebook = _per_distinct(rows["region_code"], lambda values: _district_spelling(
         values, codebook))
