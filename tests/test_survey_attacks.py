@@ -18,9 +18,9 @@ from survey_support import SURVEYS, WAVE, generator, valid_frame, write_csv
 
 from ci_pipeline.marts import MartStore
 from ci_pipeline.surveys.aggregate import CELL_KEYS, aggregate_responses
-from ci_pipeline.surveys.attack import Attacker, judge, subtraction_attack
+from ci_pipeline.surveys.attack import Attacker, Judge, judge, subtraction_attack
 from ci_pipeline.surveys.codebook import load_codebook
-from ci_pipeline.surveys.disclosure_table import DisclosureError, DisclosureRules
+from ci_pipeline.surveys.disclosure_table import TOLERANCE, DisclosureError, DisclosureRules
 from ci_pipeline.surveys.ingest import WaveRefused, process_wave, stored_response_files
 from ci_pipeline.surveys.publish import (
     _results_grid,
@@ -105,6 +105,35 @@ def test_the_interval_attack_agrees_with_linear_programmes_solved_from_scratch(s
                 narrow += kind == "n" and interval[1] - interval[0] < RULES.min_n
     assert compared > 800 and narrow > 5
 
+
+
+def test_judge_finds_what_every_cells_own_bounds_find(survey_panel, codebook):
+    """Judge skips linear programmes: a target placed by a shared point, a bound a point found for another
+    bound already proves, a block whose view an earlier call judged. Its findings must be those of every
+    checked cell's own minimum and maximum, on a view hiding only the small cells (many narrow intervals);
+    and the same Judge asked about the published view next must not answer from the first view."""
+    results = survey_panel.results
+    truth = _results_grid(aggregate_responses(survey_panel.responses, codebook), codebook)
+    truth = truth.sort_values(CELL_KEYS, ignore_index=True)
+    table = results_table(truth, codebook)
+    small = truth["n"].to_numpy() < RULES.min_n
+    attacker = Attacker(table, np.where(small, np.nan, table.n), np.where(small[:, None], np.nan, table.values))
+    expected = []
+    for row in np.flatnonzero(small):
+        high, low = (attacker.bound("n", int(row), 0, maximise) for maximise in (True, False))
+        if high - low < RULES.min_n - TOLERANCE:
+            expected.append((int(row), "size"))
+    for row in np.flatnonzero(small & table.attribute_cells(RULES)):
+        for k in range(len(table.categories)):
+            if table.counts[row, k] <= RULES.minority_max:
+                target = min(RULES.minority_max + 1, table.n[row] / 2) / table.n[row] * table.size[row]
+                if attacker.bound("v", int(row), k, maximise=True) < target - TOLERANCE:
+                    expected.append((int(row), "attribute"))
+    judged = Judge(table, RULES)
+    found = [(f.position, f.kind) for f in judged(small, small, small)]
+    assert sorted(found) == sorted(expected) and len(expected) > 5
+    published = results["n"].isna().to_numpy(), results["share_positive"].isna().to_numpy()
+    assert judged(*published, small) == judge(table, *published, small, RULES) == []
 
 
 def _interval_from_the_cells(cells: pd.DataFrame, n: np.ndarray, positives: np.ndarray, oslo: str,

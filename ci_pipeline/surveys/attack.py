@@ -139,6 +139,8 @@ class Attacker:
         # A cell's size (n, or the weights of a weighted indicator) is known where its n is published.
         self.size = np.where(np.isnan(published_n), np.nan, table.size)
         self._systems: dict[int, tuple] = {}
+        # per block, each variable's least and greatest value at the optima its bounds have found so far
+        self._reached: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._lines: dict[int, list[Line]] = {}
         for line in table.lines:
             self._lines.setdefault(int(table.block[line[0]]), []).append(line)
@@ -157,7 +159,8 @@ class Attacker:
 
     def bound(self, kind: str, row: int, category: int, maximise: bool) -> float:
         """The attacker's maximum (or minimum) of one count of one cell; its value if published."""
-        variables, index, _, solver = self.system(int(self.table.block[row]))
+        block = int(self.table.block[row])
+        variables, index, _, solver = self.system(block)
         key = (kind, row, category)
         if key not in index:
             return self.published_n[row] if kind == "n" else self.published_values[row, category]
@@ -171,8 +174,26 @@ class Attacker:
         if status != highspy.HighsModelStatus.kOptimal:
             raise DisclosureError(f"the interval attack could not bound the {kind} of cell {row} "
                                   f"(HiGHS: {solver.modelStatusToString(status)})")
+        point = np.asarray(solver.getSolution().col_value)
+        if block in self._reached:
+            lowest, highest = self._reached[block]
+            np.minimum(lowest, point, out=lowest)
+            np.maximum(highest, point, out=highest)
+        else:
+            self._reached[block] = point.copy(), point.copy()
         found = solver.getInfo().objective_function_value
         return -found if maximise else found
+
+    def reached(self, kind: str, row: int, category: int) -> tuple[float, float]:
+        """The least and the greatest value of one hidden count at the points the bounds asked so far in its
+        block have found: each is a value the published cells allow, so the count's minimum is at most the
+        first and its maximum at least the second ((inf, -inf) before any)."""
+        block = int(self.table.block[row])
+        if block not in self._reached:
+            return np.inf, -np.inf
+        position = self.system(block)[1][(kind, row, category)]
+        lowest, highest = self._reached[block]
+        return float(lowest[position]), float(highest[position])
 
     def unplaced(self, block: int, targets: list[Target]) -> list[Target]:
         """The targets of one block that rounds of one linear programme cannot place: a round looks for one
@@ -204,40 +225,74 @@ class Attacker:
         return [target for target, left in zip(targets, unplaced) if left]
 
 
-def judge(table: Table, size_hidden: np.ndarray, value_hidden: np.ndarray, size_protected: np.ndarray,
-          rules: DisclosureRules) -> list[Finding]:
-    """Run the interval attack on the published view of `table` and report every hidden cell it recovers:
-    a size-protected cell whose n lies in an interval shorter than min_n, or a hidden cell under
-    attribute_max_n whose small category (at most minority_max respondents) is provably that small.
+class Judge:
+    """The interval attack on successive published views of one table (`protect` hides a few more cells
+    per round and asks again). A block's findings depend on its own cells alone: its published n and
+    values, and the cells checked in it (the table's n, sizes and bounds are fixed). A block whose view has
+    not changed since an earlier round gets that round's findings again instead of the same linear
+    programmes solved anew; the solver is deterministic, so they are the findings it would find."""
 
-    Per block, one linear programme first looks for a single point where every checked cell is beyond its
-    threshold; only the cells it cannot place there get their own minimum and maximum."""
-    published_n = np.where(size_hidden, np.nan, table.n)
-    published_values = np.where(value_hidden[:, None], np.nan, table.values)
-    checks: dict[int, list[Target]] = {}
-    for row in np.flatnonzero(size_protected & size_hidden):
-        checks.setdefault(int(table.block[row]), []).append(("n", int(row), 0, table.n[row] + rules.min_n))
-    for row in np.flatnonzero(value_hidden & table.attribute_cells(rules)):
-        for k in range(len(table.categories)):
-            if table.counts[row, k] <= rules.minority_max:
-                # more than minority_max respondents' worth of the cell, or half of a very small cell
-                share = min(rules.minority_max + 1, table.n[row] / 2) / table.n[row]
-                checks.setdefault(int(table.block[row]), []).append(("v", int(row), k, share * table.size[row]))
-    attacker = Attacker(table, published_n, published_values)
-    findings = []
-    for block, targets in checks.items():
-        for kind, row, k, target in attacker.unplaced(block, targets):
+    def __init__(self, table: Table, rules: DisclosureRules):
+        self.table, self.rules = table, rules
+        self._rows = {int(block): np.flatnonzero(table.block == block) for block in np.unique(table.block)}
+        self._found: dict[tuple, list[Finding]] = {}
+
+    def __call__(self, size_hidden: np.ndarray, value_hidden: np.ndarray, size_protected: np.ndarray
+                 ) -> list[Finding]:
+        """Every hidden cell the attack recovers from this view: a size-protected cell whose n lies in an
+        interval shorter than min_n, or a hidden cell under attribute_max_n whose small category (at most
+        minority_max respondents) is provably that small.
+
+        Per block, one linear programme first looks for a single point where every checked cell is beyond
+        its threshold; only the cells it cannot place there get their own minimum and maximum."""
+        table, rules = self.table, self.rules
+        published_n = np.where(size_hidden, np.nan, table.n)
+        published_values = np.where(value_hidden[:, None], np.nan, table.values)
+        checks: dict[int, list[Target]] = {}
+        for row in np.flatnonzero(size_protected & size_hidden):
+            checks.setdefault(int(table.block[row]), []).append(("n", int(row), 0, table.n[row] + rules.min_n))
+        for row in np.flatnonzero(value_hidden & table.attribute_cells(rules)):
+            for k in range(len(table.categories)):
+                if table.counts[row, k] <= rules.minority_max:
+                    # more than minority_max respondents' worth of the cell, or half of a very small cell
+                    share = min(rules.minority_max + 1, table.n[row] / 2) / table.n[row]
+                    checks.setdefault(int(table.block[row]), []).append(("v", int(row), k, share * table.size[row]))
+        attacker = Attacker(table, published_n, published_values)
+        findings = []
+        for block, targets in checks.items():
+            rows = self._rows[block]
+            view = (block, tuple(targets), published_n[rows].tobytes(), published_values[rows].tobytes())
+            if view not in self._found:
+                self._found[view] = self._block_findings(attacker, targets)
+            findings.extend(self._found[view])
+        return findings
+
+    def _block_findings(self, attacker: Attacker, targets: list[Target]) -> list[Finding]:
+        table, rules = self.table, self.rules
+        findings = []
+        for kind, row, k, target in attacker.unplaced(int(table.block[targets[0][1]]), targets):
+            # A point found for an earlier bound of the block that already reaches the target (or lies
+            # min_n below the maximum) proves what that bound's own linear programme would: it is skipped.
+            lowest, highest = attacker.reached(kind, row, k)
+            if highest > target - TOLERANCE:
+                continue
             high = attacker.bound(kind, row, k, maximise=True)
             if kind == "v":
                 if high < target - TOLERANCE:
                     findings.append(Finding(row, "attribute", f"{table.categories[k]} at most {high:.4g}"))
                 continue
-            if high - table.n[row] >= rules.min_n - TOLERANCE:
+            if high - table.n[row] >= rules.min_n - TOLERANCE or lowest < high - rules.min_n + TOLERANCE:
                 continue
             low = attacker.bound(kind, row, k, maximise=False)
             if high - low < rules.min_n - TOLERANCE:
                 findings.append(Finding(row, "size", f"n in [{low:.4g}, {high:.4g}]"))
-    return findings
+        return findings
+
+
+def judge(table: Table, size_hidden: np.ndarray, value_hidden: np.ndarray, size_protected: np.ndarray,
+          rules: DisclosureRules) -> list[Finding]:
+    """The findings of the interval attack (`Judge`) on one published view of `table`."""
+    return Judge(table, rules)(size_hidden, value_hidden, size_protected)
 
 
 def subtraction_attack(published: pd.DataFrame, lines: list[Line], count_column: str = "n",

@@ -14,7 +14,7 @@ Attribute (a cell keeps its n, its shares and means are hidden): a cell with few
 unchanged / worsened) has `minority_max` (3) respondents or fewer: 0 %, 100 % and "all but one" are of
 this kind. Secondary cells are hidden so that no hidden share can be worked out.
 
-`protect` adds suppression until the interval attack (attack.judge) recovers nothing, and the publishing
+`protect` adds suppression until the interval attack (attack.Judge) recovers nothing, and the publishing
 step refuses a table for which that fails.
 """
 
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ci_pipeline.surveys.attack import judge
+from ci_pipeline.surveys.attack import Judge
 from ci_pipeline.surveys.disclosure_table import (
     SUPPRESSED,
     DisclosureError,
@@ -91,9 +91,10 @@ def protect(table: Table, primary_size: np.ndarray, rules: DisclosureRules,
     size_protected = _spread(primary_size, table.pattern)
     size_hidden = _secondary(table, _spread(size_protected | forced_size, table.pattern), rules, for_size=True)
     value_hidden = size_hidden | forced_values | table.attribute_cells(rules)
+    judge = Judge(table, rules)
     for _ in range(max_rounds):
         value_hidden = _secondary(table, value_hidden | size_hidden, rules, for_size=False)
-        findings = judge(table, size_hidden, value_hidden, size_protected, rules)
+        findings = judge(size_hidden, value_hidden, size_protected)
         if not findings:
             return size_hidden, value_hidden
         for finding in findings:

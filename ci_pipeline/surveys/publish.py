@@ -30,7 +30,7 @@ from ci_pipeline.surveys.disclosure_table import (
     sex_split_failures,
 )
 from ci_pipeline.surveys.weighting import METHOD, UNWEIGHTED, SurveyWeights, rake_waves
-from ci_pipeline.tidy import group_numbers
+from ci_pipeline.tidy import distinct_rows, group_numbers
 
 RESULTS_COLUMNS = [
     "wave", "wave_date", "district_code", "district_name", "focus_area", "indicator_id",
@@ -281,16 +281,18 @@ def _results_labels(published: pd.DataFrame, codebook: Codebook) -> pd.DataFrame
     published["wave_date"] = published["wave"].map(lambda w: waves[w].date).astype("str")
     published["district_name"] = published["district_code"].map(district_names).astype("str")
     published["focus_area"] = published["indicator_id"].map(lambda i: indicators[i].focus_area).astype("str")
-    versions = {(w, i): codebook.question_set_version(indicators[i], w)
-                for w, i in published[["wave", "indicator_id"]].drop_duplicates().itertuples(index=False)}
-    published["question_set_version"] = pd.Series(
-        [versions[key] for key in zip(published["wave"], published["indicator_id"])], dtype="str")
+    # worked out once per wave x indicator and spread over its rows by position
+    pairs, pair_of_row = distinct_rows(published, ["wave", "indicator_id"])
+    pairs = list(zip(pairs["wave"].tolist(), pairs["indicator_id"].tolist()))
+    versions = [codebook.question_set_version(indicators[i], w) for w, i in pairs]
+    published["question_set_version"] = pd.Series(np.array(versions, dtype=object)[pair_of_row],
+                                                   index=published.index, dtype="str")
     # the questions behind the figure, as asked in the wave (several joined by " / ")
     for column, attribute in (("question_text_nb", "text_nb"), ("question_text_en", "text")):
-        texts = {(w, i): " / ".join(getattr(q, attribute) for q in codebook.indicator_questions(indicators[i], w))
-                 for w, i in versions}
-        published[column] = pd.Series([texts[key] for key in zip(published["wave"], published["indicator_id"])],
-                                      index=published.index, dtype="str")
+        texts = [" / ".join(getattr(q, attribute) for q in codebook.indicator_questions(indicators[i], w))
+                 for w, i in pairs]
+        published[column] = pd.Series(np.array(texts, dtype=object)[pair_of_row], index=published.index,
+                                      dtype="str")
     published["provenance"] = published["wave"].map(
         lambda w: "illustrative" if waves[w].illustrative else "recorded").astype("str")
     return published

@@ -98,25 +98,30 @@ def district_population(population: pd.DataFrame, codebook: Codebook) -> pd.Data
         rows = rows[rows["indicator_id"].isin(POPULATION_INDICATORS)]
     rows = rows[rows["value"].notna()]
     # a table without source or table_id columns (a bare frame) is one table named ""; groupby drops nulls
-    tables, sources = (rows[column].fillna("").astype("str") if column in rows.columns
-                       else pd.Series("", index=rows.index) for column in ("table_id", "source"))
+    tables, sources = (_per_distinct(rows[column], lambda values: (values.astype("str").fillna("").to_numpy(),))[0]
+                       if column in rows.columns else np.full(len(rows), "", dtype=object)
+                       for column in ("table_id", "source"))
     codes, ssb_spelled, in_codebook = _per_distinct(rows["region_code"], lambda values: _district_spelling(
         values, codebook))
-    suffixed_tables = set(tables[ssb_spelled])
-    keep = (ssb_spelled | ~tables.isin(suffixed_tables).to_numpy()) & in_codebook
+    suffixed_tables = pd.unique(tables[ssb_spelled])
+    keep = (ssb_spelled | ~pd.Series(tables).isin(suffixed_tables).to_numpy()) & in_codebook
     (ages,) = _per_distinct(rows["age_group"], lambda values: (
         pd.to_numeric(values.astype("str").str.extract(r"^(\d+)\+?$")[0], errors="coerce").to_numpy(),))
     low, high = codebook.age_range
     keep &= (ages >= low) & (ages <= high)
     (years,) = _per_distinct(rows["period"], lambda values: (values.astype("str").str[:4].astype(int).to_numpy(),))
     band_of_age = {age: codebook.age_band_for_age(age) for age in range(low, high + 1)}
+    # text is made of the kept rows only: a population table has ten times as many rows outside the survey's
+    # districts and ages
+    kept = rows.index[keep]
     frame = pd.DataFrame({
-        "source": sources[keep], "table_id": tables[keep],
-        "year": pd.Series(years, index=rows.index)[keep],
-        "district_code": pd.Series(codes, index=rows.index, dtype="str")[keep],
-        "sex": rows["sex"].astype("str")[keep],
-        "age_band": pd.Series(ages[keep].astype(int), index=rows.index[keep]).map(band_of_age),
-        "persons": rows["value"].astype(float)[keep],
+        "source": pd.Series(sources[keep], index=kept, dtype="str"),
+        "table_id": pd.Series(tables[keep], index=kept, dtype="str"),
+        "year": pd.Series(years[keep], index=kept),
+        "district_code": pd.Series(codes[keep], index=kept, dtype="str"),
+        "sex": rows["sex"][keep].astype("str"),
+        "age_band": pd.Series(ages[keep].astype(int), index=kept).map(band_of_age),
+        "persons": rows["value"][keep].astype(float),
     })
     return frame.groupby(["source", "table_id", "year", "district_code", "sex", "age_band"], as_index=False)[
         "persons"].sum()
@@ -256,7 +261,7 @@ def _rake_district(district: _District, bands: Sequence[str], where: str
     sexes, cell_bands = np.repeat(sexes, counts), np.repeat(cell_bands, counts)
     respondents = pd.DataFrame({"sex": sexes, "age_level": [levels.get(band) for band in cell_bands]}, dtype=object)
     persons_by_band = pd.Series({band: district.age[band] for band in sorted(district.age)}, dtype="float64")
-    age_totals = persons_by_band.groupby(persons_by_band.index.map(levels)).sum()
+    age_totals = persons_by_band.groupby([levels.get(band) for band in persons_by_band.index]).sum()
     margins = [Margin(("age_level",), age_totals.to_dict())]
     if district.sex is not None:
         sex_total = _summed(district.sex.values())
@@ -280,7 +285,8 @@ def _rake_district(district: _District, bands: Sequence[str], where: str
     cells: dict[tuple[str, str], list[float]] = {}
     for (sex, band, _), start, end in zip(district.cells, starts, ends):
         cells.setdefault((sex, band), []).extend(weights[start:end].tolist())
-    if any(not np.isclose(min(found), max(found), rtol=1e-9, atol=1e-8) for found in cells.values()):
+    lowest, highest = (np.array([extreme(found) for found in cells.values()]) for extreme in (min, max))
+    if not np.isclose(lowest, highest, rtol=1e-9, atol=1e-8).all():
         raise WeightingError(f"{where}: respondents of one sex x age band got different weights")
     return {cell: cells[cell][0] for cell in sorted(cells)}, result, notes
 
