@@ -18,7 +18,7 @@ from survey_support import SURVEYS, WAVE, generator, valid_frame, write_csv
 
 from ci_pipeline.marts import MartStore
 from ci_pipeline.surveys.aggregate import CELL_KEYS, aggregate_responses
-from ci_pipeline.surveys.attack import Attacker, Judge, judge, subtraction_attack
+from ci_pipeline.surveys.attack import Attacker, Judge, subtraction_attack
 from ci_pipeline.surveys.codebook import load_codebook
 from ci_pipeline.surveys.disclosure_table import TOLERANCE, DisclosureError, DisclosureRules
 from ci_pipeline.surveys.ingest import WaveRefused, process_wave, stored_response_files
@@ -66,7 +66,7 @@ def test_interval_attack_on_the_published_marts_recovers_nothing(survey_panel, c
     protected = truth["n"].to_numpy() < RULES.min_n
     attacked = int(size_hidden.sum() + value_hidden.sum())
     assert attacked > 500
-    assert judge(table, size_hidden, value_hidden, protected, RULES) == []
+    assert Judge(table, RULES)(size_hidden, value_hidden, protected) == []
     assert subtraction_attack(results, results_lines(results, codebook), "n", "share_positive").empty
     assert subtraction_attack(change, change_lines(change, codebook), "n_pairs", "share_improved").empty
 
@@ -133,7 +133,7 @@ def test_judge_finds_what_every_cells_own_bounds_find(survey_panel, codebook):
     found = [(f.position, f.kind) for f in judged(small, small, small)]
     assert sorted(found) == sorted(expected) and len(expected) > 5
     published = results["n"].isna().to_numpy(), results["share_positive"].isna().to_numpy()
-    assert judged(*published, small) == judge(table, *published, small, RULES) == []
+    assert judged(*published, small) == Judge(table, RULES)(*published, small) == []
 
 
 def _interval_from_the_cells(cells: pd.DataFrame, n: np.ndarray, positives: np.ndarray, oslo: str,

@@ -15,7 +15,7 @@ from survey_support import generator
 from ci_pipeline.config import ConfigError
 from ci_pipeline.stats import wilson_intervals
 from ci_pipeline.surveys.aggregate import aggregate_responses, respondent_cells
-from ci_pipeline.surveys.attack import Attacker, judge, subtraction_attack
+from ci_pipeline.surveys.attack import Attacker, Judge, subtraction_attack
 from ci_pipeline.surveys.change import aggregate_change
 from ci_pipeline.surveys.codebook import load_codebook
 from ci_pipeline.surveys.disclosure import protect
@@ -236,7 +236,7 @@ def test_the_interval_attack_agrees_with_brute_force():
     # the primary cell (3 respondents) lies in [0, 8]: narrower than 10, so the attack recovers it
     primary = np.zeros(len(n), dtype=bool)
     primary[3] = True
-    findings = judge(table, hidden, hidden, primary, DisclosureRules())
+    findings = Judge(table, DisclosureRules())(hidden, hidden, primary)
     assert [f.position for f in findings if f.kind == "size"] == [3]
 
 
@@ -251,7 +251,7 @@ def test_protect_widens_a_narrow_interval_and_hides_attribute_cells():
     primary = np.array(n) < 10
     size_hidden, value_hidden = protect(table, primary, DisclosureRules())
     assert size_hidden.tolist() == [False, True, True, False, True]
-    assert judge(table, size_hidden, value_hidden, primary, DisclosureRules()) == []
+    assert Judge(table, DisclosureRules())(size_hidden, value_hidden, primary) == []
     # a 100 % share in a small published cell is hidden, with a partner so it cannot be subtracted
     n, positives = [100, 20, 30, 50], [60, 20, 15, 25]
     table = toy_table(n, positives, [(0, np.array([1, 2, 3]))])

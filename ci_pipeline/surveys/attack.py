@@ -4,7 +4,7 @@
 weighted indicators, the population sizes, which are public) it solves, per indicator and wave, the
 linear programme of everything the lines (Oslo = sum of districts; all = sum of sexes; all = sum of age
 bands) and the cells' own sums allow, and returns the narrowest interval it can prove for every hidden
-count. `judge` compares them with the truth: a hidden n of a size-protected cell known to within fewer
+count. `Judge` compares them with the truth: a hidden n of a size-protected cell known to within fewer
 than `min_n`, or a small category provably at most `minority_max`, is recovered. `subtraction_attack` is
 the simplest attack (published totals minus published parts), kept as an independent check.
 """
@@ -287,12 +287,6 @@ class Judge:
             if high - low < rules.min_n - TOLERANCE:
                 findings.append(Finding(row, "size", f"n in [{low:.4g}, {high:.4g}]"))
         return findings
-
-
-def judge(table: Table, size_hidden: np.ndarray, value_hidden: np.ndarray, size_protected: np.ndarray,
-          rules: DisclosureRules) -> list[Finding]:
-    """The findings of the interval attack (`Judge`) on one published view of `table`."""
-    return Judge(table, rules)(size_hidden, value_hidden, size_protected)
 
 
 def subtraction_attack(published: pd.DataFrame, lines: list[Line], count_column: str = "n",
