@@ -27,7 +27,7 @@ from dagster._core.definitions.data_version import (
 )
 
 from ci_pipeline.breakdown import breakdown, check_district_sums
-from ci_pipeline.defs.io import read_stored_frames
+from ci_pipeline.defs.io import read_stored_tables
 from ci_pipeline.defs.resources import PipelineResource, api_pool
 from ci_pipeline.derived import DerivationReport, derive_indicators
 from ci_pipeline.geography.harmonise import harmonise
@@ -121,7 +121,7 @@ def _core_observations(staging_names: list[str]):
 
     @asset(
         key=["core", "observations"],
-        # The staged tables are read here, all at once (read_stored_frames), not loaded as inputs one by one.
+        # The staged tables are read here, all at once (read_stored_tables), not loaded as inputs one by one.
         deps=staged_keys,
         ins={"regions": AssetIn(key=["geography", "regions"]),
              "region_history": AssetIn(key=["geography", "region_history"])},
@@ -136,9 +136,9 @@ def _core_observations(staging_names: list[str]):
     )
     def observations(context: AssetExecutionContext, regions: pd.DataFrame, region_history: pd.DataFrame,
                      pipeline: PipelineResource) -> pd.DataFrame:
-        staged = read_stored_frames(pipeline.settings.warehouse_root, staged_keys)
+        staged = read_stored_tables(pipeline.settings.warehouse_root, staged_keys)
         registry = load_registry(pipeline.settings.catalogue_root)
-        tidy = concat_compact(list(staged.values()))
+        tidy = concat_compact(staged)
         del staged
         harmonised, report = harmonise(tidy, region_history, regions)
         del tidy
