@@ -530,7 +530,9 @@ def _arrow_coded(part: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
     encoded = (part if pa.types.is_dictionary(part.type) else part.dictionary_encode()).combine_chunks()
     indices, dictionary = encoded.indices, encoded.dictionary
     if indices.null_count:
-        indices = pc.fill_null(indices.cast(pa.int64()), -1)
+        # -1 for null in the indices' own type where it is signed (a compact column's int8: no wider copy)
+        signed = indices if pa.types.is_signed_integer(indices.type) else indices.cast(pa.int64())
+        indices = pc.fill_null(signed, -1)
     texts = dictionary.to_pylist() if _is_arrow_text(dictionary.type) else dictionary.to_pandas().astype("str").tolist()
     return indices.to_numpy(), texts
 

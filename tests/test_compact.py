@@ -60,6 +60,14 @@ def test_concat_compact_joins_arrow_tables_read_from_parquet_as_it_joins_their_f
         assert joined["code"].array.codes.dtype == from_frames["code"].array.codes.dtype
     assert list(from_frames["code"].cat.categories) == ["w", "x", "y", "z"]
     assert from_frames["extra"].isna().sum() == 5
+    # unsigned indices (Arrow allows them; pandas never writes them) with a null among them
+    import pyarrow as pa
+
+    unsigned = pa.table({"code": pa.DictionaryArray.from_arrays(pa.array([1, None, 0], pa.uint8()), pa.array(["b", "a"])),
+                         "value": [1.0, 2.0, 3.0]})
+    joined = concat_compact([unsigned, tables[0]])
+    assert joined["code"].isna().tolist()[:3] == [False, True, False]
+    assert joined["code"].iloc[[0, 2]].tolist() == ["a", "b"] and list(joined["code"].cat.categories) == ["a", "b", "x", "y"]
 
 
 def test_text_equals_and_matches_through_categories():
