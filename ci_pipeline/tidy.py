@@ -20,13 +20,14 @@ status symbols are kept as they are: a suppressed cell is NaN with its symbol, n
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from math import prod
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ci_pipeline.catalogue import TableSpec
 from ci_pipeline.jsonstat import JsonStatError, JsonStatTable
@@ -461,31 +462,55 @@ def _all_text(series: pd.Series) -> bool:
     return bool(series.dropna().map(lambda value: isinstance(value, str)).all())
 
 
-def concat_compact(frames: list[pd.DataFrame]) -> pd.DataFrame:
+def concat_compact(frames: Sequence[pd.DataFrame | pa.Table]) -> pd.DataFrame:
     """pd.concat of frames with the same columns, keeping text columns compact: categoricals whose
-    categories differ are unioned (sorted), where pd.concat would fall back to Python objects."""
-    if len(frames) == 1:
+    categories differ are unioned (sorted), where pd.concat would fall back to Python objects.
+
+    A part may be an Arrow table as read from Parquet, with the same result as its pandas frame: its
+    dictionary columns count as categoricals, and their codes and dictionaries serve as they are (making
+    a pandas frame of each of thirty stored tables first cost more than joining them); its other columns
+    become what Table.to_pandas makes of them."""
+    if len(frames) == 1 and isinstance(frames[0], pd.DataFrame):
         return frames[0].reset_index(drop=True)
-    columns = list(dict.fromkeys(column for frame in frames for column in frame.columns))
-    categorical = [c for c in columns
-                   if any(isinstance(f[c].dtype, pd.CategoricalDtype) for f in frames if c in f.columns)]
+    names = [set(_column_names(frame)) for frame in frames]
+    columns = list(dict.fromkeys(column for frame in frames for column in _column_names(frame)))
+    categorical = [c for c in columns if any(_is_categorical(frame[c]) for frame, has in zip(frames, names) if c in has)]
     joined = {}
     for column in columns:
-        parts = [frame[column] if column in frame.columns else pd.Series(np.nan, index=frame.index)
-                 for frame in frames]
+        parts = [frame[column] if column in has else pd.Series(np.nan, index=pd.RangeIndex(len(frame)))
+                 for frame, has in zip(frames, names)]
         if column in categorical:
             coded = [_coded(part) for part in parts]
             dtype = text_categories(set().union(*(texts for _, texts in coded)))
             joined[column] = pd.Categorical.from_codes(_joined_codes(coded, dtype), dtype=dtype, validate=False)
         else:
-            joined[column] = pd.concat(parts, ignore_index=True)
+            joined[column] = pd.concat([_series(part) for part in parts], ignore_index=True)
     # copy=False: the joined columns are new already; a copy would hold the result twice at once.
     return pd.DataFrame(joined, columns=columns, copy=False)
 
 
-def _coded(part: pd.Series) -> tuple[np.ndarray, list[str]]:
+def _column_names(frame: pd.DataFrame | pa.Table) -> list[str]:
+    return frame.column_names if isinstance(frame, pa.Table) else list(frame.columns)
+
+
+def _is_categorical(part: pd.Series | pa.ChunkedArray) -> bool:
+    if isinstance(part, pa.ChunkedArray):
+        return pa.types.is_dictionary(part.type)
+    return isinstance(part.dtype, pd.CategoricalDtype)
+
+
+def _series(part: pd.Series | pa.ChunkedArray) -> pd.Series:
+    return part.to_pandas() if isinstance(part, pa.ChunkedArray) else part
+
+
+def _coded(part: pd.Series | pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
     """A column as a code per row (-1 for null) and the text of each code: a compact column's own codes
-    and categories, any other column factorised as text (no compact copy of it is made)."""
+    and categories (an Arrow column's indices and dictionary), any other column factorised as text (no
+    compact copy of it is made)."""
+    if isinstance(part, pa.ChunkedArray):
+        if pa.types.is_dictionary(part.type) or _is_arrow_text(part.type):
+            return _arrow_coded(part)
+        part = part.to_pandas()
     # Called once per column of every part (hundreds of times for a few thousand rows): the Categorical's
     # own codes array (.cat.codes wraps a copy in a Series) and a str column as it is (no astype copy).
     if isinstance(part.dtype, pd.CategoricalDtype):
@@ -493,6 +518,23 @@ def _coded(part: pd.Series) -> tuple[np.ndarray, list[str]]:
         return part.array.codes, (categories if categories.dtype == "str" else categories.astype("str")).tolist()
     codes, texts = pd.factorize(part if part.dtype == "str" else part.astype("str"))
     return codes, texts.tolist()
+
+
+def _is_arrow_text(arrow_type: pa.DataType) -> bool:
+    return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
+
+
+def _arrow_coded(part: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """_coded of an Arrow text or dictionary column: its dictionary's indices (a text column encoded by
+    Arrow first), one dictionary for all its chunks."""
+    encoded = (part if pa.types.is_dictionary(part.type) else part.dictionary_encode()).combine_chunks()
+    indices, dictionary = encoded.indices, encoded.dictionary
+    if indices.null_count:
+        # -1 for null in the indices' own type where it is signed (a compact column's int8: no wider copy)
+        signed = indices if pa.types.is_signed_integer(indices.type) else indices.cast(pa.int64())
+        indices = pc.fill_null(signed, -1)
+    texts = dictionary.to_pylist() if _is_arrow_text(dictionary.type) else dictionary.to_pandas().astype("str").tolist()
+    return indices.to_numpy(), texts
 
 
 def _joined_codes(coded: list[tuple[np.ndarray, list[str]]], dtype: pd.CategoricalDtype) -> np.ndarray:

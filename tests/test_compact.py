@@ -40,6 +40,36 @@ def test_concat_compact_unions_categories_where_pd_concat_gives_objects():
     assert list(mixed["code"].cat.categories) == ["w", "x", "y"]
 
 
+def test_concat_compact_joins_arrow_tables_read_from_parquet_as_it_joins_their_frames(tmp_path):
+    import pyarrow.parquet as pq
+
+    frames = [compact(_frame(["y", None, "x"], [1.0, np.nan, 3.0])),
+              _frame(["w", "y"], [4.0, 5.0]),  # plain text: stored as an Arrow string column
+              compact(_frame([], [])),
+              compact(pd.DataFrame({"code": pd.array(["z"], dtype="str"), "value": [6.0], "extra": [7.0]}))]
+    tables = []
+    for number, frame in enumerate(frames):
+        frame.to_parquet(tmp_path / f"{number}.parquet", index=False)
+        tables.append(pq.read_table(tmp_path / f"{number}.parquet"))
+    assert [str(table.schema.field("code").type).split("<")[0] for table in tables] == [
+        "dictionary", "large_string", "dictionary", "dictionary"]
+    from_frames = concat_compact([pd.read_parquet(tmp_path / f"{number}.parquet") for number in range(len(frames))])
+    for parts in (tables, [frames[0], *tables[1:]]):
+        joined = concat_compact(parts)
+        pd.testing.assert_frame_equal(joined, from_frames, check_exact=True)
+        assert joined["code"].array.codes.dtype == from_frames["code"].array.codes.dtype
+    assert list(from_frames["code"].cat.categories) == ["w", "x", "y", "z"]
+    assert from_frames["extra"].isna().sum() == 5
+    # unsigned indices (Arrow allows them; pandas never writes them) with a null among them
+    import pyarrow as pa
+
+    unsigned = pa.table({"code": pa.DictionaryArray.from_arrays(pa.array([1, None, 0], pa.uint8()), pa.array(["b", "a"])),
+                         "value": [1.0, 2.0, 3.0]})
+    joined = concat_compact([unsigned, tables[0]])
+    assert joined["code"].isna().tolist()[:3] == [False, True, False]
+    assert joined["code"].iloc[[0, 2]].tolist() == ["a", "b"] and list(joined["code"].cat.categories) == ["a", "b", "x", "y"]
+
+
 def test_text_equals_and_matches_through_categories():
     values = ["0301", "030101", None, "total"]
     for column in (compact(_frame(values, np.zeros(4)))["code"], _frame(values, np.zeros(4))["code"]):

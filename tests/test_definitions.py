@@ -78,6 +78,12 @@ def test_the_backbone_assets_exist(graph):
     assert user_keys(graph.get_all_asset_keys()) == expected
 
 
+def test_core_observations_depends_on_every_staged_table_and_the_geography(graph):
+    # The staged tables are deps it reads itself, not inputs: still its parents, so lineage and staleness hold.
+    expected = {f"staging/{name}" for name in catalogue_names()} | {"geography/regions", "geography/region_history"}
+    assert user_keys(graph.get(AssetKey(["core", "observations"])).parent_keys) == expected
+
+
 def test_every_release_promotes_its_staged_mart(graph):
     for mart in MARTS:
         node = graph.get(AssetKey(["releases", mart]))

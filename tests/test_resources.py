@@ -3,9 +3,10 @@ the process, and the IO manager's paths taken from it (not from the environment)
 
 import dagster as dg
 import pandas as pd
+import pytest
 
 from ci_pipeline.definitions import build_definitions
-from ci_pipeline.defs.io import WarehouseIOManager
+from ci_pipeline.defs.io import WarehouseIOManager, read_stored_tables
 from ci_pipeline.defs.resources import PipelineResource
 from ci_pipeline.settings import Settings
 
@@ -48,3 +49,18 @@ def test_the_io_manager_writes_under_the_resource_warehouse(tmp_path, monkeypatc
     assert result.success
     assert pd.read_parquet(tmp_path / "warehouse" / "assets" / "staging" / "example.parquet")["value"].tolist() == [1, 2]
     assert not (tmp_path / "not_here").exists()
+
+
+def test_stored_tables_are_read_where_the_io_manager_wrote_them_and_a_missing_one_is_named(tmp_path):
+    pipeline = PipelineResource(settings=Settings.from_env({}).with_(warehouse_root=tmp_path / "warehouse"))
+
+    @dg.asset(key=["staging", "example"])
+    def example() -> pd.DataFrame:
+        return pd.DataFrame({"value": [1, 2]})
+
+    assert dg.materialize([example], resources={"pipeline": pipeline,
+                                                "io_manager": WarehouseIOManager(pipeline=pipeline)}).success
+    (table,) = read_stored_tables(tmp_path / "warehouse", [dg.AssetKey(["staging", "example"])])
+    assert table.column("value").to_pylist() == [1, 2]
+    with pytest.raises(FileNotFoundError, match=r"asset staging/other has not been materialised under .*other\.parquet"):
+        read_stored_tables(tmp_path / "warehouse", [dg.AssetKey(["staging", "example"]), dg.AssetKey(["staging", "other"])])

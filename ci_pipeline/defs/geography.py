@@ -13,6 +13,7 @@ import pandas as pd
 from dagster import (
     AssetExecutionContext,
     AssetIn,
+    AssetKey,
     AssetOut,
     DataVersion,
     MetadataValue,
@@ -26,6 +27,7 @@ from dagster._core.definitions.data_version import (
 )
 
 from ci_pipeline.breakdown import breakdown, check_district_sums
+from ci_pipeline.defs.io import read_stored_tables
 from ci_pipeline.defs.resources import PipelineResource, api_pool
 from ci_pipeline.derived import DerivationReport, derive_indicators
 from ci_pipeline.geography.harmonise import harmonise
@@ -115,11 +117,13 @@ def build_geography_assets(staging_names: list[str]) -> list:
 
 
 def _core_observations(staging_names: list[str]):
-    staging_ins = {f"staging_{name}": AssetIn(key=["staging", name]) for name in staging_names}
+    staged_keys = [AssetKey(["staging", name]) for name in sorted(staging_names)]
 
     @asset(
         key=["core", "observations"],
-        ins={**staging_ins, "regions": AssetIn(key=["geography", "regions"]),
+        # The staged tables are read here, all at once (read_stored_tables), not loaded as inputs one by one.
+        deps=staged_keys,
+        ins={"regions": AssetIn(key=["geography", "regions"]),
              "region_history": AssetIn(key=["geography", "region_history"])},
         group_name="core",
         kinds={"pandas", "parquet"},
@@ -131,9 +135,11 @@ def _core_observations(staging_names: list[str]):
         "'.' (cannot occur) for a region outside its lifetime are not carried; their count is reported.",
     )
     def observations(context: AssetExecutionContext, regions: pd.DataFrame, region_history: pd.DataFrame,
-                     pipeline: PipelineResource, **staged: pd.DataFrame) -> pd.DataFrame:
+                     pipeline: PipelineResource) -> pd.DataFrame:
+        staged = read_stored_tables(pipeline.settings.warehouse_root, staged_keys)
         registry = load_registry(pipeline.settings.catalogue_root)
-        tidy = concat_compact([staged[name] for name in sorted(staged)])
+        tidy = concat_compact(staged)
+        del staged
         harmonised, report = harmonise(tidy, region_history, regions)
         del tidy
         outside_life = (harmonised["harmonisation_outcome"] == "invalid_for_period") & (harmonised["status"] == ".")
