@@ -349,7 +349,7 @@ def _gap_draft(goal: Goal, item: GoalIndicator, districts: dict[str, Series], me
     columns = {name: np.array([gap[name] for gap in gaps], dtype=dtype) for name, dtype in _GAP_COLUMNS.items()}
     columns.update({name: np.full(len(gaps), np.nan) for name in ("numerator", "denominator", "ci_low", "ci_high")})
     columns["question_set_version"] = np.full(len(gaps), None, dtype=object)
-    gap_series = Series.of_columns(columns, None, None)
+    gap_series = Series(columns, None, None)
     latest, baseline = gap_series.latest, gap_series.at(item.baseline_period)
     baseline_gap = None if baseline is None else float(baseline["value"])
     target = region_target(item, OSLO, {OSLO: baseline_gap}, GAP_POLARITY)

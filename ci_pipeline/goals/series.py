@@ -9,6 +9,7 @@ Each period carries its span and time in decimal years (ci_pipeline.periods), a 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -33,26 +34,17 @@ class Series:
 
     `columns` holds them as arrays: goal_progress reads every region's series of every goal indicator
     column by column (the trend test, the gaps) and a few rows many times, and a column of a pandas frame
-    costs tens of microseconds to take. `frame` (for the report's charts) is cut from `table`, the
-    indicator's rows of all regions (None: made of `columns`), at `table_rows` when it is first asked for."""
+    costs tens of microseconds to take. `frame` (for the report's charts) is made of them when first asked
+    for."""
 
     columns: dict[str, np.ndarray]
     table_id: str | None
     source: str | None
-    table: pd.DataFrame | None = field(repr=False, compare=False)
-    table_rows: slice | np.ndarray = field(repr=False, compare=False)
     _rows: dict[int, dict[str, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
-
-    @classmethod
-    def of_columns(cls, columns: dict[str, np.ndarray], table_id: str | None, source: str | None) -> Series:
-        """A series of its own arrays (its frame is made of them when asked for)."""
-        return cls(columns, table_id, source, None, slice(None))
 
     @cached_property
     def frame(self) -> pd.DataFrame:
-        if self.table is None:
-            return pd.DataFrame(self.columns)
-        return self.table.iloc[self.table_rows].reset_index(drop=True)
+        return pd.DataFrame(self.columns)
 
     @property
     def empty(self) -> bool:
@@ -98,12 +90,14 @@ STATISTICS_COLUMNS = [
 ]
 
 
+_NUMBER_COLUMNS = {"value", "numerator", "denominator"}
+
 # The columns of a series without rows: one empty array shared by all, as there is nothing to write into.
 _NO_ROWS = np.array([], dtype=object)
 
 
 def _empty_series(table_id: str | None = None, source: str | None = None) -> Series:
-    return Series.of_columns(dict.fromkeys(SERIES_COLUMNS, _NO_ROWS), table_id, source)
+    return Series(dict.fromkeys(SERIES_COLUMNS, _NO_ROWS), table_id, source)
 
 
 def goal_statistics_rows(indicator_values: pd.DataFrame, indicator_ids: Iterable[str]) -> pd.DataFrame:
@@ -124,91 +118,103 @@ def goal_survey_rows(survey_results: pd.DataFrame, indicator_ids: Iterable[str])
     return rows
 
 
-def _statistics_rows(indicator_values: pd.DataFrame, goal: Goal, item: GoalIndicator) -> pd.DataFrame:
-    """The indicator's rows for sex total and one age group, from one table; errors say how to choose."""
+def _statistics_rows(indicator_values: pd.DataFrame, goal: Goal, item: GoalIndicator) -> dict[str, np.ndarray]:
+    """The indicator's rows for sex total and one age group, from one table, as arrays of the columns a
+    statistics series reads (taken out of the frame once: the checks and the series work on the arrays);
+    errors say how to choose."""
     where = f"goal {goal.id!r}, indicator {item.indicator_id!r}"
     chosen = (indicator_values["indicator_id"] == item.indicator_id) & (indicator_values["sex"] == "total")
     rows = plain(indicator_values.loc[chosen, [c for c in STATISTICS_COLUMNS if c in indicator_values.columns]])
+    columns = {column: rows[column].astype("float64").to_numpy() if column in _NUMBER_COLUMNS
+               else rows[column].to_numpy(dtype=object) for column in rows.columns}
+    keep = np.ones(len(rows), dtype=bool)
     if item.source is not None:
-        rows = rows[rows["source"] == item.source]
+        keep &= columns["source"] == item.source
     if item.age_group is not None:
-        rows = rows[rows["age_group"] == item.age_group]
-    elif rows["age_group"].nunique() > 1:
+        keep &= columns["age_group"] == item.age_group
+    columns = {column: values[keep] for column, values in columns.items()}
+    age_groups = pd.unique(columns["age_group"])
+    if item.age_group is None and len([age for age in age_groups if not pd.isna(age)]) > 1:
         raise GoalsError(
-            f"goals.yaml {where}: indicator_values has age groups {sorted(rows['age_group'].unique())}; "
+            f"goals.yaml {where}: indicator_values has age groups {sorted(age_groups)}; "
             "set `age_group` to the one the goal follows"
         )
-    tables = sorted(rows[["source", "table_id"]].drop_duplicates().itertuples(index=False, name=None))
+    tables = sorted(set(zip(columns["source"].tolist(), columns["table_id"].tolist())))
     if len(tables) > 1:
         raise GoalsError(f"goals.yaml {where}: indicator_values has it from several tables {tables}; "
                          "set `source` to the one the goal follows")
-    duplicated = rows.duplicated(["region_code", "period"], keep=False)
-    if duplicated.any():
-        sample = rows.loc[duplicated, ["region_code", "period"]].head(3).values.tolist()
+    pairs = list(zip(columns["region_code"].tolist(), columns["period"].tolist()))
+    if len(set(pairs)) < len(pairs):
+        counts = Counter(pairs)
+        sample = [list(pair) for pair in pairs if counts[pair] > 1][:3]
         raise GoalsError(f"indicator_values {where}: more than one row per region and period, e.g. {sample}")
-    return rows
+    return columns
 
 
-def _statistics_series(rows: pd.DataFrame, regions: tuple[str, ...], registry_entry: Any) -> dict[str, Series]:
-    """Each region's series, built for all regions at once: per-region pandas work on small frames costs
-    more than the whole table's."""
-    frame = pd.DataFrame(
-        {
-            "region_code": rows["region_code"].astype(str).to_numpy(),
-            "period": rows["period"].astype(str).to_numpy(),
-            "value": rows["value"].astype("float64").to_numpy(),
-            "numerator": rows["numerator"].astype("float64").to_numpy(),
-            "denominator": rows["denominator"].astype("float64").to_numpy(),
-            "status": rows["status"].to_numpy(dtype=object),
-            "provenance": rows["provenance"].astype(str).to_numpy(),
-            "method": rows["method"].to_numpy(dtype=object) if "method" in rows else None,
-            "is_estimate": rows["is_estimate"].to_numpy(dtype=object) if "is_estimate" in rows else None,
-        }
-    )
-    frame = frame[frame["region_code"].isin(regions)]
-    if frame.empty:
+def _statistics_series(rows: dict[str, np.ndarray], regions: tuple[str, ...],
+                       registry_entry: Any) -> dict[str, Series]:
+    """Each region's series, built for all regions at once on the indicator's arrays: per-region work, or
+    a pandas frame assigned column by column, costs more than the whole table's arrays."""
+    in_regions = np.isin(rows["region_code"], regions)
+    if not in_regions.any():
         return {region: _empty_series() for region in regions}
-    table_id, source = str(rows["table_id"].iloc[0]), str(rows["source"].iloc[0])
-    spans = {period: parse_period(period).span for period in frame["period"].unique()}
-    frame["n_years"] = [round(float(end - start)) if end - start >= 1 else 0
-                        for start, end in map(spans.__getitem__, frame["period"])]
-    frame["status"] = frame["status"].astype(object).where(frame["status"].notna(), None)
+    table_id, source = str(rows["table_id"][0]), str(rows["source"][0])
+    columns = {
+        "region_code": rows["region_code"],
+        "period": rows["period"],
+        "value": rows["value"],
+        "numerator": rows["numerator"],
+        "denominator": rows["denominator"],
+        "status": rows["status"],
+        "provenance": rows["provenance"],
+        "method": rows["method"] if "method" in rows else np.full(len(in_regions), None),
+        "is_estimate": rows["is_estimate"] if "is_estimate" in rows else np.full(len(in_regions), None),
+    }
+    columns = {column: values[in_regions] for column, values in columns.items()}
+    spans = {period: parse_period(period).span for period in set(columns["period"].tolist())}
+    columns["n_years"] = np.array([round(float(end - start)) if end - start >= 1 else 0
+                                   for start, end in map(spans.__getitem__, columns["period"])], dtype="int64")
+    columns["status"] = _symbols(columns["status"])
     pooling = int(getattr(registry_entry, "pooling_years", 1) or 1)
     if pooling > 1:
-        frame = _pooled_where_countable(frame, pooling, unit_scale(registry_entry.unit), spans)
-        # concat turns the pooled frames' None into NaN; a missing symbol is None throughout
-        frame["status"] = frame["status"].astype(object).where(frame["status"].notna(), None)
-    periods = {period: parse_period(period) for period in frame["period"].unique()}
-    frame["start"] = [periods[p].span[0] for p in frame["period"]]
-    frame["end"] = [periods[p].span[1] for p in frame["period"]]
-    frame["time"] = [periods[p].time for p in frame["period"]]
-    frame["ci_low"], frame["ci_high"] = _intervals(frame, registry_entry)
-    frame["question_set_version"] = None
-    frame["weighted"] = False
-    by_region = _series_by_region(frame, ["time", "start"], table_id, source)
+        frame = _pooled_where_countable(pd.DataFrame(columns), pooling, unit_scale(registry_entry.unit), spans)
+        columns = {column: frame[column].to_numpy() for column in frame.columns}
+        columns["status"] = _symbols(columns["status"])
+    periods = {period: parse_period(period) for period in set(columns["period"].tolist())}
+    columns["start"] = np.array([periods[p].span[0] for p in columns["period"]], dtype="float64")
+    columns["end"] = np.array([periods[p].span[1] for p in columns["period"]], dtype="float64")
+    columns["time"] = np.array([periods[p].time for p in columns["period"]], dtype="float64")
+    columns["ci_low"], columns["ci_high"] = _intervals(columns["numerator"], columns["denominator"],
+                                                       columns["status"], registry_entry)
+    columns["question_set_version"] = np.full(len(columns["period"]), None)
+    columns["weighted"] = np.zeros(len(columns["period"]), dtype=bool)
+    by_region = _series_by_region(columns, ["time", "start"], table_id, source)
     return {region: by_region.get(region) or _empty_series() for region in regions}
 
 
-def _series_by_region(frame: pd.DataFrame, order: list[str], table_id: str | None,
+def _symbols(status: np.ndarray) -> np.ndarray:
+    """Status symbols as objects, a missing one None (not NaN) throughout."""
+    return np.array([None if pd.isna(symbol) else symbol for symbol in status.tolist()], dtype=object)
+
+
+def _series_by_region(columns: dict[str, np.ndarray], order: list[str], table_id: str | None,
                       source: str | None) -> dict[str, Series]:
-    """Each region's rows, sorted by `order` (ties in the frame's order), as a Series.
+    """Each region's rows, sorted by `order` (ties in the rows' order), as a Series.
 
     Sorted by region first, so each region's rows are one run: its columns are views of the whole
-    frame's sorted arrays, and this runs for every region of every goal indicator. The order is found on
-    the arrays (np.lexsort is stable, like sort_values(kind="stable")), so the frame's text columns are
-    not reordered until a region's frame is asked for."""
-    if frame.empty:
+    indicator's sorted arrays, and this runs for every region of every goal indicator. np.lexsort is
+    stable, like sort_values(kind="stable")."""
+    if not len(columns["region_code"]):
         return {}
-    regions, region_ranks = np.unique(frame["region_code"].to_numpy(), return_inverse=True)
-    keys = [frame[column].to_numpy(dtype=float) for column in reversed(order)]
+    regions, region_ranks = np.unique(columns["region_code"], return_inverse=True)
+    keys = [np.asarray(columns[column], dtype=float) for column in reversed(order)]
     positions = np.lexsort([*keys, region_ranks])
     ranks = region_ranks[positions]
     starts = np.flatnonzero(np.r_[True, ranks[1:] != ranks[:-1]])
     ends = np.r_[starts[1:], len(ranks)]
-    table = frame[SERIES_COLUMNS]
-    arrays = {column: table[column].to_numpy()[positions] for column in SERIES_COLUMNS}
+    arrays = {column: columns[column][positions] for column in SERIES_COLUMNS}
     return {regions[ranks[start]]: Series({column: values[start:end] for column, values in arrays.items()},
-                                          table_id, source, table, positions[start:end])
+                                          table_id, source)
             for start, end in zip(starts, ends)}
 
 
@@ -255,13 +261,14 @@ def unit_scale(unit: str) -> float:
     return {"percent": 100.0, "per_1000": 1000.0, "per_100000": 100000.0}.get(unit, 1.0)
 
 
-def _intervals(frame: pd.DataFrame, registry_entry: Any) -> tuple[np.ndarray, np.ndarray]:
+def _intervals(numerators: np.ndarray, denominators: np.ndarray, statuses: np.ndarray,
+               registry_entry: Any) -> tuple[np.ndarray, np.ndarray]:
     """95 % intervals where counts allow (NaN elsewhere): Wilson for shares, Garwood for counts and rates."""
-    lows = np.full(len(frame), np.nan)
-    highs = np.full(len(frame), np.nan)
+    lows = np.full(len(numerators), np.nan)
+    highs = np.full(len(numerators), np.nan)
     counts = [whole_counts(numerator, denominator)
-              for numerator, denominator in zip(frame["numerator"], frame["denominator"])]
-    usable = [status is None and pair is not None for status, pair in zip(frame["status"], counts)]
+              for numerator, denominator in zip(numerators.tolist(), denominators.tolist())]
+    usable = [status is None and pair is not None for status, pair in zip(statuses, counts)]
     x = np.array([pair[0] if ok else 0 for pair, ok in zip(counts, usable)], dtype="float64")
     n = np.array([pair[1] if ok else 0 for pair, ok in zip(counts, usable)], dtype="float64")
     usable = np.array(usable, dtype=bool)
@@ -295,33 +302,37 @@ def _survey_series(survey_results: pd.DataFrame, indicator_id: str, regions: tup
         region = min(rows.loc[duplicated, "district_code"], key=regions.index)
         raise GoalsError(f"survey_results: more than one 'total' row for {indicator_id} in {region} in a wave")
     times = {value: _date_time(value) for value in rows["wave_date"].unique()}
-    frame = pd.DataFrame({
+    time = np.array([times[value] for value in rows["wave_date"]], dtype="float64")
+    shares = rows["share_positive"].astype("float64").to_numpy()
+    # a weighted share is tested as if from its Kish effective sample (survey_results' effective_n)
+    sizes = rows["effective_n" if "effective_n" in rows.columns else "n"].astype("float64").to_numpy()
+    symbols = rows["status"].to_numpy(dtype=object)
+    columns = {
         "region_code": rows["district_code"].astype(str).to_numpy(),
         "period": rows["wave"].astype(str).to_numpy(),
-        "time": [times[value] for value in rows["wave_date"]],
+        "time": time,
+        "start": time,
+        "end": time,
         # survey_results holds proportions 0-1; goal_progress speaks percent like the statistics.
-        "value": rows["share_positive"].astype("float64").to_numpy() * 100,
-        # a weighted share is tested as if from its Kish effective sample (survey_results' effective_n)
-        "denominator": rows["effective_n" if "effective_n" in rows.columns else "n"].astype("float64").to_numpy(),
-        "status": rows["status"].to_numpy(dtype=object),
+        "value": shares * 100,
+        # Counts behind the share: positives / n exactly when unweighted, share x effective n when weighted.
+        # whole numbers (int64) unless a share is missing (float64, NaN there)
+        "numerator": np.array([round(share * n) if not pd.isna(share) and not pd.isna(n) else np.nan
+                               for share, n in zip(shares.tolist(), sizes.tolist())]),
+        "denominator": sizes,
+        # a symbol only where the share is missing
+        "status": np.array([symbol if not pd.isna(symbol) and pd.isna(share) else None
+                            for symbol, share in zip(symbols.tolist(), shares.tolist())], dtype=object),
         "ci_low": rows["ci_low"].astype("float64").to_numpy() * 100,
         "ci_high": rows["ci_high"].astype("float64").to_numpy() * 100,
         "provenance": rows["provenance"].astype(str).to_numpy(),
         "question_set_version": rows["question_set_version"].to_numpy(dtype=object),
         "weighted": rows["weighted"].astype(bool).to_numpy(),
-    })
-    frame["status"] = frame["status"].astype(object).where(frame["status"].notna() & frame["value"].isna(), None)
-    # Counts behind the share: positives / n exactly when unweighted, share x effective n when weighted.
-    frame["numerator"] = [
-        round(share * n) if not pd.isna(share) and not pd.isna(n) else np.nan
-        for share, n in zip(rows["share_positive"], frame["denominator"])
-    ]
-    frame["start"] = frame["time"]
-    frame["end"] = frame["time"]
-    frame["n_years"] = 0
-    frame["method"] = "aggregated"
-    frame["is_estimate"] = False
-    by_region = _series_by_region(frame, ["time"], "survey", "survey")
+        "n_years": np.zeros(len(time), dtype="int64"),
+        "method": np.full(len(time), "aggregated", dtype=object),
+        "is_estimate": np.zeros(len(time), dtype=bool),
+    }
+    by_region = _series_by_region(columns, ["time"], "survey", "survey")
     return {region: by_region.get(region) or _empty_series(source="survey") for region in regions}
 
 
