@@ -91,6 +91,7 @@ def test_pdf_pages_render_as_a4_with_the_profile_on_them(built, tmp_path, lang, 
     width, height = (float(v) for v in re.search(r"Page size:\s+([\d.]+) x ([\d.]+) pts", info).groups())
     assert abs(width - A4_POINTS[0]) < 2 and abs(height - A4_POINTS[1]) < 2, info
     assert 1 <= pages <= 8, f"{pdf.name}: {pages} pages"
+    assert re.search(r"Tagged:\s+yes", info), f"{pdf.name} has no structure tree for screen readers: {info}"
 
     _run(pdftoppm, "-png", "-r", "60", str(pdf), str(tmp_path / "page"))
     pngs = sorted(tmp_path.glob("page-*.png"))

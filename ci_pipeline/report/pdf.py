@@ -14,6 +14,11 @@ from pathlib import Path
 from ci_pipeline.report.browser import Browser, BrowserError
 
 PDF_MAGIC = b"%PDF-"
+# The browser that prints never shows a page on a screen: in a small window, with print media emulated from
+# the start, Chromium lays each profile out for print once instead of for a 1280-pixel screen, then print,
+# then the screen again, and rasters and composites far fewer screen pixels. The PDFs are byte for byte the
+# same (bar their dates); per profile, Chromium's CPU went from about 530 to 350 ms (2026-12-03, 2 cores).
+PRINT_WINDOW = (200, 200)
 
 
 @dataclass
@@ -32,7 +37,8 @@ def print_profiles(folder: Path, pages: list[tuple[str, str]], chromium: Path | 
                                 "to its path); the district profiles have no PDF edition in this version")
     written = []
     try:
-        with Browser(chromium) as browser:
+        with Browser(chromium, window=PRINT_WINDOW) as browser:
+            browser.call("Emulation.setEmulatedMedia", media="print")
             for html, pdf in pages:
                 browser.open((folder / html).resolve().as_uri())
                 data = browser.print_pdf()
