@@ -108,3 +108,17 @@ def test_pdf_pages_render_as_a4_with_the_profile_on_them(built, tmp_path, lang, 
     for word in words:
         assert word in text, (pdf.name, word)
     assert "Les på norsk" not in text and "Read in English" not in text  # the page's navigation is not printed
+
+
+def test_a_failed_print_leaves_no_pdf_behind(tmp_path, chromium):
+    if chromium is None:
+        pytest.skip("chromium is not installed")
+    from ci_pipeline.report.pdf import print_profiles
+
+    for name in ("a", "b", "c", "d"):
+        (tmp_path / f"{name}.html").write_text(f"<!DOCTYPE html><title>{name}</title><p>{name}</p>", encoding="utf-8")
+    (tmp_path / "pdf" / "c.pdf").mkdir(parents=True)  # c's PDF cannot be written: the tabs print the others
+    result = print_profiles(tmp_path, [(f"{name}.html", f"pdf/{name}.pdf") for name in "abcd"], chromium)
+    assert (result.made, result.reason, result.files) == (False, "pdf.failed", [])
+    assert "c.pdf" in result.detail
+    assert sorted(p.name for p in (tmp_path / "pdf").iterdir()) == ["c.pdf"]  # the directory, no PDF
