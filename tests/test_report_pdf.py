@@ -91,6 +91,7 @@ def test_pdf_pages_render_as_a4_with_the_profile_on_them(built, tmp_path, lang, 
     width, height = (float(v) for v in re.search(r"Page size:\s+([\d.]+) x ([\d.]+) pts", info).groups())
     assert abs(width - A4_POINTS[0]) < 2 and abs(height - A4_POINTS[1]) < 2, info
     assert 1 <= pages <= 8, f"{pdf.name}: {pages} pages"
+    assert re.search(r"Tagged:\s+yes", info), f"{pdf.name} has no structure tree for screen readers: {info}"
 
     _run(pdftoppm, "-png", "-r", "60", str(pdf), str(tmp_path / "page"))
     pngs = sorted(tmp_path.glob("page-*.png"))
@@ -107,3 +108,17 @@ def test_pdf_pages_render_as_a4_with_the_profile_on_them(built, tmp_path, lang, 
     for word in words:
         assert word in text, (pdf.name, word)
     assert "Les på norsk" not in text and "Read in English" not in text  # the page's navigation is not printed
+
+
+def test_a_failed_print_leaves_no_pdf_behind(tmp_path, chromium):
+    if chromium is None:
+        pytest.skip("chromium is not installed")
+    from ci_pipeline.report.pdf import print_profiles
+
+    for name in ("a", "b", "c", "d"):
+        (tmp_path / f"{name}.html").write_text(f"<!DOCTYPE html><title>{name}</title><p>{name}</p>", encoding="utf-8")
+    (tmp_path / "pdf" / "c.pdf").mkdir(parents=True)  # c's PDF cannot be written: the tabs print the others
+    result = print_profiles(tmp_path, [(f"{name}.html", f"pdf/{name}.pdf") for name in "abcd"], chromium)
+    assert (result.made, result.reason, result.files) == (False, "pdf.failed", [])
+    assert "c.pdf" in result.detail
+    assert sorted(p.name for p in (tmp_path / "pdf").iterdir()) == ["c.pdf"]  # the directory, no PDF

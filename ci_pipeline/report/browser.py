@@ -46,77 +46,23 @@ def find_chromium(environ: dict[str, str] | None = None) -> Path | None:
     return Path("/usr/bin/chromium") if Path("/usr/bin/chromium").is_file() else None
 
 
-class Browser:
-    """One headless Chromium with one page, as a context manager:
+def _connect(url: str):
+    from websockets.sync.client import connect
 
-        with Browser(path) as browser:
-            browser.open(Path("index.html").as_uri())
-            browser.evaluate("document.title")
-    """
+    return connect(url, max_size=256 * 1024 * 1024, open_timeout=EVENT_LIMIT_SECONDS)
 
-    def __init__(self, chromium: Path, window: tuple[int, int] = (1280, 1800)):
-        self.chromium = Path(chromium)
-        self.window = window
+
+class Page:
+    """One browser tab, driven over its own DevTools websocket; a Browser is its first tab."""
+
+    def __init__(self, connection=None):
         self.events: list[dict[str, Any]] = []
         self._next_id = 0
-        self._process: subprocess.Popen | None = None
-        self._profile: Path | None = None
-        self._connection = None
+        self._connection = connection
 
-    def __enter__(self) -> Self:
-        from websockets.sync.client import connect
-
-        self._profile = Path(tempfile.mkdtemp(prefix="ci-pipeline-chromium-"))
-        self._process = subprocess.Popen(
-            [str(self.chromium), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--no-first-run", "--no-default-browser-check", "--remote-debugging-port=0",
-             "--remote-allow-origins=*", f"--user-data-dir={self._profile}",
-             f"--window-size={self.window[0]},{self.window[1]}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-        try:
-            port = self._wait_for_port()
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=EVENT_LIMIT_SECONDS) as answer:
-                targets = json.load(answer)
-            url = next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
-            self._connection = connect(url, max_size=256 * 1024 * 1024, open_timeout=EVENT_LIMIT_SECONDS)
-            for domain in ("Page", "Runtime", "Log"):
-                self.call(f"{domain}.enable")
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
-
-    def _wait_for_port(self) -> int:
-        port_file = self._profile / "DevToolsActivePort"
-        deadline = time.monotonic() + STARTUP_LIMIT_SECONDS
-        while not port_file.exists() or not port_file.read_text().strip():
-            if self._process.poll() is not None:
-                error = self._process.stderr.read().decode(errors="replace")[-1500:]
-                raise BrowserError(f"{self.chromium} exited at start (code {self._process.returncode}): {error}")
-            if time.monotonic() > deadline:
-                raise BrowserError(f"{self.chromium} did not open its DevTools port within {STARTUP_LIMIT_SECONDS} s")
-            time.sleep(0.05)
-        return int(port_file.read_text().split()[0])
-
-    def __exit__(self, *exc) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-        if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=EVENT_LIMIT_SECONDS)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-            if self._process.stderr:
-                self._process.stderr.close()
-            self._process = None
-        if self._profile is not None:
-            shutil.rmtree(self._profile, ignore_errors=True)
-            self._profile = None
+    def _enable(self) -> None:
+        for domain in ("Page", "Runtime", "Log"):
+            self.call(f"{domain}.enable")
 
     def _receive(self) -> dict[str, Any]:
         try:
@@ -182,3 +128,84 @@ class Browser:
             elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
                 found.append(f"log: {params['entry'].get('text')} {params['entry'].get('url', '')}")
         return found
+
+
+class Browser(Page):
+    """One headless Chromium, as a context manager; the browser is its first page (new_page opens more):
+
+        with Browser(path) as browser:
+            browser.open(Path("index.html").as_uri())
+            browser.evaluate("document.title")
+    """
+
+    def __init__(self, chromium: Path, window: tuple[int, int] = (1280, 1800)):
+        super().__init__()
+        self.chromium = Path(chromium)
+        self.window = window
+        self._process: subprocess.Popen | None = None
+        self._profile: Path | None = None
+        self._port: int | None = None
+        self._more_pages: list[Page] = []
+
+    def __enter__(self) -> Self:
+        self._profile = Path(tempfile.mkdtemp(prefix="ci-pipeline-chromium-"))
+        self._process = subprocess.Popen(
+            [str(self.chromium), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--no-first-run", "--no-default-browser-check", "--remote-debugging-port=0",
+             "--remote-allow-origins=*", f"--user-data-dir={self._profile}",
+             f"--window-size={self.window[0]},{self.window[1]}", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        try:
+            self._port = self._wait_for_port()
+            with urllib.request.urlopen(f"http://127.0.0.1:{self._port}/json/list",
+                                        timeout=EVENT_LIMIT_SECONDS) as answer:
+                targets = json.load(answer)
+            self._connection = _connect(next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page"))
+            self._enable()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _wait_for_port(self) -> int:
+        port_file = self._profile / "DevToolsActivePort"
+        deadline = time.monotonic() + STARTUP_LIMIT_SECONDS
+        while not port_file.exists() or not port_file.read_text().strip():
+            if self._process.poll() is not None:
+                error = self._process.stderr.read().decode(errors="replace")[-1500:]
+                raise BrowserError(f"{self.chromium} exited at start (code {self._process.returncode}): {error}")
+            if time.monotonic() > deadline:
+                raise BrowserError(f"{self.chromium} did not open its DevTools port within {STARTUP_LIMIT_SECONDS} s")
+            time.sleep(0.05)
+        return int(port_file.read_text().split()[0])
+
+    def new_page(self) -> Page:
+        """Another tab of this browser, with its own connection (so another thread can drive it)."""
+        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+        page = Page(_connect(f"ws://127.0.0.1:{self._port}/devtools/page/{target}"))
+        self._more_pages.append(page)
+        page._enable()
+        return page
+
+    def __exit__(self, *exc) -> None:
+        for page in self._more_pages:
+            page._connection.close()
+        self._more_pages.clear()
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=EVENT_LIMIT_SECONDS)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            if self._process.stderr:
+                self._process.stderr.close()
+            self._process = None
+        if self._profile is not None:
+            shutil.rmtree(self._profile, ignore_errors=True)
+            self._profile = None
