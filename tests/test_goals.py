@@ -401,6 +401,11 @@ def test_several_age_groups_need_a_choice(tmp_path):
     with pytest.raises(GoalsError, match="goal 'activity', indicator 'leisure_share'.*set `age_group`"):
         build_goal_progress(indicator_values, make_survey_results(), make_goals(tmp_path), REGISTRY,
                               SURVEY_NAMES)
+    # rows without an age group besides two named ones: the message lists the named ones
+    unnamed = extra.assign(age_group=None, period=extra["period"] + "x")
+    with pytest.raises(GoalsError, match=r"has age groups \['13-15', 'total'\]"):
+        build_goal_progress(pd.concat([indicator_values, unnamed], ignore_index=True), make_survey_results(),
+                            make_goals(tmp_path), REGISTRY, SURVEY_NAMES)
 
 
 def test_rows_name_their_indicator(progress, tmp_path):

@@ -133,10 +133,11 @@ def _statistics_rows(indicator_values: pd.DataFrame, goal: Goal, item: GoalIndic
     if item.age_group is not None:
         keep &= columns["age_group"] == item.age_group
     columns = {column: values[keep] for column, values in columns.items()}
-    age_groups = pd.unique(columns["age_group"])
-    if item.age_group is None and len([age for age in age_groups if not pd.isna(age)]) > 1:
+    # a missing age group is not one to choose (and would not sort among the named ones in the message)
+    age_groups = sorted(age for age in pd.unique(columns["age_group"]) if not pd.isna(age))
+    if item.age_group is None and len(age_groups) > 1:
         raise GoalsError(
-            f"goals.yaml {where}: indicator_values has age groups {sorted(age_groups)}; "
+            f"goals.yaml {where}: indicator_values has age groups {age_groups}; "
             "set `age_group` to the one the goal follows"
         )
     tables = sorted(set(zip(columns["source"].tolist(), columns["table_id"].tolist())))
