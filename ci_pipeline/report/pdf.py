@@ -8,6 +8,7 @@ say that this version has no PDF edition.
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,17 +43,26 @@ def print_profiles(folder: Path, pages: list[tuple[str, str]], chromium: Path | 
                                 "to its path); the district profiles have no PDF edition in this version")
     written: list[str] = []  # appended to by every tab's thread, so a failure can remove what was printed
 
+    # Set by the tab that fails: the other stops before its next profile, whose PDF would be removed anyway.
+    failed = threading.Event()
+
     def print_share(page: Page, share: list[tuple[str, str]]) -> None:
-        page.call("Emulation.setEmulatedMedia", media="print")
-        for html, pdf in share:
-            page.open((folder / html).resolve().as_uri())
-            data = page.print_pdf()
-            if not data.startswith(PDF_MAGIC):
-                raise BrowserError(f"Chromium's print of {html} is not a PDF")
-            target = folder / pdf
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-            written.append(pdf)
+        try:
+            page.call("Emulation.setEmulatedMedia", media="print")
+            for html, pdf in share:
+                if failed.is_set():
+                    return
+                page.open((folder / html).resolve().as_uri())
+                data = page.print_pdf()
+                if not data.startswith(PDF_MAGIC):
+                    raise BrowserError(f"Chromium's print of {html} is not a PDF")
+                target = folder / pdf
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+                written.append(pdf)
+        except BaseException:
+            failed.set()
+            raise
 
     try:
         with Browser(chromium, window=PRINT_WINDOW) as browser:
